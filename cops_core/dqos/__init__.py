@@ -1,0 +1,55 @@
+"""PacketCable Dynamic QoS (client-type 0x8008): objects and gate commands."""
+
+from .codes import (
+    Direction,
+    GateCloseSubcode,
+    GateCommandType,
+    GateDeleteSubcode,
+    PacketCableErrorCode,
+    PacketCableReasonCode,
+    SessionClass,
+    SNum,
+)
+from .commands import (
+    COMMAND_CLASSES,
+    GateAlloc,
+    GateAllocAck,
+    GateAllocErr,
+    GateClose,
+    GateCommand,
+    GateDelete,
+    GateDeleteAck,
+    GateDeleteErr,
+    GateInfo,
+    GateInfoAck,
+    GateInfoErr,
+    GateOpen,
+    GateSet,
+    GateSetAck,
+    GateSetErr,
+    decision_for,
+    decode_gate_command,
+    encode_gate_command,
+    gate_command_of,
+    report_for,
+)
+from .objects import (
+    PACKETCABLE_OBJECTS,
+    ActivityCount,
+    ElectronicSurveillanceParameters,
+    EventGenerationInfo,
+    GateID,
+    GateSpec,
+    MediaConnectionEventInfo,
+    PacketCableError,
+    PacketCableReason,
+    RemoteGateInfo,
+    SessionDescriptionParameters,
+    SubscriberIDIPv4,
+    SubscriberIDIPv6,
+    TransactionID,
+    UnknownPacketCableObject,
+    decode_packetcable_objects,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]

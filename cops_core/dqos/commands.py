@@ -1,0 +1,381 @@
+"""The 14 DQoS gate commands as typed values (protocol.md 3.2 and 3.4).
+
+A gate command is the list of PacketCable objects in a Decision 6/4 (GC to
+CMTS) or a Signaled ClientSI 9/1 (CMTS to GC), led by the Transaction-ID whose
+Gate Command Type names it.  Each class here holds plain values (the TID, the
+subscriber address, the Gate-ID) and PacketCable objects where they are rich
+(Gate-Specs, errors, reasons), knows which objects it must have, and emits
+them in the order protocol.md 3.4 gives.  Objects a command does not expect
+(unknown S-Nums included) are kept in ``extra`` and emitted last, untouched.
+"""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv6Address
+from typing import Callable, NamedTuple, Union
+
+from ..codes import DecisionCommand, DecisionFlag, ReportType, RType
+from ..errors import PacketCableDecodeError
+from ..messages import Decision, DecisionGroup, Report, _offset_of
+from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, SignaledClientSI
+from .codes import GateCommandType, PacketCableErrorCode
+from .objects import (
+    ActivityCount,
+    ElectronicSurveillanceParameters,
+    EventGenerationInfo,
+    GateID,
+    GateSpec,
+    MediaConnectionEventInfo,
+    PacketCableError,
+    PacketCableReason,
+    RemoteGateInfo,
+    SessionDescriptionParameters,
+    SubscriberIDIPv4,
+    SubscriberIDIPv6,
+    TransactionID,
+    decode_packetcable_objects,
+)
+
+Address = Union[IPv4Address, IPv6Address]
+_new = tuple.__new__
+
+
+def _subscriber(address: Address):
+    return SubscriberIDIPv4(address) if address.version == 4 else SubscriberIDIPv6(address)
+
+
+class Slot(NamedTuple):
+    """One field of a gate command and the PacketCable object(s) that carry it."""
+
+    field: str
+    classes: tuple[type, ...]
+    wrap: Callable | None = None  # value -> object; None when the field holds the object itself
+    repeated: bool = False
+
+
+SUBSCRIBER = Slot("subscriber", (SubscriberIDIPv4, SubscriberIDIPv6), _subscriber)
+GATE_ID = Slot("gate_id", (GateID,), GateID)
+ACTIVITY_COUNT = Slot("activity_count", (ActivityCount,), ActivityCount)
+GATE_SPECS = Slot("gate_specs", (GateSpec,), repeated=True)
+ERROR = Slot("error", (PacketCableError,))
+REASON = Slot("reason", (PacketCableReason,))
+REMOTE_GATE_INFO = Slot("remote_gate_info", (RemoteGateInfo,))
+EVENT_GENERATION_INFO = Slot("event_generation_info", (EventGenerationInfo,))
+MEDIA_CONNECTION_EVENT_INFO = Slot("media_connection_event_info", (MediaConnectionEventInfo,))
+ELECTRONIC_SURVEILLANCE = Slot("electronic_surveillance_parameters", (ElectronicSurveillanceParameters,))
+SESSION_DESCRIPTION = Slot("session_description_parameters", (SessionDescriptionParameters,))
+_SET_EXTRAS = (REMOTE_GATE_INFO, EVENT_GENERATION_INFO, MEDIA_CONNECTION_EVENT_INFO, ELECTRONIC_SURVEILLANCE,
+               SESSION_DESCRIPTION)
+
+COMMAND_CLASSES: dict[int, type] = {}
+
+
+def gate_command(command: GateCommandType, order: tuple[Slot, ...], required: tuple[Slot, ...],
+                 report_type: ReportType | None = None):
+    """Declare a NamedTuple a gate command: its type, the objects it emits in order, those it must carry.
+
+    ``report_type`` is the Report-Type of the RPT a CMTS reply or event
+    travels in (None for the GC's commands, which travel in a DEC).
+    """
+
+    def decorate(cls):
+        fields = cls._fields
+        cls.COMMAND = command
+        cls.ORDER = tuple((slot, fields.index(slot.field)) for slot in order)
+        cls.REQUIRED = required
+        cls.REPORT_TYPE = report_type
+        # Acks and errors answer a DEC (solicited, RFC 2748 3.3); Gate-Open/Close are unsolicited events.
+        cls.SOLICITED = report_type in (ReportType.SUCCESS, ReportType.FAILURE)
+        cls.BY_CLASS = {klass: (slot, fields.index(slot.field)) for slot in order for klass in slot.classes}
+        cls.encode = _encode_command
+        cls.title = command.title
+        COMMAND_CLASSES[command] = cls
+        return cls
+
+    return decorate
+
+
+def _encode_command(self) -> bytes:
+    """The PacketCable objects of this command: Transaction-ID, then the ORDER, then ``extra``."""
+    parts = [TransactionID(self[0], self.COMMAND).encode()]
+    append = parts.append
+    for slot, index in self.ORDER:
+        value = self[index]
+        if value is None:
+            continue
+        if slot.repeated:
+            parts.extend([item.encode() for item in value])
+        elif slot.wrap is not None:
+            append(slot.wrap(value).encode())
+        else:
+            append(value.encode())
+    if self.extra:
+        parts.extend([obj.encode() for obj in self.extra])
+    return b"".join(parts)
+
+
+@gate_command(GateCommandType.GATE_ALLOC, (SUBSCRIBER, ACTIVITY_COUNT), (SUBSCRIBER,))
+class GateAlloc(NamedTuple):
+    """Gate-Alloc (GC to CMTS): reserve a Gate-ID for a subscriber; Activity-Count is the subscriber's gate limit."""
+
+    transaction_id: int
+    subscriber: Address
+    activity_count: int | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_ALLOC_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT), (GATE_ID,), ReportType.SUCCESS)
+class GateAllocAck(NamedTuple):
+    """Gate-Alloc-Ack (CMTS to GC): the new Gate-ID and the gates the subscriber now holds."""
+
+    transaction_id: int
+    gate_id: int
+    subscriber: Address | None = None
+    activity_count: int | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_ALLOC_ERR, (SUBSCRIBER, GATE_ID, ERROR), (ERROR,), ReportType.FAILURE)
+class GateAllocErr(NamedTuple):
+    """Gate-Alloc-Err (CMTS to GC)."""
+
+    transaction_id: int
+    error: PacketCableError
+    subscriber: Address | None = None
+    gate_id: int | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_SET, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT, GATE_SPECS, *_SET_EXTRAS),
+              (SUBSCRIBER, GATE_SPECS))
+class GateSet(NamedTuple):
+    """Gate-Set (GC to CMTS): authorize (no Gate-ID: allocate and authorize) or modify a gate."""
+
+    transaction_id: int
+    subscriber: Address
+    gate_specs: tuple[GateSpec, ...]
+    gate_id: int | None = None
+    activity_count: int | None = None
+    remote_gate_info: RemoteGateInfo | None = None
+    event_generation_info: EventGenerationInfo | None = None
+    media_connection_event_info: MediaConnectionEventInfo | None = None
+    electronic_surveillance_parameters: ElectronicSurveillanceParameters | None = None
+    session_description_parameters: SessionDescriptionParameters | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_SET_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT), (GATE_ID,), ReportType.SUCCESS)
+class GateSetAck(NamedTuple):
+    """Gate-Set-Ack (CMTS to GC): the GC learns the Gate-ID here."""
+
+    transaction_id: int
+    gate_id: int
+    subscriber: Address | None = None
+    activity_count: int | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_SET_ERR, (SUBSCRIBER, GATE_ID, ERROR), (ERROR,), ReportType.FAILURE)
+class GateSetErr(NamedTuple):
+    """Gate-Set-Err (CMTS to GC)."""
+
+    transaction_id: int
+    error: PacketCableError
+    subscriber: Address | None = None
+    gate_id: int | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_INFO, (SUBSCRIBER, GATE_ID), (SUBSCRIBER, GATE_ID))
+class GateInfo(NamedTuple):
+    """Gate-Info (GC to CMTS): audit one gate."""
+
+    transaction_id: int
+    subscriber: Address
+    gate_id: int
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_INFO_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT, GATE_SPECS, *_SET_EXTRAS),
+              (GATE_ID,), ReportType.SUCCESS)
+class GateInfoAck(NamedTuple):
+    """Gate-Info-Ack (CMTS to GC): the gate's full state."""
+
+    transaction_id: int
+    gate_id: int
+    subscriber: Address | None = None
+    activity_count: int | None = None
+    gate_specs: tuple[GateSpec, ...] = ()
+    remote_gate_info: RemoteGateInfo | None = None
+    event_generation_info: EventGenerationInfo | None = None
+    media_connection_event_info: MediaConnectionEventInfo | None = None
+    electronic_surveillance_parameters: ElectronicSurveillanceParameters | None = None
+    session_description_parameters: SessionDescriptionParameters | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_INFO_ERR, (SUBSCRIBER, GATE_ID, ERROR), (ERROR,), ReportType.FAILURE)
+class GateInfoErr(NamedTuple):
+    """Gate-Info-Err (CMTS to GC)."""
+
+    transaction_id: int
+    error: PacketCableError
+    subscriber: Address | None = None
+    gate_id: int | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_DELETE, (SUBSCRIBER, GATE_ID, REASON), (SUBSCRIBER, GATE_ID))
+class GateDelete(NamedTuple):
+    """Gate-Delete (GC to CMTS): remove a gate; real GCs may send Subscriber-ID 0.0.0.0 (match by Gate-ID)."""
+
+    transaction_id: int
+    subscriber: Address
+    gate_id: int
+    reason: PacketCableReason | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_DELETE_ACK, (SUBSCRIBER, GATE_ID), (GATE_ID,), ReportType.SUCCESS)
+class GateDeleteAck(NamedTuple):
+    """Gate-Delete-Ack (CMTS to GC)."""
+
+    transaction_id: int
+    gate_id: int
+    subscriber: Address | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_DELETE_ERR, (SUBSCRIBER, GATE_ID, ERROR), (ERROR,), ReportType.FAILURE)
+class GateDeleteErr(NamedTuple):
+    """Gate-Delete-Err (CMTS to GC)."""
+
+    transaction_id: int
+    error: PacketCableError
+    subscriber: Address | None = None
+    gate_id: int | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_OPEN, (SUBSCRIBER, GATE_ID), (GATE_ID,), ReportType.ACCOUNTING)
+class GateOpen(NamedTuple):
+    """Gate-Open (CMTS to GC, unsolicited): the modem committed; TID 0 by default (UNVERIFIED)."""
+
+    transaction_id: int
+    gate_id: int
+    subscriber: Address | None = None
+    extra: tuple = ()
+
+
+@gate_command(GateCommandType.GATE_CLOSE, (SUBSCRIBER, GATE_ID, REASON), (GATE_ID,), ReportType.ACCOUNTING)
+class GateClose(NamedTuple):
+    """Gate-Close (CMTS to GC, unsolicited): the gate is gone; PacketCable-Reason code 1 says why."""
+
+    transaction_id: int
+    gate_id: int
+    subscriber: Address | None = None
+    reason: PacketCableReason | None = None
+    extra: tuple = ()
+
+
+GateCommand = Union[GateAlloc, GateAllocAck, GateAllocErr, GateSet, GateSetAck, GateSetErr, GateInfo, GateInfoAck,
+                    GateInfoErr, GateDelete, GateDeleteAck, GateDeleteErr, GateOpen, GateClose]
+
+
+def encode_gate_command(command: GateCommand) -> bytes:
+    """The PacketCable objects of ``command`` (the payload of its 6/4 or 9/1 carrier)."""
+    return command.encode()
+
+
+def decode_gate_command(data, offset: int = 0) -> GateCommand:
+    """Decode a 6/4 or 9/1 payload into its gate command.
+
+    Raises :class:`PacketCableDecodeError` with the PacketCable-Error the
+    CMTS answers with: 6 (missing required object, sub-code its S-Num/S-Type),
+    7 (invalid object) or 127 (unknown gate command type).
+    """
+    objects = decode_packetcable_objects(data, offset)
+    tid = next((obj for obj in objects if type(obj) is TransactionID), None)
+    if tid is None:
+        raise PacketCableDecodeError(offset, "no Transaction-ID object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
+                                     (TransactionID.SNUM << 8) | TransactionID.STYPE, **_partial(objects))
+    cls = COMMAND_CLASSES.get(tid.command)
+    if cls is None:
+        raise PacketCableDecodeError(offset, f"unknown Gate Command Type {tid.command}",
+                                     PacketCableErrorCode.UNSPECIFIED, transaction_id=tid.transaction_id,
+                                     command_type=tid.command, **_partial(objects))
+    values: list = [None] * len(cls._fields)
+    values[0] = tid.transaction_id
+    extra = []
+    by_class = cls.BY_CLASS
+    for obj in objects:
+        if obj is tid:
+            continue
+        found = by_class.get(type(obj))
+        if found is None:
+            extra.append(obj)
+            continue
+        slot, index = found
+        if slot.repeated:
+            values[index] = (values[index] or ()) + (obj,)
+        elif values[index] is not None:
+            extra.append(obj)  # a second copy: keep it rather than lose bytes
+        else:
+            values[index] = obj[0] if slot.wrap is not None else obj
+    for slot in cls.REQUIRED:
+        if values[cls._fields.index(slot.field)] is None:
+            first = slot.classes[0]
+            raise PacketCableDecodeError(
+                offset, f"{cls.title} lacks its {first.__name__} object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
+                (first.SNUM << 8) | first.STYPE, transaction_id=tid.transaction_id, command_type=tid.command,
+                **_partial(objects))
+    defaults = cls._field_defaults
+    for index, name in enumerate(cls._fields):
+        if values[index] is None and name in defaults:
+            values[index] = defaults[name]
+    values[-1] = tuple(extra)
+    return _new(cls, values)
+
+
+def _partial(objects: list) -> dict:
+    """What an error reply can echo from a command that failed to decode."""
+    subscriber = next((obj.address for obj in objects if type(obj) in (SubscriberIDIPv4, SubscriberIDIPv6)), None)
+    gate_id = next((obj.gate_id for obj in objects if type(obj) is GateID), None)
+    return {"subscriber": subscriber, "gate_id": gate_id}
+
+
+_COMMAND_CONTEXT = Context(RType.CONFIGURATION, 0)
+_INSTALL = DecisionFlags(DecisionCommand.INSTALL, DecisionFlag.TRIGGER_ERROR)
+
+
+def decision_for(handle: Handle, command: GateCommand) -> Decision:
+    """The DEC that carries a GC command: Context 8/0, Install + Trigger-Error, the command in 6/4 last."""
+    return Decision(
+        (handle, _COMMAND_CONTEXT, _INSTALL, ClientSpecificDecision(command.encode())), Decision._field_defaults["client_type"], False
+    )
+
+
+def report_for(handle: Handle, command: GateCommand, *, event_report_type: int = ReportType.ACCOUNTING) -> Report:
+    """The RPT that carries a CMTS reply (solicited) or event (unsolicited, Report-Type ``event_report_type``)."""
+    report_type = command.REPORT_TYPE if command.SOLICITED else event_report_type
+    return Report.new(handle, report_type, SignaledClientSI(command.encode()), solicited=command.SOLICITED)
+
+
+def gate_command_of(message) -> GateCommand | None:
+    """The gate command a DQoS DEC or RPT carries, or None if it carries none.
+
+    Raises :class:`PacketCableDecodeError` (offsets from the message start) if the carrier is malformed.
+    """
+    if message.client_type != Decision._field_defaults["client_type"]:
+        return None
+    carrier_type = ClientSpecificDecision if type(message) is Decision else SignaledClientSI
+    if type(message) not in (Decision, Report):
+        return None
+    for index, obj in enumerate(message.objects):
+        if type(obj) is carrier_type:
+            try:
+                return decode_gate_command(obj.data)
+            except PacketCableDecodeError as exc:
+                exc.offset += _offset_of(list(message.objects), index) + 4
+                raise
+    return None

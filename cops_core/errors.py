@@ -1,0 +1,83 @@
+"""The errors the protocol core raises.
+
+Decoding never raises anything but :class:`DecodeError` (or its subclass for
+PacketCable payloads).  Each error carries what the peer must be told: the COPS
+Error code and sub-code that RFC 2748 prescribes for the fault, so the caller
+can answer with a Client-Close, a DRQ or a Gate-*-Err without re-deriving it.
+"""
+
+from __future__ import annotations
+
+from .codes import ErrorCode
+
+
+class DecodeError(Exception):
+    """Bytes that are not a well-formed COPS message.
+
+    ``offset`` is the byte offset of the fault from the start of the message
+    (or of the stream for framing faults); ``error_code``/``error_subcode``
+    are the COPS Error object to send back.
+    """
+
+    def __init__(
+        self,
+        offset: int,
+        reason: str,
+        error_code: ErrorCode = ErrorCode.BAD_MESSAGE_FORMAT,
+        error_subcode: int = 0,
+    ) -> None:
+        super().__init__(f"at offset {offset}: {reason}")
+        self.offset = offset
+        self.reason = reason
+        self.error_code = error_code
+        self.error_subcode = error_subcode
+
+
+class PacketCableDecodeError(DecodeError):
+    """A DQoS payload (Decision 6/4 or ClientSI 9/1) that is not a valid gate command.
+
+    The COPS message around it was fine; the CMTS answers with a Gate-*-Err
+    carrying ``pc_code``/``pc_subcode`` (protocol.md 3.6).  What could be read
+    of the command is kept so that the error reply can echo it.
+    """
+
+    def __init__(
+        self,
+        offset: int,
+        reason: str,
+        pc_code: int,
+        pc_subcode: int = 0,
+        *,
+        transaction_id: int = 0,
+        command_type: int = 0,
+        subscriber=None,
+        gate_id: int | None = None,
+    ) -> None:
+        super().__init__(offset, reason, ErrorCode.MANDATORY_CLIENT_SPECIFIC_INFO_MISSING)
+        self.pc_code = pc_code
+        self.pc_subcode = pc_subcode
+        self.transaction_id = transaction_id
+        self.command_type = command_type
+        self.subscriber = subscriber
+        self.gate_id = gate_id
+
+
+class ProtocolError(Exception):
+    """A message that is well formed but illegal in the connection's state.
+
+    ``error_code``/``error_subcode`` are the COPS Error to close with.
+    """
+
+    def __init__(self, reason: str, error_code: ErrorCode = ErrorCode.BAD_MESSAGE_FORMAT, error_subcode: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.error_code = error_code
+        self.error_subcode = error_subcode
+
+
+class LocalProtocolError(ProtocolError):
+    """We tried to send something the protocol does not allow now (a bug in the caller)."""
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer sent something the protocol does not allow now."""

@@ -1,0 +1,213 @@
+"""The TLV machinery shared by COPS objects and PacketCable objects.
+
+Both layers use the same object header, ``Length(2) Num(1) Type(1)``, so one
+set of helpers builds their codecs.  A class decorator turns a ``NamedTuple``
+into a wire object: it precompiles the ``struct.Struct`` of the whole object
+(header and body in one ``pack``), registers the class under its (Num, Type)
+key, and attaches ``encode``/``decode_body``.
+
+Objects are ``NamedTuple``s rather than frozen dataclasses because building a
+tuple from ``unpack_from`` is about five times cheaper than running a frozen
+dataclass ``__init__`` (measured: 0.43 us against 2.3 us for a Gate-Spec), and
+the codec decodes tens of objects per gate transaction.  They stay immutable,
+typed, and comparable by value.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import struct
+from typing import Any, Callable, NamedTuple
+
+OBJECT_HEADER = struct.Struct("!HBB")
+
+
+class Conv(NamedTuple):
+    """How one field travels: ``load`` turns the struct value into the field, ``dump`` back."""
+
+    load: Callable[[Any], Any]
+    dump: Callable[[Any], Any]
+
+
+@functools.lru_cache(maxsize=65536)
+def ipv4(value: int) -> ipaddress.IPv4Address:
+    """An IPv4Address from its 32-bit value; cached, as a lab reuses few addresses."""
+    return ipaddress.IPv4Address(value)
+
+
+@functools.lru_cache(maxsize=65536)
+def ipv6(value: bytes) -> ipaddress.IPv6Address:
+    """An IPv6Address from its 16 bytes; cached like :func:`ipv4`."""
+    return ipaddress.IPv6Address(value)
+
+
+def _latin1(raw: bytes) -> str:
+    return raw.decode("latin-1")
+
+
+def _latin1_bytes(text: str) -> bytes:
+    return text.encode("latin-1")
+
+
+IPV4 = Conv(ipv4, int)
+IPV6 = Conv(ipv6, lambda address: address.packed)
+TEXT = Conv(_latin1, _latin1_bytes)
+"""Fixed-width text fields keep every byte (padding included) so they re-encode identically."""
+
+
+class Registry:
+    """Maps a (Num, Type) key to the class that decodes it.
+
+    ``num_name``/``type_name`` are what the layer calls the pair (C-Num and
+    C-Type for COPS, S-Num and S-Type for PacketCable); registered classes get
+    them as class attributes besides the generic ``NUM``/``TYPE``.
+    """
+
+    def __init__(self, name: str, num_name: str, type_name: str) -> None:
+        self.name = name
+        self.num_name = num_name
+        self.type_name = type_name
+        self.classes: dict[int, type] = {}
+
+    def add(self, cls: type, num: int, ctype: int) -> None:
+        key = (num << 8) | ctype
+        if key in self.classes:
+            raise ValueError(f"{self.name}: {num}/{ctype} registered twice")
+        self.classes[key] = cls
+        cls.NUM = num
+        cls.TYPE = ctype
+        setattr(cls, self.num_name, num)
+        setattr(cls, self.type_name, ctype)
+
+    def get(self, num: int, ctype: int) -> type | None:
+        return self.classes.get((num << 8) | ctype)
+
+
+def pad4(length: int) -> int:
+    """Bytes of zero padding that bring ``length`` to a multiple of four."""
+    return -length & 3
+
+
+def fixed_layout(registry: Registry, num: int, ctype: int, fmt: str, convs: dict[int, Conv] | None = None):
+    """Decorate a NamedTuple as an object with a fixed body layout ``fmt`` (struct syntax, no ``!``).
+
+    ``convs`` maps a field index to the :class:`Conv` of fields that are not
+    plain struct values (addresses, text).
+    """
+    body = struct.Struct("!" + fmt)
+    whole = struct.Struct("!HBB" + fmt)
+    length = OBJECT_HEADER.size + body.size
+    if length % 4:
+        raise ValueError(f"{num}/{ctype}: fixed object of {length} bytes is not 4-aligned")
+    pack = whole.pack
+    unpack_from = body.unpack_from
+
+    def decorate(cls):
+        tuple_new = tuple.__new__
+        if convs:
+            loads = tuple(convs.get(i, Conv(None, None)).load for i in range(len(cls._fields)))
+            dumps = tuple(convs.get(i, Conv(None, None)).dump for i in range(len(cls._fields)))
+
+            def encode(self) -> bytes:
+                return pack(length, num, ctype, *[d(v) if d else v for d, v in zip(dumps, self)])
+
+            def decode_body(klass, buf, start: int, end: int):
+                values = unpack_from(buf, start)
+                return tuple_new(klass, [f(v) if f else v for f, v in zip(loads, values)])
+        else:
+
+            def encode(self) -> bytes:
+                return pack(length, num, ctype, *self)
+
+            def decode_body(klass, buf, start: int, end: int):
+                return tuple_new(klass, unpack_from(buf, start))
+
+        cls.encode = encode
+        cls.decode_body = classmethod(decode_body)
+        cls.LENGTH = length
+        registry.add(cls, num, ctype)
+        return cls
+
+    return decorate
+
+
+def variable_layout(registry: Registry, num: int, ctype: int, *, pad: bool):
+    """Decorate a NamedTuple with a variable body.
+
+    The class supplies ``body(self) -> bytes`` and
+    ``decode_body(cls, buf, start, end)``.  With ``pad`` (COPS objects) the
+    body is followed by zero padding to a multiple of four that the Length
+    does not count (RFC 2748 section 2.2); without it (PacketCable objects,
+    which Wireshark steps through by exact Length) nothing is added.
+    """
+
+    def decorate(cls):
+        def encode(self) -> bytes:
+            data = self.body()
+            header = OBJECT_HEADER.pack(4 + len(data), num, ctype)
+            if pad and len(data) & 3:
+                return header + data + bytes(pad4(len(data)))
+            return header + data
+
+        if "encode" not in cls.__dict__:
+            cls.encode = encode
+        cls.LENGTH = None
+        registry.add(cls, num, ctype)
+        return cls
+
+    return decorate
+
+
+ErrorFactory = Callable[[int, str, int, int], Exception]
+
+
+def walk(
+    buf: memoryview,
+    start: int,
+    end: int,
+    registry: Registry,
+    unknown: type,
+    make_error: ErrorFactory,
+    *,
+    aligned: bool,
+) -> list:
+    """Decode the objects in ``buf[start:end]`` into a list, in wire order.
+
+    ``aligned`` steps to the next multiple of four after each object (COPS);
+    without it the walk steps by the exact Length (PacketCable sub-objects, as
+    Wireshark does).  Objects with no registered class become ``unknown``
+    objects that keep their bytes.  Faults raise ``make_error(offset, reason,
+    num, type)``.
+    """
+    objects = []
+    append = objects.append
+    header = OBJECT_HEADER.unpack_from
+    classes = registry.classes
+    offset = start
+    while offset < end:
+        if end - offset < 4:
+            raise make_error(offset, f"{end - offset} trailing bytes, too short for an object header", 0, 0)
+        length, num, ctype = header(buf, offset)
+        if length < 4:
+            raise make_error(offset, f"object {num}/{ctype} has length {length}, below the 4-byte minimum", num, ctype)
+        stop = offset + length
+        if stop > end:
+            raise make_error(
+                offset, f"object {num}/{ctype} length {length} runs {stop - end} bytes past the end", num, ctype
+            )
+        cls = classes.get((num << 8) | ctype)
+        if cls is None:
+            append(unknown(num, ctype, bytes(buf[offset + 4 : stop])))
+        else:
+            expected = cls.LENGTH
+            if expected is not None and length != expected:
+                raise make_error(
+                    offset, f"{cls.__name__} object length {length}, expected {expected}", num, ctype
+                )
+            try:
+                append(cls.decode_body(buf, offset + 4, stop))
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise make_error(offset, f"{cls.__name__}: {exc}", num, ctype) from None
+        offset = (stop + 3) & ~3 if aligned else stop
+    return objects
