@@ -31,6 +31,7 @@ class DecodeError(Exception):
         self.reason = reason
         self.error_code = error_code
         self.error_subcode = error_subcode
+        self.opcode: int | None = None  # set once the common header was read, so a DEC can get its DRQ
 
 
 class PacketCableDecodeError(DecodeError):

@@ -35,6 +35,11 @@ class Framer:
     def buffered(self) -> int:
         return len(self._buffer)
 
+    @property
+    def broken(self) -> bool:
+        """True after a framing error: the stream cannot be cut into messages any more."""
+        return self._broken is not None
+
     def next_frame(self) -> bytes | None:
         """The next whole message's bytes, or None until more data arrives."""
         if self._broken is not None:

@@ -384,8 +384,12 @@ def decode_message(frame: bytes | bytearray | memoryview) -> Message:
     if length != len(frame):
         raise DecodeError(4, f"message length {length} but {len(frame)} bytes given")
     buf = frame if isinstance(frame, memoryview) else memoryview(frame)
-    objects = walk(buf, HEADER_SIZE, length, COPS_OBJECTS, UnknownObject, _object_error, aligned=True)
-    _check_grammar(opcode, objects)
+    try:
+        objects = walk(buf, HEADER_SIZE, length, COPS_OBJECTS, UnknownObject, _object_error, aligned=True)
+        _check_grammar(opcode, objects)
+    except DecodeError as exc:
+        exc.opcode = opcode
+        raise
     return tuple.__new__(MESSAGE_CLASSES[opcode], (tuple(objects), client_type, bool(flags & 1)))
 
 

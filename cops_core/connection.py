@@ -1,0 +1,205 @@
+"""The COPS connection state machine for both ends, sans-IO (after h11).
+
+Feed received bytes with :meth:`Connection.receive_data`, pull messages with
+:meth:`Connection.next_event`, and turn outgoing messages into bytes with
+:meth:`Connection.send`.  Both check each message against one transition
+table, :data:`TRANSITIONS`, which says which message may flow in which state
+and from which side; the same table serves the PEP (CMTS) and the PDP (CMS).
+
+Time is a number the caller passes in (``now``, in seconds), so keep-alive
+deadlines are computed, not slept: :attr:`Connection.keepalive_due_at` says
+when the PEP must next send a Keep-Alive (a random point in [1/4, 3/4] of the
+KA interval, RFC 2748 section 3.9) and :attr:`Connection.peer_dead_at` when
+the peer has been silent too long.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from typing import NamedTuple
+
+from .codes import ClientType, ErrorCode, OpCode
+from .errors import LocalProtocolError, RemoteProtocolError
+from .framing import DEFAULT_MAX_MESSAGE, Framer
+from .messages import ClientAccept, KeepAlive, Message, decode_message
+
+
+class Role(enum.Enum):
+    """Which end of COPS this is.  (Who dialled TCP does not matter to COPS.)"""
+
+    PEP = "PEP"  # policy enforcement point: the CMTS
+    PDP = "PDP"  # policy decision point: the CMS / gate controller
+
+
+class State(enum.Enum):
+    CONNECTED = "connected"  # TCP is up; the PEP has not sent Client-Open
+    OPENING = "opening"  # Client-Open sent, waiting for Client-Accept
+    ACCEPTED = "accepted"  # accepted; no request state (handle) installed
+    READY = "ready"  # the PEP's request state is installed: gate control flows
+    CLOSED = "closed"  # Client-Close sent or received, or the peer went away
+
+
+_OPEN = (State.ACCEPTED, State.READY)
+_LIVE = (State.CONNECTED, State.OPENING, State.ACCEPTED, State.READY)
+
+# (state, sender, opcode) -> next state.  A message not listed is illegal.
+TRANSITIONS: dict[tuple[State, Role, OpCode], State] = {
+    (State.CONNECTED, Role.PEP, OpCode.OPN): State.OPENING,
+    (State.OPENING, Role.PDP, OpCode.CAT): State.ACCEPTED,
+    (State.ACCEPTED, Role.PEP, OpCode.REQ): State.READY,
+    (State.READY, Role.PEP, OpCode.REQ): State.READY,  # update or resynchronise the state
+    (State.READY, Role.PDP, OpCode.DEC): State.READY,
+    (State.READY, Role.PEP, OpCode.RPT): State.READY,
+    (State.READY, Role.PEP, OpCode.DRQ): State.READY,  # ACCEPTED once no handle is left
+    **{(state, Role.PDP, OpCode.SSQ): state for state in _OPEN},
+    **{(state, Role.PEP, OpCode.SSC): state for state in _OPEN},
+    **{(state, role, OpCode.KA): state for state in _OPEN for role in Role},
+    **{(state, role, OpCode.CC): State.CLOSED for state in _LIVE for role in Role},
+}
+
+# Messages that name request state must name a handle the PEP installed.
+_NEEDS_KNOWN_HANDLE = (OpCode.DEC, OpCode.RPT, OpCode.DRQ)
+
+
+class NeedData:
+    """:meth:`Connection.next_event` has no whole message yet."""
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA = NeedData()
+
+
+class ConnectionClosed(NamedTuple):
+    """The peer closed TCP (``receive_data(b"")``)."""
+
+
+class Connection:
+    """One COPS connection, from one side's point of view.
+
+    ``ka_tolerance`` multiplies the KA interval to give the silence after
+    which the peer is declared dead (RFC 2748: one interval; protocol.md
+    marks any other factor UNVERIFIED, so it is a setting).
+    """
+
+    def __init__(
+        self,
+        role: Role,
+        *,
+        client_type: int = ClientType.PACKETCABLE_DQOS,
+        max_message: int = DEFAULT_MAX_MESSAGE,
+        ka_tolerance: float = 1.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.our_role = role
+        self.their_role = Role.PDP if role is Role.PEP else Role.PEP
+        self.client_type = client_type
+        self.ka_tolerance = ka_tolerance
+        self.state = State.CONNECTED
+        self.handles: set[bytes] = set()
+        self.ka_interval = 0  # seconds, from the Client-Accept; 0 = no keep-alives
+        self.last_received: float | None = None
+        self.keepalive_due_at: float | None = None  # PEP only
+        self._framer = Framer(max_message)
+        self._rng = rng or random.Random()
+        self._eof = False
+
+    # --- receiving ----------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Feed bytes from the peer; ``b""`` means the peer closed TCP."""
+        if data:
+            self._framer.feed(data)
+            self.last_received = now
+        else:
+            self._eof = True
+
+    def next_event(self) -> Message | NeedData | ConnectionClosed:
+        """The next message from the peer, checked against the state machine.
+
+        Raises :class:`~cops_core.errors.DecodeError` for bytes that are not a
+        COPS message (see :attr:`framing_lost` for whether later messages can
+        still be read) and :class:`RemoteProtocolError` for a message
+        that is illegal now.
+        """
+        frame = self._framer.next_frame()
+        if frame is None:
+            if self._eof:
+                self.state = State.CLOSED
+                return ConnectionClosed()
+            return NEED_DATA
+        message = decode_message(frame)
+        self._advance(message, self.their_role, RemoteProtocolError)
+        return message
+
+    @property
+    def framing_lost(self) -> bool:
+        """True once the byte stream cannot be cut into messages any more (answer: Client-Close)."""
+        return self._framer.broken
+
+    # --- sending ------------------------------------------------------------
+
+    def send(self, message: Message, now: float) -> bytes:
+        """The bytes of ``message``, after checking that we may send it now."""
+        self._advance(message, self.our_role, LocalProtocolError)
+        if type(message) is KeepAlive and self.our_role is Role.PEP:
+            self._schedule_keepalive(now)
+        return message.encode()
+
+    # --- keep-alive ---------------------------------------------------------
+
+    @property
+    def peer_dead_at(self) -> float | None:
+        """When the peer will have been silent longer than the KA interval allows (None: never)."""
+        if not self.ka_interval or self.last_received is None or self.state is State.CLOSED:
+            return None
+        return self.last_received + self.ka_interval * self.ka_tolerance
+
+    def keepalive(self) -> KeepAlive:
+        """The Keep-Alive to send now: the PEP's (S=0), or the PDP's echo (S=1, as Wireshark pairs them)."""
+        return KeepAlive(solicited=self.our_role is Role.PDP)
+
+    def _schedule_keepalive(self, now: float) -> None:
+        if self.ka_interval:
+            self.keepalive_due_at = now + self.ka_interval * self._rng.uniform(0.25, 0.75)
+        else:
+            self.keepalive_due_at = None
+
+    # --- the table ----------------------------------------------------------
+
+    def _advance(self, message: Message, sender: Role, error: type) -> None:
+        opcode = message.OPCODE
+        next_state = TRANSITIONS.get((self.state, sender, opcode))
+        if next_state is None:
+            raise error(
+                f"{opcode.name} from the {sender.value} is not allowed in state {self.state.value}",
+                ErrorCode.BAD_MESSAGE_FORMAT,
+            )
+        if opcode is not OpCode.KA and message.client_type != self.client_type:
+            raise error(
+                f"client-type 0x{message.client_type:04x}, expected 0x{self.client_type:04x}",
+                ErrorCode.UNSUPPORTED_CLIENT_TYPE,
+            )
+        if opcode in _NEEDS_KNOWN_HANDLE:
+            handle = message.handle
+            if handle.value not in self.handles:
+                raise error(f"{opcode.name} names unknown handle 0x{handle.value.hex()}", ErrorCode.BAD_HANDLE)
+        self.state = next_state
+        if opcode is OpCode.REQ:
+            self.handles.add(message.handle.value)
+        elif opcode is OpCode.DRQ:
+            self.handles.discard(message.handle.value)
+            if not self.handles:
+                self.state = State.ACCEPTED
+        elif opcode is OpCode.CAT:
+            self._accept(message)
+
+    def _accept(self, message: ClientAccept) -> None:
+        self.ka_interval = message.ka_seconds
+        # The first keep-alive is timed from the Client-Accept; there is no "now" for a received
+        # message other than the time its bytes arrived.
+        if self.our_role is Role.PEP:
+            self._schedule_keepalive(self.last_received or 0.0)
+

@@ -1,0 +1,159 @@
+"""A COPS connection over a trio stream: the only I/O in cops_core.
+
+:class:`CopsTransport` reads with one ``receive_some`` at a time and hands
+back every message that chunk completed, and writes everything queued since
+the last flush in one ``send_all`` (several whole messages per segment, never
+one split on purpose).  Every message sent or received passes the *trace tap*:
+one :class:`TraceRecord` per message, which the ladder diagrams, captures,
+live views and reports all read.  Nothing else hooks into I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable, NamedTuple
+
+import trio
+
+from .connection import NEED_DATA, Connection, ConnectionClosed
+from .messages import Message
+
+Address = tuple[str, int]
+
+
+class TraceRecord(NamedTuple):
+    """One message on the wire, as seen from our side."""
+
+    time: float  # trio clock (monotonic; virtual under a MockClock)
+    wall: float  # time.time(), for captures and reports
+    outgoing: bool
+    local: Address
+    peer: Address
+    message: Message
+    data: bytes
+
+
+Tap = Callable[[TraceRecord], None]
+
+RECEIVE_SIZE = 65536
+
+
+def stream_addresses(stream: trio.abc.Stream) -> tuple[Address, Address]:
+    """(local, peer) host/port of a TCP stream, or of the TCP stream under a TLS one."""
+    inner = getattr(stream, "transport_stream", stream)
+    sock = inner.socket
+    return sock.getsockname()[:2], sock.getpeername()[:2]
+
+
+class CopsTransport:
+    """A :class:`~cops_core.connection.Connection` bound to a trio stream."""
+
+    def __init__(self, stream: trio.abc.Stream, connection: Connection, *, tap: Tap | None = None) -> None:
+        self.stream = stream
+        self.connection = connection
+        self.local, self.peer = stream_addresses(stream)
+        self._taps: list[Tap] = [tap] if tap else []
+        self._outgoing: list[bytes] = []
+        self._send_lock = trio.StrictFIFOLock()
+        self._deferred: Exception | None = None
+
+    def add_tap(self, tap: Tap) -> None:
+        self._taps.append(tap)
+
+    async def receive(self) -> list:
+        """Messages from the peer: every one the next chunk completes (at least one), or [ConnectionClosed()].
+
+        Raises DecodeError / RemoteProtocolError like
+        :meth:`Connection.next_event`; messages decoded before the fault in the
+        same chunk are delivered by the next call.
+        """
+        connection = self.connection
+        while True:
+            events = self._drain()
+            if events:
+                return events
+            try:
+                data = await self.stream.receive_some(RECEIVE_SIZE)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                data = b""
+            connection.receive_data(data, trio.current_time())
+
+    def _drain(self) -> list:
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        events = []
+        now_wall = None
+        while True:
+            try:
+                event = self.connection.next_event()
+            except Exception as exc:
+                if events:
+                    self._deferred = exc  # deliver what came before the fault first
+                    return events
+                raise
+            if event is NEED_DATA:
+                return events
+            if type(event) is not ConnectionClosed and self._taps:
+                now_wall = now_wall or time.time()
+                self._trace(event, False, event.encode(), now_wall)
+            events.append(event)
+            if type(event) is ConnectionClosed:
+                return events
+
+    def queue(self, message: Message) -> None:
+        """Check and encode ``message`` now; it goes out with the next :meth:`flush`."""
+        data = self.connection.send(message, trio.current_time())
+        self._outgoing.append(data)
+        if self._taps:
+            self._trace(message, True, data, time.time())
+
+    async def flush(self) -> None:
+        """Send everything queued, in one ``send_all``."""
+        async with self._send_lock:
+            if not self._outgoing:
+                return
+            data = b"".join(self._outgoing)
+            self._outgoing.clear()
+            await self.stream.send_all(data)
+
+    async def send(self, *messages: Message) -> None:
+        for message in messages:
+            self.queue(message)
+        await self.flush()
+
+    async def aclose(self) -> None:
+        with trio.move_on_after(1) as scope:
+            scope.shield = True
+            await self.stream.aclose()
+
+    def _trace(self, message: Message, outgoing: bool, data: bytes, wall: float) -> None:
+        record = TraceRecord(trio.current_time(), wall, outgoing, self.local, self.peer, message, data)
+        for tap in self._taps:
+            tap(record)
+
+
+async def keepalive_loop(transport: CopsTransport, on_peer_dead: Callable[[], object]) -> None:
+    """Send the PEP's keep-alives on time and watch for peer silence; returns after calling ``on_peer_dead``.
+
+    Start it once the Client-Accept has set the KA interval.  Runs for either
+    role: a PDP never has a keep-alive due, but it watches the silence all the
+    same.  With a KA interval of 0 there is nothing to time.  ``on_peer_dead``
+    may be async.
+    """
+    connection = transport.connection
+    while True:
+        deadlines = [t for t in (connection.keepalive_due_at, connection.peer_dead_at) if t is not None]
+        if not deadlines:
+            await trio.sleep_forever()
+        await trio.sleep_until(min(deadlines))
+        now = trio.current_time()
+        dead_at = connection.peer_dead_at
+        if dead_at is not None and now >= dead_at:
+            result = on_peer_dead()
+            if hasattr(result, "__await__"):
+                await result
+            return
+        due = connection.keepalive_due_at
+        if due is not None and now >= due:
+            await transport.send(connection.keepalive())
