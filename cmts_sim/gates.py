@@ -1,0 +1,396 @@
+"""The CMTS gate table: a pure state machine (protocol.md 3.5).
+
+Gate commands and modem actions go in with the time (``now``); replies and
+events (Gate-Open, Gate-Close, each addressed to the connection that owns the
+gate) come out.  Timers T0, T1, T7 and T8 are deadlines in one heap, with lazy
+deletion: an entry is live only while the gate still carries that deadline.
+Nothing here sleeps, so 100k gates cost 100k records and heap entries, not
+100k tasks, and every timer is testable to the millisecond.
+
+States: Allocated -> Authorized -> Reserved -> Committed.
+
+* T0: Allocated without a Gate-Set; expiry closes with sub-code 4.
+* T1: Authorized/Reserved without a commit; expiry closes with sub-code 5.
+* T7: Reserved (admitted but not activated); expiry closes with sub-code 6.
+* T8: Committed with the media stopped (inactivity); expiry closes with sub-code 7.
+
+A Gate-Spec's own T1/T7/T8 win over the defaults when non-zero.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, NamedTuple
+
+from cops_core.dqos import (
+    Direction,
+    GateAlloc,
+    GateAllocAck,
+    GateAllocErr,
+    GateClose,
+    GateCloseSubcode,
+    GateDelete,
+    GateDeleteAck,
+    GateDeleteErr,
+    GateInfo,
+    GateInfoAck,
+    GateInfoErr,
+    GateOpen,
+    GateSet,
+    GateSetAck,
+    GateSetErr,
+    PacketCableError,
+    PacketCableErrorCode,
+    PacketCableReason,
+    PacketCableReasonCode,
+    SessionClass,
+)
+from cops_core.dqos.objects import GateSpec
+
+from .admission import Admission
+
+
+class GateState(IntEnum):
+    ALLOCATED = 1
+    AUTHORIZED = 2
+    RESERVED = 3
+    COMMITTED = 4
+
+
+class Timer(IntEnum):
+    T0 = 0
+    T1 = 1
+    T7 = 7
+    T8 = 8
+
+
+_CLOSE_SUBCODE = {
+    Timer.T0: GateCloseSubcode.TIMER_T0_EXPIRATION,
+    Timer.T1: GateCloseSubcode.TIMER_T1_EXPIRATION,
+    Timer.T7: GateCloseSubcode.TIMER_T7_EXPIRATION,
+    Timer.T8: GateCloseSubcode.TIMER_T8_EXPIRATION,
+}
+
+
+@dataclass
+class Timers:
+    """Timer defaults in seconds (protocol.md 3.5); 0 disables T7/T8."""
+
+    t0: float = 30.0
+    t1: float = 200.0
+    t7: float = 200.0
+    t8: float = 0.0
+
+
+@dataclass
+class GatePolicy:
+    """Behaviour protocol.md marks UNVERIFIED, as settings with its defaults."""
+
+    close_on_t0: bool = True  # send Gate-Close sub-code 4 when an allocated gate's T0 expires
+    close_on_delete: bool = False  # send Gate-Close as well as Gate-Delete-Ack
+    auto_commit_flag: int = 0x01  # Gate-Spec flag bit: activate on reservation
+    event_transaction_id: int = 0  # TID carried by Gate-Open / Gate-Close
+
+
+class Gate:
+    """One gate.  Plain values only, so that the cyclic GC can leave it alone."""
+
+    __slots__ = ("gate_id", "subscriber", "owner", "state", "specs", "extras", "limit", "reserved_kbps",
+                 "media_active", "t0_at", "t1_at", "t7_at", "t8_at")
+
+    def __init__(self, gate_id: int, subscriber, owner: Any, state: GateState) -> None:
+        self.gate_id = gate_id
+        self.subscriber = subscriber
+        self.owner = owner
+        self.state = state
+        self.specs: tuple[GateSpec, ...] = ()
+        self.extras: dict[str, Any] | None = None  # optional Gate-Set objects, echoed in Gate-Info-Ack
+        self.limit: int | None = None
+        self.reserved_kbps: tuple[tuple[int, float], ...] = ()
+        self.media_active = False
+        self.t0_at: float | None = None
+        self.t1_at: float | None = None
+        self.t7_at: float | None = None
+        self.t8_at: float | None = None
+
+
+class Event(NamedTuple):
+    """An unsolicited message for the connection that owns a gate."""
+
+    owner: Any
+    command: GateOpen | GateClose
+
+
+class Refused(Exception):
+    """A modem action the gate table will not do (outside the envelope, no capacity, wrong state)."""
+
+
+_TIMER_FIELD = {Timer.T0: "t0_at", Timer.T1: "t1_at", Timer.T7: "t7_at", Timer.T8: "t8_at"}
+_SET_EXTRAS = ("remote_gate_info", "event_generation_info", "media_connection_event_info",
+               "electronic_surveillance_parameters", "session_description_parameters")
+
+
+class GateTable:
+    """Every gate of one CMTS, their timers, and the admission state."""
+
+    def __init__(self, admission: Admission, timers: Timers | None = None, policy: GatePolicy | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.admission = admission
+        self.timers = timers or Timers()
+        self.policy = policy or GatePolicy()
+        self.gates: dict[int, Gate] = {}
+        self.by_subscriber: dict[Any, set[int]] = {}
+        self._heap: list[tuple[float, int, int]] = []
+        self._rng = rng or random.SystemRandom()
+
+    # --- commands from the gate controller ------------------------------------------------
+
+    def handle(self, command, owner: Any, now: float) -> tuple[Any, list[Event]]:
+        """Apply a GC command; return its Ack or Err and any events it causes."""
+        handler = _HANDLERS[type(command)]
+        return handler(self, command, owner, now)
+
+    def _gate_alloc(self, command: GateAlloc, owner, now: float):
+        error = self._check_new_gate(command.subscriber, command.activity_count)
+        if error:
+            return GateAllocErr(command.transaction_id, error, command.subscriber), []
+        gate = self._add(command.subscriber, owner, GateState.ALLOCATED, command.activity_count)
+        self._arm(gate, Timer.T0, now + self.timers.t0)
+        return GateAllocAck(command.transaction_id, gate.gate_id, command.subscriber,
+                            self.held_by(command.subscriber)), []
+
+    def _gate_set(self, command: GateSet, owner, now: float):
+        def err(code: int, subcode: int = 0):
+            return GateSetErr(command.transaction_id, PacketCableError(code, subcode), command.subscriber,
+                              command.gate_id), []
+
+        invalid = _check_specs(command.gate_specs)
+        if invalid is not None:
+            return err(*invalid)
+        if command.gate_id is None:
+            error = self._check_new_gate(command.subscriber, command.activity_count)
+            if error:
+                return GateSetErr(command.transaction_id, error, command.subscriber), []
+            gate = self._add(command.subscriber, owner, GateState.AUTHORIZED, command.activity_count)
+        else:
+            gate = self.gates.get(command.gate_id)
+            if gate is None:
+                return err(PacketCableErrorCode.UNKNOWN_GATE_ID)
+            gate.owner = owner
+            if command.activity_count is not None:
+                gate.limit = command.activity_count
+        gate.specs = command.gate_specs
+        extras = {name: getattr(command, name) for name in _SET_EXTRAS if getattr(command, name) is not None}
+        gate.extras = extras or None
+        if gate.state is GateState.ALLOCATED:
+            gate.state = GateState.AUTHORIZED
+            self._disarm(gate, Timer.T0)
+        if gate.state is GateState.AUTHORIZED:
+            self._arm(gate, Timer.T1, now + self._timer(gate, Timer.T1))
+        return GateSetAck(command.transaction_id, gate.gate_id, command.subscriber,
+                          self.held_by(gate.subscriber)), []
+
+    def _gate_info(self, command: GateInfo, owner, now: float):
+        gate = self.gates.get(command.gate_id)
+        if gate is None:
+            return GateInfoErr(command.transaction_id, PacketCableError(PacketCableErrorCode.UNKNOWN_GATE_ID),
+                               command.subscriber, command.gate_id), []
+        return GateInfoAck(command.transaction_id, gate.gate_id, gate.subscriber, self.held_by(gate.subscriber),
+                           gate.specs, **(gate.extras or {})), []
+
+    def _gate_delete(self, command: GateDelete, owner, now: float):
+        # Real gate controllers send Subscriber-ID 0.0.0.0 here: match by Gate-ID alone (protocol.md 5).
+        gate = self.gates.get(command.gate_id)
+        if gate is None:
+            return GateDeleteErr(command.transaction_id, PacketCableError(PacketCableErrorCode.UNKNOWN_GATE_ID),
+                                 command.subscriber, command.gate_id), []
+        events = [self._close_event(gate, GateCloseSubcode.CLIENT_INITIATED_RELEASE)] \
+            if self.policy.close_on_delete else []
+        self._remove(gate)
+        return GateDeleteAck(command.transaction_id, gate.gate_id, command.subscriber), events
+
+    def _check_new_gate(self, subscriber, activity_count: int | None) -> PacketCableError | None:
+        if not self.admission.can_add_gate():
+            return PacketCableError(PacketCableErrorCode.INSUFFICIENT_RESOURCES)
+        if activity_count is not None and self.held_by(subscriber) >= activity_count:
+            return PacketCableError(PacketCableErrorCode.SUBSCRIBER_EXCEEDED_GATE_LIMIT)
+        return None
+
+    # --- the modem side -------------------------------------------------------------------------
+
+    def reserve(self, gate_id: int, now: float, kbps: dict[int, float] | None = None) -> list[Event]:
+        """The modem asks for its flows (DSA); admitted inside the envelope and capacity -> Reserved.
+
+        ``kbps`` maps a direction to the rate asked for; by default the whole envelope.
+        Auto-Commit in the Gate-Spec flags commits at once.
+        """
+        gate = self._gate(gate_id)
+        if gate.state is not GateState.AUTHORIZED:
+            raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}, not AUTHORIZED")
+        envelope = {spec.direction: self.admission.kbps(spec.token_bucket_rate) for spec in gate.specs}
+        wanted = envelope if kbps is None else kbps
+        for direction, rate in wanted.items():
+            if direction not in envelope or rate > envelope[direction] + 1e-9:
+                raise Refused(f"{Direction(direction).name.lower()} {rate:g} kbit/s is outside the authorized "
+                              f"envelope of gate 0x{gate_id:08x}")
+            if not self.admission.fits(direction, rate):
+                raise Refused(f"no {Direction(direction).name.lower()} capacity for {rate:g} kbit/s")
+        for direction, rate in wanted.items():
+            self.admission.take(direction, rate)
+        gate.reserved_kbps = tuple(wanted.items())
+        gate.state = GateState.RESERVED
+        t7 = self._timer(gate, Timer.T7)
+        if t7:
+            self._arm(gate, Timer.T7, now + t7)
+        if any(spec.flags & self.policy.auto_commit_flag for spec in gate.specs):
+            return self.commit(gate_id, now)
+        return []
+
+    def commit(self, gate_id: int, now: float) -> list[Event]:
+        """The modem activates its flows: Committed, T1 and T7 stop, Gate-Open goes to the owner."""
+        gate = self._gate(gate_id)
+        if gate.state is not GateState.RESERVED:
+            raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}, not RESERVED")
+        gate.state = GateState.COMMITTED
+        gate.media_active = True
+        self._disarm(gate, Timer.T1)
+        self._disarm(gate, Timer.T7)
+        opened = GateOpen(self.policy.event_transaction_id, gate.gate_id, gate.subscriber)
+        return [Event(gate.owner, opened)]
+
+    def media_stopped(self, gate_id: int, now: float) -> list[Event]:
+        """The modem's media goes quiet: T8 (inactivity) starts if it is non-zero."""
+        gate = self._gate(gate_id)
+        if gate.state is not GateState.COMMITTED:
+            raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}, not COMMITTED")
+        gate.media_active = False
+        t8 = self._timer(gate, Timer.T8)
+        if t8:
+            self._arm(gate, Timer.T8, now + t8)
+        return []
+
+    def release(self, gate_id: int, now: float) -> list[Event]:
+        """The modem tears its flows down (DSD): the gate goes, Gate-Close sub-code 0."""
+        gate = self._gate(gate_id)
+        if gate.state not in (GateState.RESERVED, GateState.COMMITTED):
+            raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}: nothing to release")
+        event = self._close_event(gate, GateCloseSubcode.CLIENT_INITIATED_RELEASE)
+        self._remove(gate)
+        return [event]
+
+    def preempt(self, gate_id: int, subcode: int = GateCloseSubcode.RESERVATION_REASSIGNMENT) -> list[Event]:
+        """The CMTS takes the gate away (preemption, modem lost): Gate-Close with ``subcode``."""
+        gate = self._gate(gate_id)
+        event = self._close_event(gate, subcode)
+        self._remove(gate)
+        return [event]
+
+    # --- timers ------------------------------------------------------------------------------------
+
+    @property
+    def next_deadline(self) -> float | None:
+        """When :meth:`expire` next has work (may be a stale entry: then it just finds none)."""
+        return self._heap[0][0] if self._heap else None
+
+    def expire(self, now: float) -> list[Event]:
+        """Fire every timer due by ``now``; Gate-Close events for the gates that go."""
+        events = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            deadline, gate_id, timer = heapq.heappop(heap)
+            gate = self.gates.get(gate_id)
+            if gate is None or getattr(gate, _TIMER_FIELD[timer]) != deadline:
+                continue  # stale: the gate went, or the timer was re-armed or stopped
+            if timer is Timer.T0 and not self.policy.close_on_t0:
+                self._remove(gate)
+                continue
+            events.append(self._close_event(gate, _CLOSE_SUBCODE[timer]))
+            self._remove(gate)
+        return events
+
+    def _timer(self, gate: Gate, timer: Timer) -> float:
+        """A gate's timer in seconds: the smallest non-zero value its Gate-Specs give, else the default."""
+        field_name = timer.name.lower()
+        own = [getattr(spec, field_name) for spec in gate.specs if getattr(spec, field_name)]
+        return float(min(own)) if own else getattr(self.timers, field_name)
+
+    def _arm(self, gate: Gate, timer: Timer, deadline: float) -> None:
+        setattr(gate, _TIMER_FIELD[timer], deadline)
+        heapq.heappush(self._heap, (deadline, gate.gate_id, timer))
+
+    @staticmethod
+    def _disarm(gate: Gate, timer: Timer) -> None:
+        setattr(gate, _TIMER_FIELD[timer], None)
+
+    # --- bookkeeping -----------------------------------------------------------------------------
+
+    def held_by(self, subscriber) -> int:
+        return len(self.by_subscriber.get(subscriber, ()))
+
+    def count_by_state(self) -> dict[GateState, int]:
+        counts = dict.fromkeys(GateState, 0)
+        for gate in self.gates.values():
+            counts[gate.state] += 1
+        return counts
+
+    def _gate(self, gate_id: int) -> Gate:
+        gate = self.gates.get(gate_id)
+        if gate is None:
+            raise Refused(f"no gate 0x{gate_id:08x}")
+        return gate
+
+    def _new_gate_id(self) -> int:
+        # Unpredictable, unique and never 0 (0 reads as "no gate" to some gate controllers).
+        while True:
+            gate_id = self._rng.getrandbits(32)
+            if gate_id and gate_id not in self.gates:
+                return gate_id
+
+    def _add(self, subscriber, owner, state: GateState, limit: int | None) -> Gate:
+        gate = Gate(self._new_gate_id(), subscriber, owner, state)
+        gate.limit = limit
+        self.gates[gate.gate_id] = gate
+        self.by_subscriber.setdefault(subscriber, set()).add(gate.gate_id)
+        self.admission.gates += 1
+        return gate
+
+    def _remove(self, gate: Gate) -> None:
+        del self.gates[gate.gate_id]
+        held = self.by_subscriber.get(gate.subscriber)
+        if held is not None:
+            held.discard(gate.gate_id)
+            if not held:
+                del self.by_subscriber[gate.subscriber]
+        for direction, rate in gate.reserved_kbps:
+            self.admission.give_back(direction, rate)
+        self.admission.gates -= 1
+
+    def _close_event(self, gate: Gate, subcode: int) -> Event:
+        reason = PacketCableReason(PacketCableReasonCode.GATE_CLOSE, subcode)
+        closed = GateClose(self.policy.event_transaction_id, gate.gate_id, gate.subscriber, reason)
+        return Event(gate.owner, closed)
+
+
+def _check_specs(specs: tuple[GateSpec, ...]) -> tuple[int, int] | None:
+    """PacketCable-Error (code, sub-code) for Gate-Specs the CMTS cannot take, else None."""
+    invalid = (PacketCableErrorCode.INVALID_OBJECT, (GateSpec.SNUM << 8) | GateSpec.STYPE)
+    if len(specs) > 2:
+        return invalid
+    directions = [spec.direction for spec in specs]
+    if any(d not in (Direction.DOWNSTREAM, Direction.UPSTREAM) for d in directions) or len(set(directions)) != len(directions):
+        return invalid
+    if any(spec.session_class not in (SessionClass.UNSPECIFIED, SessionClass.NORMAL, SessionClass.HIGH_PRIORITY)
+           for spec in specs):
+        return (PacketCableErrorCode.ILLEGAL_SESSION_CLASS, 0)
+    return None
+
+
+_HANDLERS = {
+    GateAlloc: GateTable._gate_alloc,
+    GateSet: GateTable._gate_set,
+    GateInfo: GateTable._gate_info,
+    GateDelete: GateTable._gate_delete,
+}
