@@ -23,7 +23,7 @@ import heapq
 import random
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 from cops_core.dqos import (
     Direction,
@@ -65,6 +65,7 @@ class Timer(IntEnum):
     T1 = 1
     T7 = 7
     T8 = 8
+    LINGER = 99  # how long a closed gate's ID still takes a Gate-Delete
 
 
 _CLOSE_SUBCODE = {
@@ -93,6 +94,7 @@ class GatePolicy:
     close_on_delete: bool = False  # send Gate-Close as well as Gate-Delete-Ack
     auto_commit_flag: int = 0x01  # Gate-Spec flag bit: activate on reservation
     event_transaction_id: int = 0  # TID carried by Gate-Open / Gate-Close
+    closed_gate_linger: float = 30.0  # a closed gate's ID still answers Gate-Delete with an Ack this long
 
 
 class Gate:
@@ -142,9 +144,11 @@ class GateTable:
         self.timers = timers or Timers()
         self.policy = policy or GatePolicy()
         self.gates: dict[int, Gate] = {}
+        self.closed: dict[int, float] = {}  # closed gate ID -> when it stops taking a Gate-Delete
         self.by_subscriber: dict[Any, set[int]] = {}
         self._heap: list[tuple[float, int, int]] = []
         self._rng = rng or random.SystemRandom()
+        self.on_authorized: Callable[[int, float], None] = lambda gate_id, now: None  # the automatic modem
 
     # --- commands from the gate controller ------------------------------------------------
 
@@ -185,11 +189,14 @@ class GateTable:
         gate.specs = command.gate_specs
         extras = {name: getattr(command, name) for name in _SET_EXTRAS if getattr(command, name) is not None}
         gate.extras = extras or None
+        newly_authorized = command.gate_id is None or gate.state is GateState.ALLOCATED
         if gate.state is GateState.ALLOCATED:
             gate.state = GateState.AUTHORIZED
             self._disarm(gate, Timer.T0)
         if gate.state is GateState.AUTHORIZED:
             self._arm(gate, Timer.T1, now + self._timer(gate, Timer.T1))
+        if newly_authorized:
+            self.on_authorized(gate.gate_id, now)
         return GateSetAck(command.transaction_id, gate.gate_id, command.subscriber,
                           self.held_by(gate.subscriber)), []
 
@@ -204,6 +211,9 @@ class GateTable:
     def _gate_delete(self, command: GateDelete, owner, now: float):
         # Real gate controllers send Subscriber-ID 0.0.0.0 here: match by Gate-ID alone (protocol.md 5).
         gate = self.gates.get(command.gate_id)
+        if gate is None and self.closed.pop(command.gate_id, None) is not None:
+            # The gate closed (Gate-Close went out) and the GC cleans up after it, as a call flow does.
+            return GateDeleteAck(command.transaction_id, command.gate_id, command.subscriber), []
         if gate is None:
             return GateDeleteErr(command.transaction_id, PacketCableError(PacketCableErrorCode.UNKNOWN_GATE_ID),
                                  command.subscriber, command.gate_id), []
@@ -277,14 +287,15 @@ class GateTable:
         gate = self._gate(gate_id)
         if gate.state not in (GateState.RESERVED, GateState.COMMITTED):
             raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}: nothing to release")
-        event = self._close_event(gate, GateCloseSubcode.CLIENT_INITIATED_RELEASE)
+        event = self._close_event(gate, GateCloseSubcode.CLIENT_INITIATED_RELEASE, now)
         self._remove(gate)
         return [event]
 
-    def preempt(self, gate_id: int, subcode: int = GateCloseSubcode.RESERVATION_REASSIGNMENT) -> list[Event]:
+    def preempt(self, gate_id: int, now: float,
+                subcode: int = GateCloseSubcode.RESERVATION_REASSIGNMENT) -> list[Event]:
         """The CMTS takes the gate away (preemption, modem lost): Gate-Close with ``subcode``."""
         gate = self._gate(gate_id)
-        event = self._close_event(gate, subcode)
+        event = self._close_event(gate, subcode, now)
         self._remove(gate)
         return [event]
 
@@ -301,13 +312,17 @@ class GateTable:
         heap = self._heap
         while heap and heap[0][0] <= now:
             deadline, gate_id, timer = heapq.heappop(heap)
+            if timer is Timer.LINGER:
+                if self.closed.get(gate_id) == deadline:
+                    del self.closed[gate_id]
+                continue
             gate = self.gates.get(gate_id)
             if gate is None or getattr(gate, _TIMER_FIELD[timer]) != deadline:
                 continue  # stale: the gate went, or the timer was re-armed or stopped
             if timer is Timer.T0 and not self.policy.close_on_t0:
                 self._remove(gate)
                 continue
-            events.append(self._close_event(gate, _CLOSE_SUBCODE[timer]))
+            events.append(self._close_event(gate, _CLOSE_SUBCODE[timer], now))
             self._remove(gate)
         return events
 
@@ -368,7 +383,12 @@ class GateTable:
             self.admission.give_back(direction, rate)
         self.admission.gates -= 1
 
-    def _close_event(self, gate: Gate, subcode: int) -> Event:
+    def _close_event(self, gate: Gate, subcode: int, now: float | None = None) -> Event:
+        """The Gate-Close for ``gate``; its ID lingers for a clean-up Gate-Delete (given ``now``)."""
+        if now is not None and self.policy.closed_gate_linger > 0:
+            until = now + self.policy.closed_gate_linger
+            self.closed[gate.gate_id] = until
+            heapq.heappush(self._heap, (until, gate.gate_id, Timer.LINGER))
         reason = PacketCableReason(PacketCableReasonCode.GATE_CLOSE, subcode)
         closed = GateClose(self.policy.event_transaction_id, gate.gate_id, gate.subscriber, reason)
         return Event(gate.owner, closed)
@@ -388,6 +408,7 @@ def _check_specs(specs: tuple[GateSpec, ...]) -> tuple[int, int] | None:
     return None
 
 
+GATE_CONTROLLER_COMMANDS = (GateAlloc, GateSet, GateInfo, GateDelete)
 _HANDLERS = {
     GateAlloc: GateTable._gate_alloc,
     GateSet: GateTable._gate_set,

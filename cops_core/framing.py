@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .codes import HEADER_SIZE
 from .errors import DecodeError
-from .messages import HEADER, decode_header
+from .messages import decode_header
 
 DEFAULT_MAX_MESSAGE = 64 * 1024
 
@@ -47,21 +47,16 @@ class Framer:
         buffer = self._buffer
         if len(buffer) < HEADER_SIZE:
             return None
-        length = HEADER.unpack_from(buffer, 0)[3]
+        # Check the whole header as soon as it is here, whether or not the body has arrived too: a bad
+        # version, length or op-code must not wait for a body that never comes, nor depend on how TCP cut it.
+        try:
+            length = decode_header(buffer)[3]
+        except DecodeError as exc:
+            self._fail(exc)
         if length > self.max_message:
             self._fail(DecodeError(4, f"message length {length} exceeds the maximum of {self.max_message}"))
         if len(buffer) < length:
-            # Check the header now: a bad version or length must not wait for a body that never comes.
-            try:
-                decode_header(buffer[:HEADER_SIZE])
-            except DecodeError as exc:
-                self._fail(exc)
             return None
-        if length < HEADER_SIZE or length % 4:
-            try:
-                decode_header(buffer[:HEADER_SIZE])
-            except DecodeError as exc:
-                self._fail(exc)
         frame = bytes(buffer[:length])
         del buffer[:length]
         self._consumed += length

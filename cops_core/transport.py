@@ -133,17 +133,19 @@ class CopsTransport:
             tap(record)
 
 
-async def keepalive_loop(transport: CopsTransport, on_peer_dead: Callable[[], object]) -> None:
+async def keepalive_loop(transport: CopsTransport, on_peer_dead: Callable[[], object], *,
+                         send_keepalives: bool = True) -> None:
     """Send the PEP's keep-alives on time and watch for peer silence; returns after calling ``on_peer_dead``.
 
     Start it once the Client-Accept has set the KA interval.  Runs for either
     role: a PDP never has a keep-alive due, but it watches the silence all the
     same.  With a KA interval of 0 there is nothing to time.  ``on_peer_dead``
-    may be async.
+    may be async.  ``send_keepalives=False`` is a fault: a PEP that goes quiet.
     """
     connection = transport.connection
     while True:
-        deadlines = [t for t in (connection.keepalive_due_at, connection.peer_dead_at) if t is not None]
+        due_at = connection.keepalive_due_at if send_keepalives else None
+        deadlines = [t for t in (due_at, connection.peer_dead_at) if t is not None]
         if not deadlines:
             await trio.sleep_forever()
         await trio.sleep_until(min(deadlines))
@@ -154,6 +156,5 @@ async def keepalive_loop(transport: CopsTransport, on_peer_dead: Callable[[], ob
             if hasattr(result, "__await__"):
                 await result
             return
-        due = connection.keepalive_due_at
-        if due is not None and now >= due:
+        if due_at is not None and now >= due_at:
             await transport.send(connection.keepalive())

@@ -182,14 +182,19 @@ class SessionDescriptionParameters(NamedTuple):
 
     @classmethod
     def from_sdp(cls, upstream: str, downstream: str) -> "SessionDescriptionParameters":
-        data = upstream.encode() + b"\0" + downstream.encode() + b"\0"
+        data = upstream.encode("utf-8", "surrogateescape") + b"\0" + downstream.encode("utf-8", "surrogateescape") + b"\0"
         return cls(data + bytes(-len(data) & 3))
 
     @property
     def sdp(self) -> tuple[str, str]:
-        """(upstream, downstream) SDP text as the vendor layout reads it."""
+        """(upstream, downstream) SDP text as the vendor layout reads it.
+
+        SDP is UTF-8 (RFC 4566), as :meth:`from_sdp` writes it; bytes that are not
+        UTF-8 come back as surrogate escapes, so ``from_sdp(*obj.sdp)`` keeps them.
+        """
         parts = self.data.split(b"\0")
-        return (parts[0].decode("latin-1"), parts[1].decode("latin-1") if len(parts) > 1 else "")
+        text = [part.decode("utf-8", "surrogateescape") for part in parts[:2]]
+        return (text[0], text[1] if len(text) > 1 else "")
 
 
 @_fixed(SNum.PACKETCABLE_REASON, 1, "HH")

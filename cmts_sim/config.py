@@ -1,0 +1,126 @@
+"""The simulated CMTS's settings: one pydantic model, loadable from YAML, every field also a CLI flag.
+
+Defaults follow protocol.md; what it marks UNVERIFIED is a setting here with
+the documented default (``policy``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+
+from .admission import Capacity
+from .gates import GatePolicy, Timers
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TimerSettings(_Settings):
+    """Gate timer defaults in seconds; a Gate-Spec's own non-zero T1/T7/T8 win."""
+
+    t0: NonNegativeFloat = Field(30.0, description="Allocated without a Gate-Set")
+    t1: NonNegativeFloat = Field(200.0, description="Authorized without a commit")
+    t7: NonNegativeFloat = Field(200.0, description="Reserved (admitted) without activation; 0 = off")
+    t8: NonNegativeFloat = Field(0.0, description="Committed with media stopped; 0 = off")
+
+    def to_timers(self) -> Timers:
+        return Timers(self.t0, self.t1, self.t7, self.t8)
+
+
+class CapacitySettings(_Settings):
+    upstream_kbps: NonNegativeFloat = 100_000.0
+    downstream_kbps: NonNegativeFloat = 400_000.0
+    max_gates: NonNegativeInt = 100_000
+    rate_unit: Literal["bytes", "bits"] = Field("bytes", description="unit of Gate-Spec r/p/R (UNVERIFIED)")
+
+    def to_capacity(self) -> Capacity:
+        return Capacity(self.upstream_kbps, self.downstream_kbps, self.max_gates, self.rate_unit)
+
+
+class ModemSettings(_Settings):
+    """The simulated cable modems behind the CMTS."""
+
+    mode: Literal["auto", "driven"] = Field(
+        "auto", description="auto: reserve and commit after each Gate-Set; driven: a scenario calls each step")
+    reserve_delay: NonNegativeFloat = 0.05
+    commit_delay: NonNegativeFloat = 0.05
+    hold: NonNegativeFloat | None = Field(None, description="release this long after commit; null = never")
+
+
+class Fixed(_Settings):
+    fixed: NonNegativeFloat
+
+
+class Uniform(_Settings):
+    uniform: tuple[NonNegativeFloat, NonNegativeFloat]
+
+
+class Exponential(_Settings):
+    exponential: NonNegativeFloat = Field(description="mean")
+
+
+Delay = Union[NonNegativeFloat, Fixed, Uniform, Exponential]
+
+
+class RejectSettings(_Settings):
+    share: Annotated[float, Field(ge=0.0, le=1.0)]
+    code: int = Field(1, ge=1, le=127, description="PacketCable-Error code of the Gate-Set-Err")
+
+
+class FaultSettings(_Settings):
+    """Misbehaviour on purpose, to test a gate controller's error paths."""
+
+    reply_delay: Delay = 0.0
+    reject_gate_set: RejectSettings | None = None
+    drop_after_messages: PositiveInt | None = Field(None, description="close TCP after receiving N messages")
+    stop_keepalives: bool = False
+    malformed_after_messages: PositiveInt | None = Field(
+        None, description="after receiving N messages, send one message with a bad length")
+
+
+class PolicySettings(_Settings):
+    """Behaviour protocol.md marks UNVERIFIED, with its defaults."""
+
+    close_on_t0: bool = True
+    close_on_delete: bool = False
+    auto_commit_flag: NonNegativeInt = 0x01
+    event_transaction_id: NonNegativeInt = 0
+    closed_gate_linger: NonNegativeFloat = Field(
+        30.0, description="seconds a closed gate's ID still takes a Gate-Delete (answered with an Ack)")
+    event_report_type: Literal[1, 2, 3] = Field(3, description="Report-Type of Gate-Open/Gate-Close RPTs")
+    malformed_decision: Literal["drq", "error-reply"] = Field(
+        "drq", description="a DEC that breaks COPS rules: DRQ (RFC 2748) or log + Gate-*-Err 127")
+
+    def to_gate_policy(self) -> GatePolicy:
+        return GatePolicy(self.close_on_t0, self.close_on_delete, self.auto_commit_flag, self.event_transaction_id,
+                          self.closed_gate_linger)
+
+
+class CmtsConfig(_Settings):
+    """Everything ``cmts-sim serve`` can be told."""
+
+    cmts_id: str = Field("CMTS-SIM", description="PEPID sent in Client-Open")
+    listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:2126"])
+    connect: list[str] = Field(default_factory=list, description="dial these PDPs instead of (or as well as) listening")
+    ka_tolerance: Annotated[float, Field(gt=0)] = Field(
+        1.0, description="peer is dead after this many KA intervals of silence")
+    max_message: PositiveInt = 64 * 1024
+    timers: TimerSettings = Field(default_factory=TimerSettings)
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
+    modem: ModemSettings = Field(default_factory=ModemSettings)
+    faults: FaultSettings = Field(default_factory=FaultSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+
+
+def parse_address(text: str, default_port: int = 2126) -> tuple[str, int]:
+    """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) as (host, port)."""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else default_port
+    if text.count(":") == 1:
+        host, port = text.split(":")
+        return host, int(port)
+    return text, default_port

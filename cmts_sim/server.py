@@ -1,0 +1,338 @@
+"""The simulated CMTS on the network: listen on 2126 (or dial out), one task per gate controller.
+
+:class:`CmtsServer` owns the gate table, the modem and one timer task that
+services every gate timer and automatic modem action.  Each connection is a
+:class:`PeerSession` in its own nursery child: it speaks first (Client-Open),
+installs its request state, sends keep-alives, and turns each DEC into a
+gate-table command and an RPT.  A session's failure ends that session only.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import logging
+import math
+import random
+from typing import Callable
+
+import trio
+
+from cops_core.codes import ErrorCode, ReasonCode, object_subcode
+from cops_core.connection import Connection, ConnectionClosed, Role, State
+from cops_core.dqos import (
+    GateAllocErr,
+    GateCommandType,
+    GateDeleteErr,
+    GateInfoErr,
+    GateSetErr,
+    PacketCableError,
+    PacketCableErrorCode,
+    decode_gate_command,
+    report_for,
+)
+from cops_core.errors import DecodeError, PacketCableDecodeError, ProtocolError
+from cops_core.messages import (
+    ClientAccept,
+    ClientClose,
+    ClientOpen,
+    Decision,
+    DeleteRequest,
+    Request,
+    SyncComplete,
+    SyncRequest,
+)
+from cops_core.objects import Handle, Reason
+from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop
+
+from .admission import Admission
+from .config import CmtsConfig, parse_address
+from .faults import MALFORMED_MESSAGE, Faults
+from .gates import GATE_CONTROLLER_COMMANDS, Event, GateTable
+from .mta import Modem
+
+log = logging.getLogger("cmts_sim")
+
+_ERR_FOR_COMMAND = {
+    GateCommandType.GATE_ALLOC: GateAllocErr,
+    GateCommandType.GATE_SET: GateSetErr,
+    GateCommandType.GATE_INFO: GateInfoErr,
+    GateCommandType.GATE_DELETE: GateDeleteErr,
+}
+
+
+class CmtsServer:
+    """One simulated CMTS: its gates, its modems, its gate-controller connections."""
+
+    def __init__(self, config: CmtsConfig, *, taps: list[Callable[[TraceRecord], None]] | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self.taps = list(taps or [])
+        self._rng = rng or random.Random()
+        self.gates = GateTable(Admission(config.capacity.to_capacity()), config.timers.to_timers(),
+                               config.policy.to_gate_policy(), rng)
+        self.modem = Modem(self.gates, config.modem, self.dispatch, trio.current_time)
+        self.modem.on_schedule = self._rearm
+        self.gates.on_authorized = self.modem.gate_authorized
+        self.faults = Faults(config.faults, self._rng)
+        self.sessions: set[PeerSession] = set()
+        self.addresses: list[tuple[str, int]] = []
+        self.dropped_events = 0
+        self.failed_sessions = 0
+        self._timer_scope: trio.CancelScope | None = None
+        self._nursery: trio.Nursery | None = None
+
+    # --- running ------------------------------------------------------------------------
+
+    async def serve(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Listen (and dial) until cancelled; ``task_status.started`` once every listener is bound."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            listeners = []
+            for text in self.config.listen:
+                host, port = parse_address(text)
+                listeners += await trio.open_tcp_listeners(port, host=host)
+            self.addresses = [listener.socket.getsockname()[:2] for listener in listeners]
+            nursery.start_soon(self._timer_loop)
+            if listeners:
+                nursery.start_soon(trio.serve_listeners, self._accepted, listeners)
+            for text in self.config.connect:
+                nursery.start_soon(self._dial_loop, parse_address(text))
+            task_status.started(self.addresses)
+
+    async def shutdown(self) -> None:
+        """Client-Close (Shutting down) to every peer, then stop serving."""
+        with trio.CancelScope(shield=True):
+            for session in list(self.sessions):
+                await session.close(ErrorCode.SHUTTING_DOWN)
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    async def _accepted(self, stream: trio.SocketStream) -> None:
+        await PeerSession(self, stream).run()
+
+    async def _dial_loop(self, address: tuple[str, int]) -> None:
+        """The generic COPS direction: the PEP dials the PDP, and redials with backoff when it goes."""
+        backoff = 1.0
+        while True:
+            try:
+                stream = await trio.open_tcp_stream(*address)
+            except OSError as exc:
+                log.info("dial %s:%d failed: %s; retry in %.0f s", *address, exc, backoff)
+            else:
+                backoff = 1.0
+                await PeerSession(self, stream).run()
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+
+    # --- timers and events ------------------------------------------------------------
+
+    async def _timer_loop(self) -> None:
+        while True:
+            with trio.CancelScope() as scope:
+                self._timer_scope = scope
+                scope.deadline = self._next_deadline()
+                await trio.sleep_forever()
+            now = trio.current_time()
+            await self.dispatch(self.gates.expire(now) + self.modem.run_due(now))
+
+    def _next_deadline(self) -> float:
+        deadlines = [d for d in (self.gates.next_deadline, self.modem.next_deadline) if d is not None]
+        return min(deadlines) if deadlines else math.inf
+
+    def _rearm(self) -> None:
+        if self._timer_scope is not None:
+            self._timer_scope.deadline = min(self._timer_scope.deadline, self._next_deadline())
+
+    async def dispatch(self, events: list[Event]) -> None:
+        """Send each Gate-Open/Gate-Close to the session owning its gate; flush those sessions."""
+        touched = set()
+        for event in events:
+            session = event.owner
+            if session in self.sessions and session.queue_event(event.command):
+                touched.add(session)
+            else:
+                self.dropped_events += 1
+        for session in touched:
+            await session.flush()
+        self._rearm()
+
+
+class PeerSession:
+    """One COPS connection to a gate controller, from Client-Open to Client-Close."""
+
+    _handles = itertools.count(1)
+
+    def __init__(self, server: CmtsServer, stream: trio.abc.Stream) -> None:
+        self.server = server
+        config = server.config
+        self.connection = Connection(Role.PEP, max_message=config.max_message, ka_tolerance=config.ka_tolerance,
+                                     rng=server._rng)
+        self.transport = CopsTransport(stream, self.connection)
+        for tap in server.taps:
+            self.transport.add_tap(tap)
+        self.peer = self.transport.peer
+        self.handle: Handle | None = None
+        self.received = 0
+        self._cancel = trio.CancelScope()
+
+    @property
+    def state(self) -> State:
+        return self.connection.state
+
+    async def run(self) -> None:
+        server = self.server
+        server.sessions.add(self)
+        try:
+            with self._cancel:
+                async with trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    await self.transport.send(ClientOpen.new(server.config.cmts_id))
+                    await self._serve_messages()
+                    nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            log.info("%s: connection lost: %s", self.peer, exc)
+        except Exception:
+            # A bug must not take the other connections down with it: log it loudly, close this one.
+            log.exception("%s: session failed", self.peer)
+            server.failed_sessions += 1
+            await self.close(ErrorCode.CLIENT_FAILURE)
+        finally:
+            server.sessions.discard(self)
+            await self.transport.aclose()
+
+    async def _serve_messages(self) -> None:
+        transport = self.transport
+        while True:
+            try:
+                messages = await transport.receive()
+            except DecodeError as exc:
+                if await self._bad_message(exc):
+                    return
+                continue
+            except ProtocolError as exc:
+                log.info("%s: protocol error: %s", self.peer, exc)
+                await self.close(exc.error_code, exc.error_subcode)
+                return
+            for message in messages:
+                if type(message) is ConnectionClosed or not await self._on_message(message):
+                    return
+            delay = self.server.faults.reply_delay()
+            if delay:
+                await trio.sleep(delay)
+            await transport.flush()
+
+    async def _on_message(self, message) -> bool:
+        """Handle one message; False when the session is over."""
+        self.received += 1
+        faults = self.server.faults
+        if faults.drop_now(self.received):
+            await self.transport.stream.aclose()
+            return False
+        if faults.malformed_now(self.received):
+            await self.transport.flush()
+            await self.transport.stream.send_all(MALFORMED_MESSAGE)
+        kind = type(message)
+        if kind is Decision:
+            self._on_decision(message)
+        elif kind is ClientAccept:
+            self._install_request_state()
+            self._nursery.start_soon(functools.partial(keepalive_loop, self.transport, self._peer_dead,
+                                                       send_keepalives=not faults.settings.stop_keepalives))
+        elif kind is SyncRequest:
+            # DQoS has one request state, the configuration REQ: re-issue it, then say we are done.
+            self.transport.queue(Request.new(self.handle))
+            self.transport.queue(SyncComplete.new(message.handle))
+        elif kind is ClientClose:
+            return False
+        return True  # KA echoes need no answer; DEC/RPT bookkeeping is the connection's
+
+    def _install_request_state(self) -> None:
+        self.handle = Handle.from_int(next(self._handles) & 0xFFFFFFFF)
+        self.transport.queue(Request.new(self.handle))
+
+    def _on_decision(self, message: Decision) -> None:
+        carrier = message.client_specific
+        if carrier is None:
+            return  # a NULL decision answering our REQ: nothing to do (protocol.md 1.3)
+        unknown = message.unknown_objects
+        if unknown and self.server.config.policy.malformed_decision == "drq":
+            first = unknown[0]
+            self._delete_request_state(ReasonCode.UNKNOWN_COPS_OBJECT_FROM_PDP, object_subcode(first.cnum, first.ctype))
+            return
+        try:
+            command = decode_gate_command(carrier.data)
+        except PacketCableDecodeError as exc:
+            reply = _error_reply(exc)
+        else:
+            if unknown:  # malformed_decision == "error-reply"
+                reply = _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
+            else:
+                reply = self._apply(command)
+        self.transport.queue(report_for(message.handle, reply))
+
+    def _apply(self, command):
+        server = self.server
+        rejection = server.faults.rejection(command)
+        if rejection is not None:
+            return rejection
+        if type(command) not in GATE_CONTROLLER_COMMANDS:  # a CMTS-side command (an Ack, Gate-Open ...) sent to us
+            return _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
+        reply, events = server.gates.handle(command, self, trio.current_time())
+        for event in events:
+            self.queue_event(event.command)
+        server._rearm()
+        return reply
+
+    def _delete_request_state(self, reason: int, subcode: int = 0) -> None:
+        """RFC 2748 3.4: a DEC we cannot take deletes the request state (DRQ); then install a fresh one."""
+        self.transport.queue(DeleteRequest.new(self.handle, Reason(reason, subcode)))
+        self._install_request_state()
+
+    def queue_event(self, command) -> bool:
+        if self.connection.state is not State.READY or self.handle is None:
+            return False
+        report = report_for(self.handle, command, event_report_type=self.server.config.policy.event_report_type)
+        self.transport.queue(report)
+        return True
+
+    async def flush(self) -> None:
+        try:
+            await self.transport.flush()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._cancel.cancel()
+
+    async def _bad_message(self, exc: DecodeError) -> bool:
+        """Answer a message we cannot read; True if the session is over."""
+        log.info("%s: undecodable message: %s", self.peer, exc)
+        if not self.connection.framing_lost and exc.opcode == Decision.OPCODE and self.handle is not None:
+            self._delete_request_state(ReasonCode.MALFORMED_DECISION)
+            await self.transport.flush()
+            return False
+        await self.close(exc.error_code, exc.error_subcode)
+        return True
+
+    async def _peer_dead(self) -> None:
+        await self.close(ErrorCode.COMMUNICATION_FAILURE)
+        self._cancel.cancel()
+
+    async def close(self, code: int, subcode: int = 0) -> None:
+        """Client-Close with Error ``code``, then hang up."""
+        if self.connection.state is not State.CLOSED:
+            try:
+                await self.transport.send(ClientClose.new(code, subcode))
+            except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError):
+                pass
+        await self.transport.aclose()
+
+
+def _error_reply(exc: PacketCableDecodeError):
+    err_class = _ERR_FOR_COMMAND.get(exc.command_type, GateSetErr)
+    return err_class(exc.transaction_id, PacketCableError(exc.pc_code, exc.pc_subcode), exc.subscriber, exc.gate_id)
+
+
+def _error_reply_for(command, error: PacketCableError):
+    err_class = _ERR_FOR_COMMAND.get(command.COMMAND, GateSetErr)
+    return err_class(command.transaction_id, error, getattr(command, "subscriber", None),
+                     getattr(command, "gate_id", None))
+

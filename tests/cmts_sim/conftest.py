@@ -1,0 +1,98 @@
+"""A bare-bones gate controller for driving the simulated CMTS over real loopback sockets.
+
+It is deliberately not cms_sim's controller: it speaks through the sans-IO
+core directly, so these tests pin the CMTS's wire behaviour message by
+message, including messages a well-behaved controller would never send.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+import trio
+
+from cmts_sim.config import CmtsConfig
+from cmts_sim.server import CmtsServer
+from cops_core.connection import Connection, ConnectionClosed, Role
+from cops_core.dqos import GateSpec, decision_for, gate_command_of
+from cops_core.messages import ClientAccept, KeepAlive, Request
+
+SUBSCRIBER = ipaddress.IPv4Address("10.0.1.10")
+FAR_END = ipaddress.IPv4Address("10.1.1.20")
+
+
+def gate_spec(direction: int = 0, *, t1: int = 0, t7: int = 0, t8: int = 0, session_class: int = 1,
+              flags: int = 0, rate: float = 10000.0) -> GateSpec:
+    src, dst = (FAR_END, SUBSCRIBER) if direction == 0 else (SUBSCRIBER, FAR_END)
+    return GateSpec(direction, 17, flags, session_class, src, dst, 0, 16384, 0xB8, t1, t7, t8, rate, 200.0, rate, 200,
+                    200, rate, 800)
+
+
+class TestGC:
+    """A PDP over a trio socket: handshake, send gate commands, read what comes back."""
+
+    def __init__(self, stream: trio.SocketStream, ka_seconds: int = 30) -> None:
+        self.stream = stream
+        self.connection = Connection(Role.PDP)
+        self.ka_seconds = ka_seconds
+        self.handle = None
+        self.pep_id = None
+
+    async def receive(self):
+        """The next message from the CMTS (or ConnectionClosed)."""
+        while True:
+            event = self.connection.next_event()
+            if event is not None and type(event).__name__ != "NeedData":
+                return event
+            data = await self.stream.receive_some(65536)
+            self.connection.receive_data(data, trio.current_time())
+
+    async def send(self, message) -> None:
+        await self.stream.send_all(self.connection.send(message, trio.current_time()))
+
+    async def send_raw(self, data: bytes) -> None:
+        await self.stream.send_all(data)
+
+    async def handshake(self) -> None:
+        opn = await self.receive()
+        self.pep_id = opn.pep_id
+        await self.send(ClientAccept.new(self.ka_seconds))
+        req = await self.receive()
+        assert type(req) is Request
+        self.handle = req.handle
+
+    async def command(self, command):
+        """Send a gate command and return the gate command of the next RPT."""
+        await self.send(decision_for(self.handle, command))
+        return await self.reply()
+
+    async def reply(self):
+        """The gate command of the next RPT, skipping keep-alives."""
+        while True:
+            message = await self.receive()
+            if type(message) is KeepAlive:
+                await self.send(self.connection.keepalive())
+                continue
+            if type(message) is ConnectionClosed:
+                raise AssertionError("CMTS closed the connection")
+            return gate_command_of(message)
+
+
+@pytest.fixture
+def cmts_config() -> CmtsConfig:
+    return CmtsConfig(listen=["127.0.0.1:0"], modem={"mode": "driven"})
+
+
+@pytest.fixture
+async def cmts(nursery, cmts_config):
+    server = CmtsServer(cmts_config)
+    await nursery.start(server.serve)
+    return server
+
+
+async def connect(server: CmtsServer, ka_seconds: int = 30) -> TestGC:
+    host, port = server.addresses[0]
+    gc = TestGC(await trio.open_tcp_stream(host, port), ka_seconds)
+    await gc.handshake()
+    return gc
