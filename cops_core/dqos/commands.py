@@ -18,8 +18,10 @@ from ..codes import DecisionCommand, DecisionFlag, ReportType, RType
 from ..errors import PacketCableDecodeError
 from ..messages import Decision, DecisionGroup, Report, _offset_of
 from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, SignaledClientSI
+from ..wire import OBJECT_HEADER
 from .codes import GateCommandType, PacketCableErrorCode
 from .objects import (
+    PACKETCABLE_OBJECTS,
     ActivityCount,
     ElectronicSurveillanceParameters,
     EventGenerationInfo,
@@ -294,7 +296,11 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
     CMTS answers with: 6 (missing required object, sub-code its S-Num/S-Type),
     7 (invalid object) or 127 (unknown gate command type).
     """
-    objects = decode_packetcable_objects(data, offset)
+    try:
+        objects = decode_packetcable_objects(data, offset)
+    except PacketCableDecodeError as exc:
+        _echo_what_can_be_read(exc, data)
+        raise
     tid = next((obj for obj in objects if type(obj) is TransactionID), None)
     if tid is None:
         raise PacketCableDecodeError(offset, "no Transaction-ID object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
@@ -335,6 +341,33 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
             values[index] = defaults[name]
     values[-1] = tuple(extra)
     return _new(cls, values)
+
+
+_ECHOED = (TransactionID, SubscriberIDIPv4, SubscriberIDIPv6, GateID)
+
+
+def _echo_what_can_be_read(exc: PacketCableDecodeError, data) -> None:
+    """Fill in the TID, command type, subscriber and Gate-ID of a payload whose objects did not all decode.
+
+    The CMTS answers an invalid object with a Gate-*-Err that must echo the TID (GCs match replies by TID
+    only, protocol.md 5), so read every well-formed echo object up to the first one that cannot be stepped over.
+    """
+    buf = data if isinstance(data, memoryview) else memoryview(data)
+    objects = []
+    position, end = 0, len(buf)
+    while end - position >= 4:
+        length, snum, stype = OBJECT_HEADER.unpack_from(buf, position)
+        if length < 4 or position + length > end:
+            break
+        cls = PACKETCABLE_OBJECTS.get(snum, stype)
+        if cls in _ECHOED and length == cls.LENGTH:
+            objects.append(cls.decode_body(buf, position + 4, position + length))
+        position += length
+    tid = next((obj for obj in objects if type(obj) is TransactionID), None)
+    if tid is not None:
+        exc.transaction_id, exc.command_type = tid
+    partial = _partial(objects)
+    exc.subscriber, exc.gate_id = partial["subscriber"], partial["gate_id"]
 
 
 def _partial(objects: list) -> dict:

@@ -1,0 +1,152 @@
+"""``cmts-sim``: run the simulated CMTS as a target for a real CMS or policy server."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from typing import Any
+
+import click
+import pydantic
+import trio
+from rich.console import Console
+
+from cops_core import __version__
+
+from .config import CmtsConfig
+from .settings_file import SettingsFileError, format_validation_error, read_yaml
+
+EXAMPLES = """
+\b
+Examples:
+  cmts-sim serve                                   # 127.0.0.1:2126, modems automatic
+  cmts-sim serve --listen 0.0.0.0:2126 --cmts-id LAB-CMTS-1
+  cmts-sim serve --config lab.yaml --t1 30 --log-json cops.jsonl
+  cmts-sim serve --connect 192.0.2.10:3288          # PEP dials the PDP (generic COPS)
+  cmts-sim serve --fault-reject-share 0.1 --fault-reject-code 1
+"""
+
+# flag name -> (dotted config path, click type, help)
+FLAGS: dict[str, tuple[str, Any, str]] = {
+    "cmts_id": ("cmts_id", str, "PEPID sent in Client-Open"),
+    "ka_tolerance": ("ka_tolerance", float, "KA intervals of silence before the peer is dead (default 1)"),
+    "t0": ("timers.t0", float, "T0 seconds: Allocated without Gate-Set (default 30)"),
+    "t1": ("timers.t1", float, "T1 seconds: Authorized without commit (default 200)"),
+    "t7": ("timers.t7", float, "T7 seconds: Reserved without activation (default 200)"),
+    "t8": ("timers.t8", float, "T8 seconds: Committed and idle; 0 = off (default 0)"),
+    "upstream_kbps": ("capacity.upstream_kbps", float, "upstream capacity, kbit/s"),
+    "downstream_kbps": ("capacity.downstream_kbps", float, "downstream capacity, kbit/s"),
+    "max_gates": ("capacity.max_gates", int, "most gates at once"),
+    "rate_unit": ("capacity.rate_unit", click.Choice(["bytes", "bits"]), "unit of Gate-Spec rates"),
+    "modem": ("modem.mode", click.Choice(["auto", "driven"]), "auto: modems reserve and commit by themselves"),
+    "reserve_delay": ("modem.reserve_delay", float, "auto modem: seconds from Gate-Set to reservation"),
+    "commit_delay": ("modem.commit_delay", float, "auto modem: seconds from reservation to commit"),
+    "hold": ("modem.hold", float, "auto modem: seconds from commit to release (default: never)"),
+    "fault_reply_delay": ("faults.reply_delay", float, "fault: seconds before each reply"),
+    "fault_reject_share": ("faults.reject_gate_set.share", float, "fault: share of Gate-Sets rejected (0-1)"),
+    "fault_reject_code": ("faults.reject_gate_set.code", int, "fault: PacketCable-Error code of those rejections"),
+    "fault_drop_after": ("faults.drop_after_messages", int, "fault: close TCP after N received messages"),
+    "fault_no_keepalives": ("faults.stop_keepalives", bool, "fault: send no keep-alives"),
+    "fault_malformed_after": ("faults.malformed_after_messages", int, "fault: send a malformed message after N"),
+}
+
+
+@click.group(epilog=EXAMPLES)
+@click.version_option(__version__, prog_name="cmts-sim")
+def main() -> None:
+    """A simulated PacketCable DQoS CMTS (COPS PEP, client-type 0x8008) for lab testing."""
+
+
+def _set(tree: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for name in parents:
+        tree = tree.setdefault(name, {}) if isinstance(tree.get(name, {}), dict) else tree
+    tree[leaf] = value
+
+
+def build_config(config_path: str | None, listen: tuple[str, ...], connect: tuple[str, ...],
+                 overrides: dict[str, Any]) -> CmtsConfig:
+    """The config file, with every flag given on the command line on top."""
+    data: dict = {}
+    root = None
+    name = config_path or "command line"
+    if config_path:
+        data, root = read_yaml(config_path)
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise SettingsFileError([f"{config_path}:1: (top level): expected a mapping of settings"])
+    if listen:
+        data["listen"] = list(listen)
+    if connect:
+        data["connect"] = list(connect)
+        if not listen:
+            data["listen"] = []
+    for flag, value in overrides.items():
+        if value is not None and value is not False:
+            _set(data, FLAGS[flag][0], value)
+    try:
+        return CmtsConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise SettingsFileError(format_validation_error(name, root, exc)) from None
+
+
+def _flag_options(function):
+    for flag, (_, kind, text) in reversed(FLAGS.items()):
+        option = "--" + flag.replace("_", "-")
+        if kind is bool:
+            function = click.option(option, flag, is_flag=True, default=False, help=text)(function)
+        else:
+            function = click.option(option, flag, type=kind, default=None, help=text)(function)
+    return function
+
+
+@main.command(epilog=EXAMPLES)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML settings file")
+@click.option("--listen", multiple=True, metavar="HOST:PORT", help="listen here (repeatable; default 127.0.0.1:2126)")
+@click.option("--connect", multiple=True, metavar="HOST:PORT", help="dial a PDP instead (repeatable)")
+@click.option("--log-json", type=click.File("w"), help="write one JSON line per COPS message here")
+@click.option("--quiet", is_flag=True, help="no live panel")
+@click.option("-v", "--verbose", count=True, help="log connection events (-vv: debug)")
+@_flag_options
+def serve(config_path, listen, connect, log_json, quiet, verbose, **overrides) -> None:
+    """Serve gate controllers until Ctrl-C (which sends Client-Close to each and exits 0)."""
+    try:
+        config = build_config(config_path, listen, connect, overrides)
+    except SettingsFileError as exc:
+        for line in exc.lines:
+            click.echo(f"cmts-sim: {line}", err=True)
+        sys.exit(2)
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+                        format="%(asctime)s %(name)s %(message)s")
+    console = Console(stderr=True)
+    try:
+        trio.run(_serve, config, log_json, not quiet and console.is_terminal, console)
+    except OSError as exc:
+        click.echo(f"cmts-sim: cannot listen: {exc.strerror or exc}", err=True)
+        sys.exit(1)
+
+
+async def _serve(config: CmtsConfig, log_json, panel: bool, console: Console) -> None:
+    from .live import run_panel
+    from .server import CmtsServer
+    from .stats import JsonLog, Stats
+
+    stats = Stats()
+    taps = [stats.tap] + ([JsonLog(log_json).tap] if log_json else [])
+    server = CmtsServer(config, taps=taps)
+    async with trio.open_nursery() as nursery:
+        addresses = await nursery.start(server.serve)
+        where = ", ".join(f"{host}:{port}" for host, port in addresses)
+        console.print(f"cmts-sim {config.cmts_id}: listening on {where or '(nothing)'}"
+                      + (f", dialling {', '.join(config.connect)}" if config.connect else "")
+                      + "; Ctrl-C to stop", highlight=False)
+        if panel:
+            nursery.start_soon(run_panel, server, stats, console)
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                await server.shutdown()
+                nursery.cancel_scope.cancel()
+                break
+    console.print(f"cmts-sim: stopped; {stats.received} messages in, {stats.sent} out", highlight=False)

@@ -1,0 +1,71 @@
+"""The live panel ``cmts-sim serve`` shows on a terminal: peers, gates, message rates, errors."""
+
+from __future__ import annotations
+
+import trio
+from rich.console import Console, Group
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+
+from .gates import GateState
+from .server import CmtsServer
+from .stats import Stats
+
+
+def render(server: CmtsServer, stats: Stats, rates: tuple[float, float]) -> Group:
+    """One frame of the panel."""
+    now = trio.current_time()
+    peers = Table(title="Gate controllers", expand=True)
+    for column in ("peer", "state", "KA interval", "last heard", "KA health"):
+        peers.add_column(column)
+    for session in sorted(server.sessions, key=lambda s: s.peer):
+        connection = session.connection
+        heard = now - connection.last_received if connection.last_received is not None else None
+        interval = connection.ka_interval
+        if not interval:
+            health = "[dim]no KA[/]"
+        elif heard is not None and heard < interval * 0.75:
+            health = "[green]ok[/]"
+        else:
+            health = "[yellow]late[/]"
+        peers.add_row(f"{session.peer[0]}:{session.peer[1]}", connection.state.value,
+                      f"{interval} s" if interval else "-", f"{heard:.1f} s ago" if heard is not None else "-", health)
+    if not server.sessions:
+        peers.add_row("[dim]waiting for a gate controller on " +
+                      ", ".join(f"{h}:{p}" for h, p in server.addresses) + "[/]", "", "", "", "")
+
+    gates = Table(title="Gates", expand=True)
+    counts = server.gates.count_by_state()
+    for state in GateState:
+        gates.add_column(state.name.title(), justify="right")
+    gates.add_row(*(str(counts[state]) for state in GateState))
+
+    traffic = Table(title="Messages", expand=True)
+    for column in ("in/s", "out/s", "in", "out", "by op-code"):
+        traffic.add_column(column, justify="right")
+    traffic.add_row(f"{rates[0]:.0f}", f"{rates[1]:.0f}", str(stats.received), str(stats.sent),
+                    " ".join(f"{name} {count}" for name, count in sorted(stats.by_opcode.items())))
+
+    errors = Table(title="Errors sent", expand=True)
+    errors.add_column("error")
+    errors.add_column("count", justify="right")
+    for name, count in stats.errors.most_common():
+        errors.add_row(name, str(count))
+    if not stats.errors:
+        errors.add_row("[dim]none[/]", "")
+    title = f"cmts-sim {server.config.cmts_id}: modem {server.config.modem.mode}"
+    return Group(Panel(peers, title=title), gates, traffic, errors)
+
+
+async def run_panel(server: CmtsServer, stats: Stats, console: Console, interval: float = 0.5) -> None:
+    """Redraw the panel every ``interval`` seconds until cancelled."""
+    last = (stats.received, stats.sent, trio.current_time())
+    with Live(render(server, stats, (0.0, 0.0)), console=console, auto_refresh=False) as live:
+        while True:
+            await trio.sleep(interval)
+            now = trio.current_time()
+            elapsed = max(now - last[2], 1e-9)
+            rates = ((stats.received - last[0]) / elapsed, (stats.sent - last[1]) / elapsed)
+            last = (stats.received, stats.sent, now)
+            live.update(render(server, stats, rates), refresh=True)
