@@ -9,7 +9,7 @@ from cops_core.dqos import GateSet, GateSetErr, PacketCableError
 from .config import Exponential, FaultSettings, Fixed, Uniform
 
 # A Keep-Alive whose Length (10) is not a multiple of four: RFC 2748 says the peer must close with Error 3.
-MALFORMED_MESSAGE = bytes.fromhex("1009000000000000000a") + b"\0\0"
+MALFORMED_MESSAGE = bytes.fromhex("100900000000000a") + b"\0\0"
 
 
 class Faults:

@@ -243,11 +243,11 @@ class GateTable:
         envelope = {spec.direction: self.admission.kbps(spec.token_bucket_rate) for spec in gate.specs}
         wanted = envelope if kbps is None else kbps
         for direction, rate in wanted.items():
+            name = Direction(direction).name.lower() if direction in tuple(Direction) else f"direction {direction}"
             if direction not in envelope or rate > envelope[direction] + 1e-9:
-                raise Refused(f"{Direction(direction).name.lower()} {rate:g} kbit/s is outside the authorized "
-                              f"envelope of gate 0x{gate_id:08x}")
+                raise Refused(f"{name} {rate:g} kbit/s is outside the authorized envelope of gate 0x{gate_id:08x}")
             if not self.admission.fits(direction, rate):
-                raise Refused(f"no {Direction(direction).name.lower()} capacity for {rate:g} kbit/s")
+                raise Refused(f"no {name} capacity for {rate:g} kbit/s")
         for direction, rate in wanted.items():
             self.admission.take(direction, rate)
         gate.reserved_kbps = tuple(wanted.items())
@@ -361,7 +361,8 @@ class GateTable:
         # Unpredictable, unique and never 0 (0 reads as "no gate" to some gate controllers).
         while True:
             gate_id = self._rng.getrandbits(32)
-            if gate_id and gate_id not in self.gates:
+            # Not the ID of a closed gate either: its clean-up Gate-Delete must not hit the new gate.
+            if gate_id and gate_id not in self.gates and gate_id not in self.closed:
                 return gate_id
 
     def _add(self, subscriber, owner, state: GateState, limit: int | None) -> Gate:

@@ -9,7 +9,6 @@ gate-table command and an RPT.  A session's failure ends that session only.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import logging
 import math
@@ -18,7 +17,7 @@ from typing import Callable
 
 import trio
 
-from cops_core.codes import ErrorCode, ReasonCode, object_subcode
+from cops_core.codes import HEADER_SIZE, CNum, ErrorCode, ReasonCode, object_subcode
 from cops_core.connection import Connection, ConnectionClosed, Role, State
 from cops_core.dqos import (
     GateAllocErr,
@@ -44,6 +43,7 @@ from cops_core.messages import (
 )
 from cops_core.objects import Handle, Reason
 from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop
+from cops_core.wire import OBJECT_HEADER
 
 from .admission import Admission
 from .config import CmtsConfig, parse_address
@@ -109,7 +109,18 @@ class CmtsServer:
             self._nursery.cancel_scope.cancel()
 
     async def _accepted(self, stream: trio.SocketStream) -> None:
-        await PeerSession(self, stream).run()
+        await self._run_session(stream)
+
+    async def _run_session(self, stream: trio.abc.Stream) -> None:
+        try:
+            session = PeerSession(self, stream)
+        except OSError as exc:
+            # The peer reset the connection before we looked at it (getpeername: ENOTCONN): that must not
+            # escape into the listener's nursery and take the whole CMTS down.
+            log.info("connection gone before its session started: %s", exc)
+            await stream.aclose()
+            return
+        await session.run()
 
     async def _dial_loop(self, address: tuple[str, int]) -> None:
         """The generic COPS direction: the PEP dials the PDP, and redials with backoff when it goes."""
@@ -121,7 +132,7 @@ class CmtsServer:
                 log.info("dial %s:%d failed: %s; retry in %.0f s", *address, exc, backoff)
             else:
                 backoff = 1.0
-                await PeerSession(self, stream).run()
+                await self._run_session(stream)
             await trio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 
@@ -190,9 +201,10 @@ class PeerSession:
                     await self.transport.send(ClientOpen.new(server.config.cmts_id))
                     await self._serve_messages()
                     nursery.cancel_scope.cancel()
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-            log.info("%s: connection lost: %s", self.peer, exc)
-        except Exception:
+        # The nursery wraps whatever escapes it in an ExceptionGroup (trio's strict exception groups).
+        except* (trio.BrokenResourceError, trio.ClosedResourceError) as group:
+            log.info("%s: connection lost: %s", self.peer, group.exceptions[0])
+        except* Exception:
             # A bug must not take the other connections down with it: log it loudly, close this one.
             log.exception("%s: session failed", self.peer)
             server.failed_sessions += 1
@@ -237,8 +249,11 @@ class PeerSession:
             self._on_decision(message)
         elif kind is ClientAccept:
             self._install_request_state()
-            self._nursery.start_soon(functools.partial(keepalive_loop, self.transport, self._peer_dead,
-                                                       send_keepalives=not faults.settings.stop_keepalives))
+            # The stop_keepalives fault is a PEP gone quiet: no KAs, and no verdict on the GC's silence either.
+            # A GC only echoes, so it falls silent too, and our verdict (Client-Close, Error 9) would always
+            # come before the GC's own: noticing the missing KAs is the GC's error path under test.
+            if not faults.settings.stop_keepalives:
+                self._nursery.start_soon(keepalive_loop, self.transport, self._peer_dead)
         elif kind is SyncRequest:
             # DQoS has one request state, the configuration REQ: re-issue it, then say we are done.
             self.transport.queue(Request.new(self.handle))
@@ -252,14 +267,14 @@ class PeerSession:
         self.transport.queue(Request.new(self.handle))
 
     def _on_decision(self, message: Decision) -> None:
-        carrier = message.client_specific
-        if carrier is None:
-            return  # a NULL decision answering our REQ: nothing to do (protocol.md 1.3)
         unknown = message.unknown_objects
         if unknown and self.server.config.policy.malformed_decision == "drq":
             first = unknown[0]
             self._delete_request_state(ReasonCode.UNKNOWN_COPS_OBJECT_FROM_PDP, object_subcode(first.cnum, first.ctype))
             return
+        carrier = message.client_specific
+        if carrier is None:
+            return  # a NULL decision answering our REQ: nothing to do (protocol.md 1.3)
         try:
             command = decode_gate_command(carrier.data)
         except PacketCableDecodeError as exc:
@@ -306,7 +321,13 @@ class PeerSession:
         """Answer a message we cannot read; True if the session is over."""
         log.info("%s: undecodable message: %s", self.peer, exc)
         if not self.connection.framing_lost and exc.opcode == Decision.OPCODE and self.handle is not None:
-            self._delete_request_state(ReasonCode.MALFORMED_DECISION)
+            reply = None
+            if self.server.config.policy.malformed_decision == "error-reply":
+                reply = _reply_to_malformed_decision(exc.frame)
+            if reply is not None:
+                self.transport.queue(report_for(self.handle, reply))
+            else:
+                self._delete_request_state(ReasonCode.MALFORMED_DECISION)
             await self.transport.flush()
             return False
         await self.close(exc.error_code, exc.error_subcode)
@@ -329,6 +350,25 @@ class PeerSession:
 def _error_reply(exc: PacketCableDecodeError):
     err_class = _ERR_FOR_COMMAND.get(exc.command_type, GateSetErr)
     return err_class(exc.transaction_id, PacketCableError(exc.pc_code, exc.pc_subcode), exc.subscriber, exc.gate_id)
+
+
+def _reply_to_malformed_decision(frame: bytes | None):
+    """The Gate-*-Err 127 for a DEC that breaks COPS rules, or None if no gate command can be found in it."""
+    offset, end = HEADER_SIZE, len(frame or b"")
+    while end - offset >= 4:
+        length, cnum, ctype = OBJECT_HEADER.unpack_from(frame, offset)
+        if length < 4 or offset + length > end:
+            return None
+        if cnum == CNum.DECISION and ctype == 4:
+            try:
+                command = decode_gate_command(frame[offset + 4 : offset + length])
+            except PacketCableDecodeError as exc:
+                err_class = _ERR_FOR_COMMAND.get(exc.command_type, GateSetErr)
+                return err_class(exc.transaction_id, PacketCableError(PacketCableErrorCode.UNSPECIFIED),
+                                 exc.subscriber, exc.gate_id)
+            return _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
+        offset = (offset + length + 3) & ~3
+    return None
 
 
 def _error_reply_for(command, error: PacketCableError):

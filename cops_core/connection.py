@@ -20,7 +20,7 @@ import random
 from typing import NamedTuple
 
 from .codes import ClientType, ErrorCode, OpCode
-from .errors import LocalProtocolError, RemoteProtocolError
+from .errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from .framing import DEFAULT_MAX_MESSAGE, Framer
 from .messages import ClientAccept, KeepAlive, Message, decode_message
 
@@ -130,7 +130,11 @@ class Connection:
                 self.state = State.CLOSED
                 return ConnectionClosed()
             return NEED_DATA
-        message = decode_message(frame)
+        try:
+            message = decode_message(frame)
+        except DecodeError as exc:
+            exc.frame = frame  # framing held: the caller may still read what it needs from the bytes
+            raise
         self._advance(message, self.their_role, RemoteProtocolError)
         return message
 

@@ -32,6 +32,7 @@ class DecodeError(Exception):
         self.error_code = error_code
         self.error_subcode = error_subcode
         self.opcode: int | None = None  # set once the common header was read, so a DEC can get its DRQ
+        self.frame: bytes | None = None  # the whole message, when the framer could cut it out
 
 
 class PacketCableDecodeError(DecodeError):

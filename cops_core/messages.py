@@ -362,17 +362,24 @@ def _object_error(offset: int, reason: str, cnum: int, ctype: int) -> DecodeErro
     return DecodeError(offset, reason, ErrorCode.BAD_MESSAGE_FORMAT, object_subcode(cnum, ctype) if cnum else 0)
 
 
-def decode_header(frame) -> tuple[int, int, int, int]:
-    """Check and unpack a common header: (flags, opcode, client_type, length)."""
-    if len(frame) < HEADER_SIZE:
-        raise DecodeError(0, f"{len(frame)} bytes, shorter than the 8-byte common header")
-    version_flags, opcode, client_type, length = HEADER.unpack_from(frame, 0)
+def check_framing(frame) -> int:
+    """The message length a common header announces, after the checks framing depends on (version, length)."""
+    version_flags, _, _, length = HEADER.unpack_from(frame, 0)
     if version_flags >> 4 != VERSION:
         raise DecodeError(0, f"COPS version {version_flags >> 4}, expected {VERSION}")
     if length % 4:
         raise DecodeError(4, f"message length {length} is not a multiple of 4")
     if length < HEADER_SIZE:
         raise DecodeError(4, f"message length {length} is shorter than the 8-byte common header")
+    return length
+
+
+def decode_header(frame) -> tuple[int, int, int, int]:
+    """Check and unpack a common header: (flags, opcode, client_type, length)."""
+    if len(frame) < HEADER_SIZE:
+        raise DecodeError(0, f"{len(frame)} bytes, shorter than the 8-byte common header")
+    check_framing(frame)
+    version_flags, opcode, client_type, length = HEADER.unpack_from(frame, 0)
     if opcode not in MESSAGE_CLASSES:
         raise DecodeError(1, f"unknown op-code {opcode}")
     return version_flags & 0x0F, opcode, client_type, length
@@ -383,7 +390,8 @@ def decode_message(frame: bytes | bytearray | memoryview) -> Message:
     flags, opcode, client_type, length = decode_header(frame)
     if length != len(frame):
         raise DecodeError(4, f"message length {length} but {len(frame)} bytes given")
-    buf = frame if isinstance(frame, memoryview) else memoryview(frame)
+    # bytes are sliced directly (cheaper than through a memoryview); other buffers through a memoryview.
+    buf = frame if type(frame) is bytes or isinstance(frame, memoryview) else memoryview(frame)
     try:
         objects = walk(buf, HEADER_SIZE, length, COPS_OBJECTS, UnknownObject, _object_error, aligned=True)
         _check_grammar(opcode, objects)
@@ -402,41 +410,59 @@ def _num_type(obj) -> tuple[int, int]:
     return (obj.cnum, obj.ctype) if type(obj) is UnknownObject else (obj.NUM, obj.TYPE)
 
 
+# The classes each message may carry and must carry, derived from GRAMMARS, so that the common case
+# (every object known and allowed, every mandatory one present) costs two set comparisons.
+_ALLOWED_CLASSES = {
+    opcode: frozenset(cls for cls in COPS_OBJECTS.classes.values() if cls.NUM in grammar.allowed)
+    for opcode, grammar in GRAMMARS.items()
+}
+_MANDATORY_CLASSES = {opcode: frozenset(grammar.mandatory) for opcode, grammar in GRAMMARS.items()}
+_DECISION_CLASSES = frozenset(cls for cls in COPS_OBJECTS.classes.values() if cls.NUM == CNum.DECISION)
+
+
 def _check_grammar(opcode: int, objects: list) -> None:
     grammar = GRAMMARS[opcode]
-    allowed = grammar.allowed
-    for index, obj in enumerate(objects):
-        num, ctype = _num_type(obj)
-        # Unknown C-Nums are kept for the caller to judge (RFC 2748 error 13 / DRQ reason 13).
-        if num not in allowed and 1 <= num <= CNum.INTEGRITY:
-            raise DecodeError(_offset_of(objects, index),
-                              f"{CNum(num).name} object ({num}/{ctype}) is not allowed in {OpCode(opcode).name}",
-                              ErrorCode.BAD_MESSAGE_FORMAT, object_subcode(num, ctype))
-    present = {type(obj) for obj in objects}
-    for required in grammar.mandatory:
-        if required not in present:
-            raise DecodeError(HEADER_SIZE,
-                              f"{OpCode(opcode).name} lacks its mandatory {_OBJECT_NAMES[required.NUM]} object",
-                              ErrorCode.MANDATORY_COPS_OBJECT_MISSING, object_subcode(required.NUM, required.TYPE))
+    present = set(map(type, objects))
+    if not present <= _ALLOWED_CLASSES[opcode]:
+        allowed = grammar.allowed
+        for index, obj in enumerate(objects):
+            num, ctype = _num_type(obj)
+            # Unknown C-Nums are kept for the caller to judge (RFC 2748 error 13 / DRQ reason 13).
+            if num not in allowed and 1 <= num <= CNum.INTEGRITY:
+                raise DecodeError(_offset_of(objects, index),
+                                  f"{CNum(num).name} object ({num}/{ctype}) is not allowed in {OpCode(opcode).name}",
+                                  ErrorCode.BAD_MESSAGE_FORMAT, object_subcode(num, ctype))
+    if not _MANDATORY_CLASSES[opcode] <= present:
+        for required in grammar.mandatory:
+            if required not in present:
+                raise DecodeError(HEADER_SIZE,
+                                  f"{OpCode(opcode).name} lacks its mandatory {_OBJECT_NAMES[required.NUM]} object",
+                                  ErrorCode.MANDATORY_COPS_OBJECT_MISSING, object_subcode(required.NUM, required.TYPE))
     if opcode == OpCode.DEC:
-        _check_decision(objects)
+        _check_decision(objects, present)
 
 
-def _check_decision(objects: list) -> None:
+def _check_decision(objects: list, present: set) -> None:
     """A DEC carries an Error or decision groups, each Context followed first by its Flags (RFC 2748 3.2)."""
-    has_error = any(type(obj) is Error for obj in objects)
-    contexts = [i for i, obj in enumerate(objects) if type(obj) is Context]
-    if has_error and contexts:
+    has_error = Error in present
+    has_context = Context in present
+    if has_error and has_context:
         raise DecodeError(HEADER_SIZE, "DEC carries both an Error and decisions")
-    if not has_error and not contexts:
+    if not has_error and not has_context:
         raise DecodeError(HEADER_SIZE, "DEC carries neither decisions nor an Error",
                           ErrorCode.MANDATORY_COPS_OBJECT_MISSING, object_subcode(CNum.CONTEXT, 1))
-    for index in contexts:
-        following = objects[index + 1] if index + 1 < len(objects) else None
-        if type(following) is not DecisionFlags:
-            raise DecodeError(_offset_of(objects, index), "a DEC Context is not followed by its Decision Flags (6/1)",
-                              ErrorCode.MANDATORY_COPS_OBJECT_MISSING, object_subcode(CNum.DECISION, 1))
-    first_context = contexts[0] if contexts else len(objects)
-    if any(obj.NUM == CNum.DECISION for obj in objects[:first_context] if type(obj) is not UnknownObject):
-        raise DecodeError(HEADER_SIZE, "a DEC Decision object comes before any Context",
-                          ErrorCode.BAD_MESSAGE_FORMAT, object_subcode(CNum.DECISION, 1))
+    if has_context:
+        last = len(objects) - 1
+        for index, obj in enumerate(objects):
+            if type(obj) is Context and (index == last or type(objects[index + 1]) is not DecisionFlags):
+                raise DecodeError(_offset_of(objects, index),
+                                  "a DEC Context is not followed by its Decision Flags (6/1)",
+                                  ErrorCode.MANDATORY_COPS_OBJECT_MISSING, object_subcode(CNum.DECISION, 1))
+    if not present.isdisjoint(_DECISION_CLASSES):
+        for obj in objects:
+            kind = type(obj)
+            if kind is Context:
+                break
+            if kind in _DECISION_CLASSES:
+                raise DecodeError(HEADER_SIZE, "a DEC Decision object comes before any Context",
+                                  ErrorCode.BAD_MESSAGE_FORMAT, object_subcode(CNum.DECISION, 1))

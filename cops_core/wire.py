@@ -69,12 +69,16 @@ class Registry:
         self.num_name = num_name
         self.type_name = type_name
         self.classes: dict[int, type] = {}
+        # key -> (class, fixed Length or None, body unpack_from if the body is plain struct values, decode_body)
+        self.decoders: dict[int, tuple[type, int | None, Callable | None, Callable]] = {}
 
-    def add(self, cls: type, num: int, ctype: int) -> None:
+    def add(self, cls: type, num: int, ctype: int, *, unpack_from: Callable | None = None) -> None:
+        """Register ``cls``; ``unpack_from`` lets :func:`walk` build a plain fixed object without calling decode_body."""
         key = (num << 8) | ctype
         if key in self.classes:
             raise ValueError(f"{self.name}: {num}/{ctype} registered twice")
         self.classes[key] = cls
+        self.decoders[key] = (cls, cls.LENGTH, unpack_from, cls.decode_body)
         cls.NUM = num
         cls.TYPE = ctype
         setattr(cls, self.num_name, num)
@@ -105,16 +109,31 @@ def fixed_layout(registry: Registry, num: int, ctype: int, fmt: str, convs: dict
 
     def decorate(cls):
         tuple_new = tuple.__new__
-        if convs:
-            loads = tuple(convs.get(i, Conv(None, None)).load for i in range(len(cls._fields)))
-            dumps = tuple(convs.get(i, Conv(None, None)).dump for i in range(len(cls._fields)))
+        if convs and len(cls._fields) == 1:
+            # One converted field (Subscriber-ID): no list, no loop.
+            load, dump = convs[0]
 
             def encode(self) -> bytes:
-                return pack(length, num, ctype, *[d(v) if d else v for d, v in zip(dumps, self)])
+                return pack(length, num, ctype, dump(self[0]))
 
             def decode_body(klass, buf, start: int, end: int):
-                values = unpack_from(buf, start)
-                return tuple_new(klass, [f(v) if f else v for f, v in zip(loads, values)])
+                return tuple_new(klass, (load(unpack_from(buf, start)[0]),))
+        elif convs:
+            # Convert only the fields that need it (2 of 19 in a Gate-Spec), not every field.
+            loads = tuple((i, conv.load) for i, conv in sorted(convs.items()))
+            dumps = tuple((i, conv.dump) for i, conv in sorted(convs.items()))
+
+            def encode(self) -> bytes:
+                values = list(self)
+                for i, dump in dumps:
+                    values[i] = dump(values[i])
+                return pack(length, num, ctype, *values)
+
+            def decode_body(klass, buf, start: int, end: int):
+                values = list(unpack_from(buf, start))
+                for i, load in loads:
+                    values[i] = load(values[i])
+                return tuple_new(klass, values)
         else:
 
             def encode(self) -> bytes:
@@ -126,7 +145,7 @@ def fixed_layout(registry: Registry, num: int, ctype: int, fmt: str, convs: dict
         cls.encode = encode
         cls.decode_body = classmethod(decode_body)
         cls.LENGTH = length
-        registry.add(cls, num, ctype)
+        registry.add(cls, num, ctype, unpack_from=None if convs else unpack_from)
         return cls
 
     return decorate
@@ -183,7 +202,8 @@ def walk(
     objects = []
     append = objects.append
     header = OBJECT_HEADER.unpack_from
-    classes = registry.classes
+    decoders = registry.decoders
+    tuple_new = tuple.__new__
     offset = start
     while offset < end:
         if end - offset < 4:
@@ -196,18 +216,19 @@ def walk(
             raise make_error(
                 offset, f"object {num}/{ctype} length {length} runs {stop - end} bytes past the end", num, ctype
             )
-        cls = classes.get((num << 8) | ctype)
-        if cls is None:
+        found = decoders.get((num << 8) | ctype)
+        if found is None:
             append(unknown(num, ctype, bytes(buf[offset + 4 : stop])))
         else:
-            expected = cls.LENGTH
+            cls, expected, unpack_from, decode_body = found
             if expected is not None and length != expected:
-                raise make_error(
-                    offset, f"{cls.__name__} object length {length}, expected {expected}", num, ctype
-                )
-            try:
-                append(cls.decode_body(buf, offset + 4, stop))
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise make_error(offset, f"{cls.__name__}: {exc}", num, ctype) from None
+                raise make_error(offset, f"{cls.__name__} object length {length}, expected {expected}", num, ctype)
+            if unpack_from is not None:  # a plain fixed layout: inline what its decode_body does
+                append(tuple_new(cls, unpack_from(buf, offset + 4)))
+            else:
+                try:
+                    append(decode_body(buf, offset + 4, stop))
+                except (ValueError, UnicodeDecodeError) as exc:
+                    raise make_error(offset, f"{cls.__name__}: {exc}", num, ctype) from None
         offset = (stop + 3) & ~3 if aligned else stop
     return objects

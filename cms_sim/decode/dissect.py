@@ -9,6 +9,7 @@ this module only names and formats what the codec returns.
 
 from __future__ import annotations
 
+import math
 import struct
 from enum import Enum, IntEnum, IntFlag
 from ipaddress import IPv4Address, IPv6Address
@@ -18,7 +19,7 @@ from cops_core import codes, objects as cops
 from cops_core.codes import HEADER_SIZE, OPCODE_TITLES, ClientType, OpCode
 from cops_core.dqos import codes as pc_codes, objects as pc
 from cops_core.dqos import decode_packetcable_objects, gate_command_of
-from cops_core.errors import DecodeError, PacketCableDecodeError
+from cops_core.errors import PacketCableDecodeError
 from cops_core.messages import Decision, Report, decode_message
 from cops_core.wire import OBJECT_HEADER
 
@@ -79,6 +80,8 @@ class MessageView(NamedTuple):
 
 
 class Shown(NamedTuple):
+    """What a formatter makes of one value; becomes a :class:`Field`."""
+
     value: Any
     text: str
     name: str | None = None
@@ -127,13 +130,22 @@ def _text(obj, value: str) -> Shown:
     return Shown(value, value if value.isprintable() else repr(value))
 
 
+def _quoted(obj, value: str) -> Shown:
+    """Fixed-width text, quoted so its padding shows."""
+    return Shown(value, repr(value))
+
+
 def _float32(obj, value: float) -> Shown:
-    """The shortest decimal that is the same IEEE-754 single: 10000.0, not 10000.0000000001."""
-    for digits in range(1, 10):
-        text = f"{value:.{digits}g}"
-        if struct.unpack("!f", struct.pack("!f", float(text)))[0] == value:
-            break
-    number = float(text)
+    """The shortest decimal that reads back as the same IEEE-754 single: 0.1, not 0.10000000149011612."""
+    if not math.isfinite(value):
+        return Shown(str(value), str(value))  # JSON has no NaN or infinity
+    for digits in range(1, 10):  # 9 significant digits always round-trip a single
+        number = float(f"{value:.{digits}g}")
+        try:
+            if struct.unpack("!f", struct.pack("!f", number))[0] == value:
+                break
+        except OverflowError:  # rounded up past the largest single
+            continue
     return Shown(number, repr(number))
 
 
@@ -169,7 +181,8 @@ def _object_subcode(obj, value: int) -> Shown:
                                           pc_codes.PacketCableErrorCode.INVALID_OBJECT),
     }[type(obj)]
     if names_object and value:
-        registry, layer = (pc.PACKETCABLE_OBJECTS, "S") if type(obj) is pc.PacketCableError else (cops.COPS_OBJECTS, "C")
+        packetcable = type(obj) is pc.PacketCableError
+        registry, layer = (pc.PACKETCABLE_OBJECTS, "S") if packetcable else (cops.COPS_OBJECTS, "C")
         cls = registry.get(value >> 8, value & 0xFF)
         name = OBJECT_SPECS[cls][0] if cls else "unknown object"
         text += f" ({name} {layer}-Num/{layer}-Type {value >> 8}/{value & 0xFF})"
@@ -182,6 +195,15 @@ def _reason_subcode(obj: pc.PacketCableReason, value: int) -> Shown:
              pc_codes.PacketCableReasonCode.GATE_CLOSE: pc_codes.GateCloseSubcode}
     enum = lists.get(obj.code)
     return _enum(enum)(obj, value) if enum else Shown(value, str(value))
+
+
+def _wildcard(formatter: Formatter) -> Formatter:
+    """Gate-Spec source address and port: 0 matches anything (protocol.md 3.3)."""
+    def show(obj, value) -> Shown:
+        shown = formatter(obj, value)
+        return shown._replace(text=shown.text + " (any)") if not int(value) else shown
+
+    return show
 
 
 _PROTOCOLS = {0: "any", 1: "ICMP", 6: "TCP", 17: "UDP"}
@@ -202,8 +224,8 @@ _PDP4 = {"address": ("IPv4 Address", _address), "port": ("TCP Port", _plain)}
 _PDP6 = {"address": ("IPv6 Address", _address), "port": ("TCP Port", _plain)}
 _DECISION_FLAGS = {"command": ("Command-Code", _enum(codes.DecisionCommand)),
                    "flags": ("Flags", _flags(codes.DecisionFlag, 4))}
-_BCID = {"bcid_timestamp": ("BCID Timestamp", _plain), "bcid_element_id": ("BCID Element ID", _text),
-         "bcid_time_zone": ("BCID Time Zone", _text), "bcid_event_counter": ("BCID Event Counter", _plain)}
+_BCID = {"bcid_timestamp": ("BCID Timestamp", _plain), "bcid_element_id": ("BCID Element ID", _quoted),
+         "bcid_time_zone": ("BCID Time Zone", _quoted), "bcid_event_counter": ("BCID Event Counter", _plain)}
 
 OBJECT_SPECS: dict[type, tuple[str, dict[str, tuple[str, Formatter]]]] = {
     cops.Handle: ("Handle", {"value": ("Handle", _bytes)}),
@@ -252,9 +274,9 @@ OBJECT_SPECS: dict[type, tuple[str, dict[str, tuple[str, Formatter]]]] = {
         "protocol": ("Protocol ID", _protocol),
         "flags": ("Flags", _hex(2)),
         "session_class": ("Session Class", _enum(pc_codes.SessionClass)),
-        "source_ip": ("Source IP Address", _address),
+        "source_ip": ("Source IP Address", _wildcard(_address)),
         "destination_ip": ("Destination IP Address", _address),
-        "source_port": ("Source Port", _plain),
+        "source_port": ("Source Port", _wildcard(_plain)),
         "destination_port": ("Destination Port", _plain),
         "ds_field": ("DS Field", _hex(2)),
         "t1": ("Timer T1", _unit("s")),
@@ -331,7 +353,8 @@ def dissect(frame: bytes) -> MessageView:
         except PacketCableDecodeError as exc:
             error = exc
             gate_command = _command_name(exc.command_type) if exc.command_type else None
-    return MessageView(type(message).OPCODE, message.client_type, message.solicited, len(frame), tuple(views), gate_command, error)
+    return MessageView(type(message).OPCODE, message.client_type, message.solicited, len(frame), tuple(views),
+                       gate_command, error)
 
 
 def _children(data: bytes, base: int) -> tuple[ObjectView, ...]:

@@ -249,7 +249,7 @@ class _Direction:
             return
         if self.pending:
             missing = min((seq - self.next_seq) & _SEQ_MASK for seq in self.pending)
-            yield Unit(bytes(self.fed), self.last, DecodeError(
-                self.offset + len(self.fed), f"{missing} bytes missing from the capture; the rest of this stream is not decoded"))
+            reason = f"{missing} bytes missing from the capture; the rest of this stream is not decoded"
+            yield Unit(bytes(self.fed), self.last, DecodeError(self.offset + len(self.fed), reason))
         elif self.fed:
             yield Unit(bytes(self.fed), self.last, _truncated(self.offset, bytes(self.fed), "capture"))

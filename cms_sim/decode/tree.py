@@ -27,8 +27,11 @@ def show_message(console: Console, view: MessageView, origin: Origin | None) -> 
 def show_error(console: Console, unit: Unit, error: DecodeError) -> None:
     """A frame that did not decode, or (``unit.error``) a stream that could not be framed."""
     _show_origin(console, unit.origin)
-    what = "Stream cannot be framed" if unit.error is not None else f"Malformed COPS message, {len(unit.data)} bytes"
-    root = Tree(Text(f"✗ {what}: {error.reason} (at offset {error.offset})", style="bold red"))
+    if unit.error is not None:
+        what, where = "Stream cannot be cut into messages", "stream offset"
+    else:
+        what, where = f"Malformed COPS message, {len(unit.data)} bytes", "offset"
+    root = Tree(Text(f"✗ {what}: {error.reason} (at {where} {error.offset})", style="bold red"))
     root.add(Text(f"COPS error to answer with: {_cops_error(error)}"))
     if unit.data:
         root.add(Text(f"Bytes: {unit.data.hex(' ')}"))

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple, Union
 from ..codes import DecisionCommand, DecisionFlag, ReportType, RType
 from ..errors import PacketCableDecodeError
 from ..messages import Decision, DecisionGroup, Report, _offset_of
-from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, SignaledClientSI
+from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, ReportTypeObject, SignaledClientSI
 from ..wire import OBJECT_HEADER
 from .codes import GateCommandType, PacketCableErrorCode
 from .objects import (
@@ -43,7 +43,12 @@ _new = tuple.__new__
 
 
 def _subscriber(address: Address):
-    return SubscriberIDIPv4(address) if address.version == 4 else SubscriberIDIPv6(address)
+    return _new(SubscriberIDIPv4 if isinstance(address, IPv4Address) else SubscriberIDIPv6, (address,))
+
+
+def _one_field(cls: type) -> Callable:
+    """value -> ``cls(value)``, skipping NamedTuple's Python-level ``__new__`` on the encode path."""
+    return lambda value: _new(cls, (value,))
 
 
 class Slot(NamedTuple):
@@ -56,8 +61,8 @@ class Slot(NamedTuple):
 
 
 SUBSCRIBER = Slot("subscriber", (SubscriberIDIPv4, SubscriberIDIPv6), _subscriber)
-GATE_ID = Slot("gate_id", (GateID,), GateID)
-ACTIVITY_COUNT = Slot("activity_count", (ActivityCount,), ActivityCount)
+GATE_ID = Slot("gate_id", (GateID,), _one_field(GateID))
+ACTIVITY_COUNT = Slot("activity_count", (ActivityCount,), _one_field(ActivityCount))
 GATE_SPECS = Slot("gate_specs", (GateSpec,), repeated=True)
 ERROR = Slot("error", (PacketCableError,))
 REASON = Slot("reason", (PacketCableReason,))
@@ -89,6 +94,16 @@ def gate_command(command: GateCommandType, order: tuple[Slot, ...], required: tu
         # Acks and errors answer a DEC (solicited, RFC 2748 3.3); Gate-Open/Close are unsolicited events.
         cls.SOLICITED = report_type in (ReportType.SUCCESS, ReportType.FAILURE)
         cls.BY_CLASS = {klass: (slot, fields.index(slot.field)) for slot in order for klass in slot.classes}
+        # The same tables as plain tuples for the codec's hot paths (no Slot attribute lookups per object):
+        # _EMIT (index, repeated, wrap) in emit order; _SLOT_OF class -> (index, 0 object / 1 unwrap / 2 repeated);
+        # _REQUIRED_AT (index, first class); _DEFAULTS_AT (index, default) for non-None defaults but ``extra``.
+        assert fields[0] == "transaction_id" and fields[-1] == "extra"
+        cls._EMIT = tuple((index, slot.repeated, slot.wrap) for slot, index in cls.ORDER)
+        cls._SLOT_OF = {klass: (index, 2 if slot.repeated else 1 if slot.wrap is not None else 0)
+                        for slot, index in cls.ORDER for klass in slot.classes}
+        cls._REQUIRED_AT = tuple((fields.index(slot.field), slot.classes[0]) for slot in required)
+        cls._DEFAULTS_AT = tuple((fields.index(name), default) for name, default in cls._field_defaults.items()
+                                 if default is not None and name != "extra")
         cls.encode = _encode_command
         cls.title = command.title
         COMMAND_CLASSES[command] = cls
@@ -99,20 +114,21 @@ def gate_command(command: GateCommandType, order: tuple[Slot, ...], required: tu
 
 def _encode_command(self) -> bytes:
     """The PacketCable objects of this command: Transaction-ID, then the ORDER, then ``extra``."""
-    parts = [TransactionID(self[0], self.COMMAND).encode()]
+    parts = [_new(TransactionID, (self[0], self.COMMAND)).encode()]
     append = parts.append
-    for slot, index in self.ORDER:
+    for index, repeated, wrap in self._EMIT:
         value = self[index]
         if value is None:
             continue
-        if slot.repeated:
-            parts.extend([item.encode() for item in value])
-        elif slot.wrap is not None:
-            append(slot.wrap(value).encode())
+        if repeated:
+            for item in value:
+                append(item.encode())
+        elif wrap is not None:
+            append(wrap(value).encode())
         else:
             append(value.encode())
-    if self.extra:
-        parts.extend([obj.encode() for obj in self.extra])
+    for obj in self[-1]:  # extra
+        append(obj.encode())
     return b"".join(parts)
 
 
@@ -301,7 +317,10 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
     except PacketCableDecodeError as exc:
         _echo_what_can_be_read(exc, data)
         raise
-    tid = next((obj for obj in objects if type(obj) is TransactionID), None)
+    if objects and type(objects[0]) is TransactionID:
+        tid = objects[0]
+    else:
+        tid = next((obj for obj in objects if type(obj) is TransactionID), None)
     if tid is None:
         raise PacketCableDecodeError(offset, "no Transaction-ID object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
                                      (TransactionID.SNUM << 8) | TransactionID.STYPE, **_partial(objects))
@@ -311,34 +330,32 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
                                      PacketCableErrorCode.UNSPECIFIED, transaction_id=tid.transaction_id,
                                      command_type=tid.command, **_partial(objects))
     values: list = [None] * len(cls._fields)
-    values[0] = tid.transaction_id
+    values[0] = tid[0]
     extra = []
-    by_class = cls.BY_CLASS
+    slot_of = cls._SLOT_OF
     for obj in objects:
         if obj is tid:
             continue
-        found = by_class.get(type(obj))
+        found = slot_of.get(type(obj))
         if found is None:
             extra.append(obj)
             continue
-        slot, index = found
-        if slot.repeated:
+        index, kind = found
+        if kind == 2:  # repeated
             values[index] = (values[index] or ()) + (obj,)
         elif values[index] is not None:
             extra.append(obj)  # a second copy: keep it rather than lose bytes
         else:
-            values[index] = obj[0] if slot.wrap is not None else obj
-    for slot in cls.REQUIRED:
-        if values[cls._fields.index(slot.field)] is None:
-            first = slot.classes[0]
+            values[index] = obj[0] if kind else obj
+    for index, first in cls._REQUIRED_AT:
+        if values[index] is None:
             raise PacketCableDecodeError(
                 offset, f"{cls.title} lacks its {first.__name__} object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
                 (first.SNUM << 8) | first.STYPE, transaction_id=tid.transaction_id, command_type=tid.command,
                 **_partial(objects))
-    defaults = cls._field_defaults
-    for index, name in enumerate(cls._fields):
-        if values[index] is None and name in defaults:
-            values[index] = defaults[name]
+    for index, default in cls._DEFAULTS_AT:
+        if values[index] is None:
+            values[index] = default
     values[-1] = tuple(extra)
     return _new(cls, values)
 
@@ -377,21 +394,24 @@ def _partial(objects: list) -> dict:
     return {"subscriber": subscriber, "gate_id": gate_id}
 
 
+_DQOS = Decision._field_defaults["client_type"]
+_REPORT_TYPES = {value: ReportTypeObject(value) for value in ReportType}
 _COMMAND_CONTEXT = Context(RType.CONFIGURATION, 0)
 _INSTALL = DecisionFlags(DecisionCommand.INSTALL, DecisionFlag.TRIGGER_ERROR)
 
 
 def decision_for(handle: Handle, command: GateCommand) -> Decision:
     """The DEC that carries a GC command: Context 8/0, Install + Trigger-Error, the command in 6/4 last."""
-    return Decision(
-        (handle, _COMMAND_CONTEXT, _INSTALL, ClientSpecificDecision(command.encode())), Decision._field_defaults["client_type"], False
-    )
+    return _new(Decision, ((handle, _COMMAND_CONTEXT, _INSTALL, _new(ClientSpecificDecision, (command.encode(),))),
+                           _DQOS, False))
 
 
 def report_for(handle: Handle, command: GateCommand, *, event_report_type: int = ReportType.ACCOUNTING) -> Report:
     """The RPT that carries a CMTS reply (solicited) or event (unsolicited, Report-Type ``event_report_type``)."""
-    report_type = command.REPORT_TYPE if command.SOLICITED else event_report_type
-    return Report.new(handle, report_type, SignaledClientSI(command.encode()), solicited=command.SOLICITED)
+    solicited = command.SOLICITED
+    value = command.REPORT_TYPE if solicited else event_report_type
+    report_type = _REPORT_TYPES.get(value) or ReportTypeObject(value)
+    return _new(Report, ((handle, report_type, _new(SignaledClientSI, (command.encode(),))), _DQOS, solicited))
 
 
 def gate_command_of(message) -> GateCommand | None:
@@ -399,10 +419,14 @@ def gate_command_of(message) -> GateCommand | None:
 
     Raises :class:`PacketCableDecodeError` (offsets from the message start) if the carrier is malformed.
     """
-    if message.client_type != Decision._field_defaults["client_type"]:
+    kind = type(message)
+    if kind is Decision:
+        carrier_type = ClientSpecificDecision
+    elif kind is Report:
+        carrier_type = SignaledClientSI
+    else:
         return None
-    carrier_type = ClientSpecificDecision if type(message) is Decision else SignaledClientSI
-    if type(message) not in (Decision, Report):
+    if message[1] != _DQOS:  # client_type
         return None
     for index, obj in enumerate(message.objects):
         if type(obj) is carrier_type:

@@ -229,7 +229,7 @@ def decode_packetcable_objects(data, offset: int = 0) -> list:
     the right byte.  A malformed object raises :class:`PacketCableDecodeError`
     with code 7 (invalid object) and the object's S-Num/S-Type as sub-code.
     """
-    buf = data if isinstance(data, memoryview) else memoryview(data)
+    buf = data if type(data) is bytes or isinstance(data, memoryview) else memoryview(data)
     try:
         return walk(buf, 0, len(buf), PACKETCABLE_OBJECTS, UnknownPacketCableObject, _invalid_object, aligned=False)
     except PacketCableDecodeError as exc:

@@ -16,7 +16,7 @@ from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
 from cops_core.connection import Connection, ConnectionClosed, Role
 from cops_core.dqos import GateSpec, decision_for, gate_command_of
-from cops_core.messages import ClientAccept, KeepAlive, Request
+from cops_core.messages import ClientAccept, KeepAlive, Report, Request
 
 SUBSCRIBER = ipaddress.IPv4Address("10.0.1.10")
 FAR_END = ipaddress.IPv4Address("10.1.1.20")
@@ -38,6 +38,9 @@ class TestGC:
         self.ka_seconds = ka_seconds
         self.handle = None
         self.pep_id = None
+        self.last_report: Report | None = None  # the RPT that carried the last reply()
+        self.keepalives: list[float] = []  # when each KA from the CMTS arrived (trio clock)
+        self.echo = True  # answer the CMTS's keep-alives
 
     async def receive(self):
         """The next message from the CMTS (or ConnectionClosed)."""
@@ -69,14 +72,27 @@ class TestGC:
 
     async def reply(self):
         """The gate command of the next RPT, skipping keep-alives."""
+        message = await self.next_message()
+        if type(message) is ConnectionClosed:
+            raise AssertionError("CMTS closed the connection")
+        assert type(message) is Report, f"expected an RPT, got {message!r}"
+        self.last_report = message
+        return gate_command_of(message)
+
+    async def next_message(self):
+        """The next message that is not a keep-alive (echoed while ``echo`` is set)."""
         while True:
             message = await self.receive()
-            if type(message) is KeepAlive:
+            if type(message) is not KeepAlive:
+                return message
+            self.keepalives.append(trio.current_time())
+            if self.echo:
                 await self.send(self.connection.keepalive())
-                continue
-            if type(message) is ConnectionClosed:
-                raise AssertionError("CMTS closed the connection")
-            return gate_command_of(message)
+
+    async def closed(self) -> None:
+        """Wait for the CMTS to hang up (TCP EOF)."""
+        message = await self.next_message()
+        assert type(message) is ConnectionClosed, f"expected the connection to close, got {message!r}"
 
 
 @pytest.fixture
@@ -91,8 +107,17 @@ async def cmts(nursery, cmts_config):
     return server
 
 
-async def connect(server: CmtsServer, ka_seconds: int = 30) -> TestGC:
+async def start_cmts(nursery, *, taps=None, rng=None, **settings) -> CmtsServer:
+    """A CMTS on an ephemeral loopback port, modems driven, with ``settings`` over the defaults."""
+    settings = {"listen": ["127.0.0.1:0"], "modem": {"mode": "driven"}, **settings}
+    server = CmtsServer(CmtsConfig(**settings), taps=taps, rng=rng)
+    await nursery.start(server.serve)
+    return server
+
+
+async def connect(server: CmtsServer, ka_seconds: int = 30, *, handshake: bool = True) -> TestGC:
     host, port = server.addresses[0]
     gc = TestGC(await trio.open_tcp_stream(host, port), ka_seconds)
-    await gc.handshake()
+    if handshake:
+        await gc.handshake()
     return gc

@@ -1,0 +1,673 @@
+"""The gate controller (COPS PDP): the API a test writer scripts a CMTS with.
+
+One :class:`GateController` is one CMTS.  It answers the CMTS's Client-Open
+with a Client-Accept (KA timer), keeps the handle of the CMTS's Request,
+echoes keep-alives and watches for silence, and turns gate commands into
+awaitable calls::
+
+    async with GateController.connect("10.0.0.1") as gc:      # port 2126
+        ack = await gc.gate_set("10.0.1.10", media.profile("G711-20").gate_specs(...))
+        async for event in gc.events():                       # Gate-Open, Gate-Close, ...
+            ...
+
+Design (architecture.md, "Concurrency rules"):
+
+* One reader task per connection handles every message that one receive
+  brought and sends all the answers (keep-alive echoes, ...) in one write;
+  callers queue their Decisions on the same :class:`CopsTransport`, which
+  coalesces them.
+* Per-call state lives in one dict, ``_pending``, keyed by Transaction-ID.
+  A caller parks with ``wait_task_rescheduled`` and the reader reschedules it
+  with the reply: no task, Event or channel per request.  The timeout is the
+  caller's cancel scope, a deadline in trio's heap.
+* The controller's tasks live in its own nursery, started inside a
+  :class:`~cms_sim.pool.GateControllerPool` (which also shares the TID
+  counter and the event stream between controllers, like a real CMS serving
+  several CMTSes).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+import outcome
+import trio
+
+from cops_core import (
+    ClientClose,
+    ClientOpen,
+    DecisionCommand,
+    DecisionGroup,
+    DeleteRequest,
+    ErrorCode,
+    KeepAlive,
+    RemoteProtocolError,
+    Report,
+    Request,
+    RType,
+    SyncComplete,
+    SyncRequest,
+)
+from cops_core.connection import Connection, ConnectionClosed, Role
+from cops_core.errors import DecodeError, LocalProtocolError, PacketCableDecodeError
+from cops_core.messages import ClientAccept, Decision
+from cops_core.objects import Context, DecisionFlags, Handle
+from cops_core.transport import CopsTransport, Tap, TraceRecord, keepalive_loop
+from cops_core.dqos import (
+    COMMAND_CLASSES,
+    GateAlloc,
+    GateAllocAck,
+    GateClose,
+    GateDelete,
+    GateDeleteAck,
+    GateInfo,
+    GateInfoAck,
+    GateOpen,
+    GateSet,
+    GateSetAck,
+    GateSpec,
+    PacketCableReason,
+    decision_for,
+    gate_command_of,
+)
+
+from .errors import ConnectError, ControllerError, GateControlLost, GateError, RequestTimeout, UnexpectedReply
+from .events import Connected, ConnectionLost, GateClosed, GateOpened, RequestStateDeleted
+
+DEFAULT_PORT = 2126
+Address = tuple[str, int]
+CLOSE_GRACE = 1.0  # seconds we give a Client-Close to go out before closing TCP anyway
+
+
+def parse_target(target: str, default_port: int = DEFAULT_PORT) -> Address:
+    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address -> (host, port)."""
+    if target.startswith("["):
+        host, _, rest = target[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else default_port
+    if target.count(":") == 1:
+        host, port = target.split(":")
+        return host, int(port)
+    return target, default_port
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Reconnect delays: ``initial``, then times ``factor`` up to ``maximum`` seconds."""
+
+    initial: float = 0.5
+    maximum: float = 30.0
+    factor: float = 2.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.initial
+        while True:
+            yield delay
+            delay = min(delay * self.factor, self.maximum)
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerOptions:
+    """How a controller behaves; ``GateController.connect(target, **options)`` takes these as keywords.
+
+    ``ka_tolerance`` multiplies the KA interval to give the silence after
+    which the CMTS counts as dead (RFC 2748: 1).  ``solicited_null_decision``
+    answers the CMTS's REQ with a NULL DEC (RFC 2748 3.2; real gate
+    controllers send none, protocol.md 1.3).  ``client_close_on_exit`` sends
+    Client-Close (Shutting down) when the controller closes; real ones just
+    close TCP.  ``reconnect`` redials a lost connection with these delays.
+    ``events_buffer`` bounds the unread events; beyond it events are counted
+    in ``stats.events_dropped`` rather than stalling the reader.
+    """
+
+    ka_seconds: int = 30
+    acct_seconds: int | None = None
+    ka_tolerance: float = 1.0
+    request_timeout: float = 5.0
+    connect_timeout: float = 10.0
+    handshake_timeout: float = 10.0
+    solicited_null_decision: bool = False
+    client_close_on_exit: bool = True
+    reconnect: Backoff | None = None
+    events_buffer: int = 65536
+
+
+@dataclass(slots=True)
+class ControllerStats:
+    """Counters a load report or a puzzled user reads."""
+
+    requests: int = 0
+    replies: int = 0
+    unmatched_replies: int = 0  # replies whose TID nobody waits for (late, after a timeout)
+    malformed: int = 0  # messages or gate commands from the CMTS we could not decode
+    ignored_reports: int = 0  # RPTs that carry no gate command
+    events: int = 0
+    events_dropped: int = 0
+    connects: int = 0
+
+
+class TransactionIds:
+    """The 16-bit Transaction-ID counter, shareable by controllers (as one CMS shares it across CMTSes).
+
+    TID 0 is skipped: it is what Gate-Open/Gate-Close carry and what a CMTS
+    answers when it could not read the TID.
+    """
+
+    def __init__(self, start: int = 1) -> None:
+        self._next = start
+
+    def allocate(self, in_flight: dict) -> int:
+        for _ in range(0xFFFF):
+            tid = self._next
+            self._next = tid % 0xFFFF + 1
+            if tid not in in_flight:
+                return tid
+        raise ControllerError("all 65535 Transaction-IDs are in flight on this connection")
+
+
+class _Pending:
+    """One request awaiting its reply: the request, and the parked task (None until it parks)."""
+
+    __slots__ = ("command", "task", "result")
+
+    def __init__(self, command) -> None:
+        self.command = command
+        self.task = None
+        self.result: outcome.Outcome | None = None
+
+
+class _Link:
+    """One TCP connection's worth of state; a reconnect makes a new one."""
+
+    __slots__ = ("transport", "handle", "ready", "up", "pep_id", "reason", "scope", "nursery", "done", "sync_waiters")
+
+    def __init__(self, transport: CopsTransport) -> None:
+        self.transport = transport
+        self.handle: Handle | None = None
+        self.ready = trio.Event()  # set while the CMTS's request state is installed
+        self.up = False  # the handshake completed once on this link
+        self.pep_id = ""
+        self.reason = "the connection ended"
+        self.scope: trio.CancelScope | None = None
+        self.nursery: trio.Nursery | None = None
+        self.done = trio.Event()
+        self.sync_waiters: list[trio.Event] = []
+
+
+_REQUESTS = (GateAlloc, GateSet, GateInfo, GateDelete)
+# A request's Ack is the next command type, its Err the one after (protocol.md 3.2).
+_REPLIES = {cls: (COMMAND_CLASSES[cls.COMMAND + 1], COMMAND_CLASSES[cls.COMMAND + 2]) for cls in _REQUESTS}
+
+
+class GateController:
+    """A gate controller's connection to one CMTS.
+
+    Make one with :meth:`connect` (dial a CMTS), :meth:`listen` (let CMTSes
+    dial in) or a :class:`~cms_sim.pool.GateControllerPool`; the constructor
+    is the pool's business.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        target: Address | None,
+        options: ControllerOptions,
+        tids: TransactionIds,
+        events: tuple[trio.MemorySendChannel, trio.MemoryReceiveChannel],
+    ) -> None:
+        self.name = name
+        self.target = target  # None: an accepted connection, which only the CMTS can re-establish
+        self.options = options
+        self.stats = ControllerStats()
+        self._tids = tids
+        self._events_send, self._events_receive = events
+        self._pending: dict[int, _Pending] = {}
+        self._taps: list[Tap] = []
+        self._link: _Link | None = None
+        self._linked = trio.Event()  # set whenever a link is up; replaced when it goes down
+        self._nursery: trio.Nursery | None = None
+        self._closed = False
+        self._manual_down = False  # disconnect() was called: no automatic reconnect
+
+    # --- ways in ----------------------------------------------------------------------------
+
+    @staticmethod
+    def connect(target: str, **options):
+        """``async with GateController.connect("HOST[:PORT]", **options) as gc``: dial one CMTS (port 2126)."""
+        from .pool import connect
+
+        return connect(target, **options)
+
+    @staticmethod
+    def listen(host: str = "127.0.0.1", port: int = DEFAULT_PORT, **options):
+        """``async with GateController.listen(host, port) as pool``: accept CMTSes; ``await pool.accept()``."""
+        from .pool import listen
+
+        return listen(host, port, **options)
+
+    # --- state --------------------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True while gate commands can be sent (handshake done, request state installed)."""
+        link = self._link
+        return link is not None and link.ready.is_set()
+
+    @property
+    def pep_id(self) -> str | None:
+        return self._link.pep_id if self._link is not None else None
+
+    @property
+    def peer(self) -> Address | None:
+        return self._link.transport.peer if self._link is not None else None
+
+    @property
+    def handle(self) -> Handle | None:
+        return self._link.handle if self._link is not None else None
+
+    @property
+    def pending(self) -> int:
+        """Requests awaiting their reply."""
+        return len(self._pending)
+
+    def events(self) -> trio.MemoryReceiveChannel:
+        """Gate-Open/Gate-Close and connection events, an async iterator (shared by a pool's controllers)."""
+        return self._events_receive
+
+    def add_tap(self, tap: Tap) -> None:
+        """Call ``tap(TraceRecord)`` for every message sent or received, on this and every later connection."""
+        self._taps.append(tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        self._taps.remove(tap)
+
+    # --- gate commands --------------------------------------------------------------------------
+
+    async def gate_alloc(self, subscriber, activity_count: int | None = None, *,
+                         timeout: float | None = None) -> GateAllocAck:
+        """Gate-Alloc: reserve a Gate-ID; raises a :class:`GateError` subclass on Gate-Alloc-Err."""
+        return await self.request(GateAlloc(0, _address(subscriber), activity_count), timeout=timeout)
+
+    async def gate_set(self, subscriber, gate_specs: Iterable[GateSpec], gate_id: int | None = None,
+                       activity_count: int | None = None, *, timeout: float | None = None,
+                       **objects) -> GateSetAck:
+        """Gate-Set: authorize a gate (no ``gate_id``: the CMTS allocates one) or modify one.
+
+        ``objects`` are GateSet's optional fields: ``event_generation_info``,
+        ``remote_gate_info``, ``media_connection_event_info``,
+        ``electronic_surveillance_parameters``, ``session_description_parameters``.
+        """
+        command = GateSet(0, _address(subscriber), tuple(gate_specs), gate_id, activity_count, **objects)
+        return await self.request(command, timeout=timeout)
+
+    async def gate_info(self, subscriber, gate_id: int, *, timeout: float | None = None) -> GateInfoAck:
+        """Gate-Info: the gate's state as the CMTS holds it."""
+        return await self.request(GateInfo(0, _address(subscriber), gate_id), timeout=timeout)
+
+    async def gate_delete(self, subscriber, gate_id: int, *, reason: PacketCableReason | None = None,
+                          timeout: float | None = None) -> GateDeleteAck:
+        """Gate-Delete."""
+        return await self.request(GateDelete(0, _address(subscriber), gate_id, reason), timeout=timeout)
+
+    async def request(self, command, *, timeout: float | None = None):
+        """Send any GC gate command (its TID is replaced by a free one) and return its Ack.
+
+        Raises the :class:`GateError` subclass for the Err's code,
+        :class:`RequestTimeout`, :class:`GateControlLost` or
+        :class:`UnexpectedReply`.  Waits for a connection being
+        re-established, within the same timeout.
+        """
+        timeout = self.options.request_timeout if timeout is None else timeout
+        with trio.move_on_after(timeout):
+            link = await self._ready_link()
+            tid = self._tids.allocate(self._pending)
+            command = command._replace(transaction_id=tid)
+            pending = _Pending(command)
+            self._pending[tid] = pending
+            self.stats.requests += 1
+            try:
+                link.transport.queue(decision_for(link.handle, command))
+                await link.transport.flush()
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+                self._pending.pop(tid, None)
+                raise GateControlLost(f"{self.name}: sending {command.title} failed: {exc}") from exc
+            except BaseException:
+                self._pending.pop(tid, None)
+                raise
+            if pending.result is not None:  # the reply beat us to it
+                return pending.result.unwrap()
+            pending.task = trio.lowlevel.current_task()
+
+            def abort(_raise_cancel) -> trio.lowlevel.Abort:
+                if self._pending.get(tid) is pending:
+                    del self._pending[tid]
+                return trio.lowlevel.Abort.SUCCEEDED
+
+            return await trio.lowlevel.wait_task_rescheduled(abort)
+        raise RequestTimeout(command, timeout)
+
+    async def sync(self, *, timeout: float | None = None) -> None:
+        """Synchronize State Request: the CMTS re-sends its Request and ends with Synchronize Complete."""
+        timeout = self.options.request_timeout if timeout is None else timeout
+        with trio.move_on_after(timeout):
+            link = await self._ready_link()
+            done = trio.Event()
+            link.sync_waiters.append(done)
+            await link.transport.send(SyncRequest.new())
+            await done.wait()
+            if link.done.is_set():
+                raise GateControlLost(f"{self.name}: {link.reason}")
+            return
+        raise RequestTimeout(SyncRequest.new(), timeout)
+
+    async def _ready_link(self) -> _Link:
+        while True:
+            if self._closed:
+                raise GateControlLost(f"{self.name}: the controller is closed")
+            link = self._link
+            if link is None:
+                if self.options.reconnect is None or self._manual_down or self.target is None:
+                    raise GateControlLost(f"{self.name}: not connected")
+                await self._linked.wait()  # an automatic reconnect is under way
+                continue
+            await link.ready.wait()
+            if self._link is link:
+                return link
+
+    # --- connection management ------------------------------------------------------------------
+
+    async def disconnect(self, *, client_close: bool = True) -> None:
+        """Drop the connection (with Client-Close unless told otherwise); no automatic reconnect follows."""
+        self._manual_down = True
+        link = self._link
+        if link is not None:
+            await self._end(link, "disconnected by the gate controller",
+                            ErrorCode.SHUTTING_DOWN if client_close else None)
+            await link.done.wait()
+
+    async def reconnect(self) -> None:
+        """Dial the CMTS again (after :meth:`disconnect`, or to replace a live connection)."""
+        if self._link is not None:
+            await self.disconnect()
+        self._manual_down = False
+        await self._open()
+
+    async def aclose(self) -> None:
+        """Close for good: Client-Close (if ``client_close_on_exit``), fail pending requests, end the tasks."""
+        if self._closed:
+            return
+        link = self._link
+        if link is not None:
+            code = ErrorCode.SHUTTING_DOWN if self.options.client_close_on_exit else None
+            await self._end(link, "the gate controller closed", code)
+        self._closed = True
+        self._linked.set()  # wake requests waiting for a reconnect; they see _closed
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    # --- tasks (started by the pool) ----------------------------------------------------------------
+
+    async def _run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """The controller's own nursery: every task of every connection it makes lives here."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    async def _open(self) -> None:
+        """Dial the target and complete the handshake; raises :class:`ConnectError`."""
+        if self.target is None:
+            raise ConnectError(f"{self.name} dialled us: only the CMTS can re-establish this connection")
+        host, port = self.target
+        try:
+            with trio.fail_after(self.options.connect_timeout):
+                stream = await trio.open_tcp_stream(host, port)
+        except (OSError, trio.TooSlowError) as exc:
+            raise ConnectError(f"cannot connect to {self.name}: {exc or 'timed out'}") from exc
+        await self._adopt(stream)
+
+    async def _adopt(self, stream: trio.abc.Stream) -> None:
+        """Run a COPS session on ``stream`` in our nursery; returns once the CMTS's Request is in."""
+        await self._nursery.start(self._session, stream)
+
+    async def _session(self, stream: trio.abc.Stream, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        connection = Connection(Role.PDP, ka_tolerance=self.options.ka_tolerance)
+        transport = CopsTransport(stream, connection, tap=self._trace)
+        link = _Link(transport)
+        self._link = link
+        try:
+            async with trio.open_nursery() as nursery:
+                link.scope, link.nursery = nursery.cancel_scope, nursery
+                nursery.start_soon(self._read, link)
+                with trio.move_on_after(self.options.handshake_timeout) as handshake:
+                    await link.ready.wait()
+                if handshake.cancelled_caught:
+                    link.reason = f"no Client-Open and Request from {self.name} within " \
+                                  f"{self.options.handshake_timeout:g} s"
+                    nursery.cancel_scope.cancel()
+                else:
+                    link.up = True
+                    self._linked.set()
+                    task_status.started()
+        finally:
+            await self._link_down(link)
+        if not link.up:
+            raise ConnectError(f"{self.name}: {link.reason}")
+
+    async def _link_down(self, link: _Link) -> None:
+        """The link's tasks are over: fail what waited on it, tell the events, maybe redial."""
+        if self._link is link:
+            self._link = None
+            self._linked = trio.Event()
+        error = GateControlLost(f"{self.name}: {link.reason}")
+        for tid in list(self._pending):
+            self._resolve(tid, outcome.Error(error))
+        for waiter in link.sync_waiters:
+            waiter.set()
+        link.ready.set()  # wake _ready_link callers; they see the link is no longer current
+        link.done.set()
+        await link.transport.aclose()
+        if link.up:
+            self._emit(ConnectionLost(trio.current_time(), link.transport.peer, link.reason))
+            if self.options.reconnect is not None and not (self._closed or self._manual_down):
+                self._nursery.start_soon(self._redial)
+
+    async def _redial(self) -> None:
+        for delay in self.options.reconnect.delays():
+            await trio.sleep(delay)
+            if self._closed or self._manual_down or self._link is not None:
+                return
+            try:
+                await self._open()
+                return
+            except ConnectError:
+                continue
+
+    async def _end(self, link: _Link, reason: str, close_code: int | None) -> None:
+        """End ``link``: send Client-Close with ``close_code`` (None: just close TCP), cancel its tasks."""
+        if link.done.is_set():
+            return
+        link.reason = reason
+        if close_code is not None:
+            with trio.move_on_after(CLOSE_GRACE) as scope:
+                scope.shield = True
+                try:
+                    await link.transport.send(ClientClose.new(close_code))
+                except (trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
+                    pass  # the peer is gone or already closed: nothing left to tell it
+        link.scope.cancel()
+
+    # --- the reader -----------------------------------------------------------------------------------
+
+    async def _read(self, link: _Link) -> None:
+        transport = link.transport
+        handlers = self._handlers
+        while True:
+            try:
+                messages = await transport.receive()
+            except DecodeError as exc:
+                self.stats.malformed += 1
+                if transport.connection.framing_lost:
+                    await self._end(link, f"undecodable bytes from {self.name}: {exc}", exc.error_code)
+                    return
+                continue
+            except RemoteProtocolError as exc:
+                await self._end(link, f"{self.name} broke the protocol: {exc.reason}", exc.error_code)
+                return
+            ended = False
+            for message in messages:
+                if handlers[type(message)](self, link, message):
+                    ended = True
+                    break
+            try:
+                await transport.flush()
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                link.reason = f"{self.name} reset the connection"
+                ended = True
+            if ended:
+                link.scope.cancel()
+                return
+
+    # Each handler runs in the reader, queues any answer, and returns True when the connection is over.
+
+    def _on_open(self, link: _Link, message: ClientOpen) -> bool:
+        link.pep_id = message.pep_id
+        options = self.options
+        link.transport.queue(ClientAccept.new(options.ka_seconds, options.acct_seconds))
+        link.nursery.start_soon(keepalive_loop, link.transport, lambda: self._peer_dead(link))
+        return False
+
+    def _on_request(self, link: _Link, message: Request) -> bool:
+        link.handle = message.handle
+        if self.options.solicited_null_decision:
+            null = DecisionGroup(Context(RType.CONFIGURATION, 0), DecisionFlags(DecisionCommand.NULL_DECISION, 0))
+            link.transport.queue(Decision.new(message.handle, null, solicited=True))
+        if not link.ready.is_set():
+            link.ready.set()
+            self.stats.connects += 1
+            self._emit(Connected(trio.current_time(), link.transport.peer, link.pep_id, message.handle.value))
+        return False
+
+    def _on_report(self, link: _Link, message: Report) -> bool:
+        try:
+            command = gate_command_of(message)
+        except PacketCableDecodeError as exc:
+            self.stats.malformed += 1
+            pending = self._pending.get(exc.transaction_id)
+            if pending is not None:
+                self._resolve(exc.transaction_id, outcome.Error(UnexpectedReply(pending.command, f"malformed reply: {exc}")))
+            return False
+        kind = type(command)
+        if kind is GateOpen:
+            self._emit(GateOpened(trio.current_time(), link.transport.peer, command.gate_id, command))
+        elif kind is GateClose:
+            reason = command.reason.subcode if command.reason is not None else None
+            self._emit(GateClosed(trio.current_time(), link.transport.peer, command.gate_id, reason, command))
+        elif command is not None:
+            self._on_reply(command)
+        else:
+            self.stats.ignored_reports += 1
+        return False
+
+    def _on_reply(self, reply) -> None:
+        self.stats.replies += 1
+        pending = self._pending.get(reply.transaction_id)
+        if pending is None:
+            self.stats.unmatched_replies += 1
+            return
+        request = pending.command
+        ack, err = _REPLIES[type(request)]
+        kind = type(reply)
+        if kind is ack:
+            result = outcome.Value(reply)
+        elif kind is err:
+            result = outcome.Error(GateError.from_reply(request, reply))
+        else:
+            result = outcome.Error(UnexpectedReply(request, f"answered with {reply.title}", reply))
+        self._resolve(reply.transaction_id, result)
+
+    def _on_keepalive(self, link: _Link, message: KeepAlive) -> bool:
+        link.transport.queue(link.transport.connection.keepalive())
+        return False
+
+    def _on_delete_request(self, link: _Link, message: DeleteRequest) -> bool:
+        reason = message.reason
+        handles = link.transport.connection.handles
+        if handles:  # another handle is left (DQoS uses one): gate control goes on with it
+            if link.handle.value not in handles:
+                link.handle = Handle(next(iter(handles)))
+            return False
+        link.ready = trio.Event()
+        lost = GateControlLost(f"{self.name} deleted the request state (DRQ reason {reason.code}/{reason.subcode})")
+        for tid in list(self._pending):
+            self._resolve(tid, outcome.Error(lost))
+        self._emit(RequestStateDeleted(trio.current_time(), link.transport.peer, message.handle.value,
+                                       reason.code, reason.subcode))
+        return False
+
+    def _on_sync_complete(self, link: _Link, message: SyncComplete) -> bool:
+        waiters, link.sync_waiters = link.sync_waiters, []
+        for waiter in waiters:
+            waiter.set()
+        return False
+
+    def _on_client_close(self, link: _Link, message: ClientClose) -> bool:
+        error = message.error
+        try:
+            name = ErrorCode(error.code).name
+        except ValueError:
+            name = "unknown"
+        link.reason = f"{self.name} sent Client-Close (error {error.code} {name}, sub-code {error.subcode})"
+        return True
+
+    def _on_closed(self, link: _Link, message: ConnectionClosed) -> bool:
+        link.reason = f"{self.name} closed the TCP connection"
+        return True
+
+    _handlers = {
+        ClientOpen: _on_open,
+        Request: _on_request,
+        Report: _on_report,
+        KeepAlive: _on_keepalive,
+        DeleteRequest: _on_delete_request,
+        SyncComplete: _on_sync_complete,
+        ClientClose: _on_client_close,
+        ConnectionClosed: _on_closed,
+    }
+
+    async def _peer_dead(self, link: _Link) -> None:
+        interval = link.transport.connection.ka_interval * self.options.ka_tolerance
+        await self._end(link, f"{self.name} was silent for {interval:g} s (KA timer {self.options.ka_seconds} s)",
+                        ErrorCode.COMMUNICATION_FAILURE)
+
+    # --- plumbing ----------------------------------------------------------------------------------------
+
+    def _resolve(self, tid: int, result: outcome.Outcome) -> None:
+        pending = self._pending.pop(tid)
+        if pending.task is None:
+            pending.result = result
+        else:
+            trio.lowlevel.reschedule(pending.task, result)
+
+    def _emit(self, event) -> None:
+        self.stats.events += 1
+        try:
+            self._events_send.send_nowait(event)
+        except trio.WouldBlock:
+            self.stats.events_dropped += 1
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            pass
+
+    def _trace(self, record: TraceRecord) -> None:
+        for tap in self._taps:
+            tap(record)
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "closed" if self._closed else "not connected"
+        return f"<GateController {self.name} {state}>"
+
+
+def _address(subscriber) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return subscriber if isinstance(subscriber, (ipaddress.IPv4Address, ipaddress.IPv6Address)) \
+        else ipaddress.ip_address(subscriber)

@@ -1,0 +1,141 @@
+"""Several CMTSes under one gate controller: dial some, accept others, one event stream.
+
+A real CMS drives many CMTSes with one Transaction-ID counter and one view
+of gate events; :class:`GateControllerPool` is that.  It owns the nursery
+every controller's tasks live in, so leaving ``async with`` closes them all
+(with Client-Close, unless the options say otherwise) even on Ctrl-C.
+``GateController.connect`` and ``GateController.listen`` are pools too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import trio
+
+from cops_core.transport import Tap, stream_addresses
+
+from .controller import DEFAULT_PORT, Address, ControllerOptions, GateController, TransactionIds, parse_target
+from .errors import ConnectError
+
+
+class GateControllerPool:
+    """``async with GateControllerPool(**options) as pool``: the controllers made here share TIDs and events.
+
+    ``options`` are :class:`~cms_sim.controller.ControllerOptions` fields,
+    the defaults for every controller; :meth:`connect` can override them.
+    """
+
+    def __init__(self, **options) -> None:
+        self.options = ControllerOptions(**options)
+        self.tids = TransactionIds()
+        self.controllers: list[GateController] = []
+        self.addresses: list[Address] = []  # where listen() is accepting
+        self.handshake_failures: deque[str] = deque(maxlen=100)  # why accepted connections did not come up
+        self._events = trio.open_memory_channel(self.options.events_buffer)
+        self._accepted_send, self._accepted_receive = trio.open_memory_channel(math.inf)
+        self._taps: list[Tap] = []
+        self._nursery: trio.Nursery | None = None
+        self._lifetime = None
+
+    async def __aenter__(self) -> "GateControllerPool":
+        self._lifetime = self._live()
+        return await self._lifetime.__aenter__()
+
+    async def __aexit__(self, *exc_info):
+        return await self._lifetime.__aexit__(*exc_info)
+
+    @asynccontextmanager
+    async def _live(self):
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                yield self
+            finally:
+                with trio.CancelScope(shield=True):
+                    for controller in self.controllers:
+                        await controller.aclose()
+                nursery.cancel_scope.cancel()
+
+    def events(self) -> trio.MemoryReceiveChannel:
+        """Events of every controller in the pool; ``event.peer`` tells them apart."""
+        return self._events[1]
+
+    def add_tap(self, tap: Tap) -> None:
+        """Trace every message of every controller, present and future."""
+        self._taps.append(tap)
+        for controller in self.controllers:
+            controller.add_tap(tap)
+
+    async def connect(self, target: str, **overrides) -> GateController:
+        """Dial ``HOST[:PORT]`` (port 2126) and return its controller once the CMTS's Request is in.
+
+        Raises :class:`~cms_sim.errors.ConnectError`.
+        """
+        host, port = parse_target(target)
+        options = replace(self.options, **overrides) if overrides else self.options
+        controller = await self._add(f"{host}:{port}", (host, port), options)
+        try:
+            await controller._open()
+        except BaseException:
+            self.controllers.remove(controller)
+            await controller.aclose()
+            raise
+        return controller
+
+    async def listen(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> list[Address]:
+        """Accept CMTSes that dial in on ``host:port`` (port 0: any free one); returns the bound addresses."""
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        for listener in listeners:
+            self._nursery.start_soon(self._accept_loop, listener)
+        addresses = [listener.socket.getsockname()[:2] for listener in listeners]
+        self.addresses.extend(addresses)
+        return addresses
+
+    async def accept(self) -> GateController:
+        """The next CMTS that dialled in and completed OPN, CAT and REQ."""
+        return await self._accepted_receive.receive()
+
+    async def _accept_loop(self, listener: trio.SocketListener) -> None:
+        async with listener:
+            while True:
+                stream = await listener.accept()
+                self._nursery.start_soon(self._adopt, stream)
+
+    async def _adopt(self, stream: trio.SocketStream) -> None:
+        host, port = stream_addresses(stream)[1]
+        controller = await self._add(f"{host}:{port}", None, self.options)
+        try:
+            await controller._adopt(stream)
+        except ConnectError as exc:
+            self.handshake_failures.append(str(exc))
+            self.controllers.remove(controller)
+            await controller.aclose()
+            return
+        self._accepted_send.send_nowait(controller)
+
+    async def _add(self, name: str, target: Address | None, options: ControllerOptions) -> GateController:
+        controller = GateController(name, target, options, self.tids, self._events)
+        for tap in self._taps:
+            controller.add_tap(tap)
+        self.controllers.append(controller)
+        await self._nursery.start(controller._run)
+        return controller
+
+
+@asynccontextmanager
+async def connect(target: str, **options):
+    """One controller dialling one CMTS; see :meth:`GateController.connect`."""
+    async with GateControllerPool(**options) as pool:
+        yield await pool.connect(target)
+
+
+@asynccontextmanager
+async def listen(host: str, port: int, **options):
+    """A pool accepting CMTSes on ``host:port``; see :meth:`GateController.listen`."""
+    async with GateControllerPool(**options) as pool:
+        await pool.listen(host, port)
+        yield pool

@@ -1,0 +1,136 @@
+"""Ladder diagrams: one row per message between the CMS, the CMTS and the modem.
+
+Rows come from the trace (one :class:`~cops_core.transport.TraceRecord` per
+COPS message) and from modem actions.  The same rows are printed live on a
+terminal and exported to SVG or HTML for handouts through rich's own
+recording console, so the handout looks exactly like the screen.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import NamedTuple
+
+from rich.console import Console
+from rich.text import Text
+
+from cops_core.codes import OpCode
+from cops_core.dqos import GateCommandType, gate_command_of
+from cops_core.errors import DecodeError
+from cops_core.transport import TraceRecord
+
+from .explain import MODEM_ACTIONS, explain
+
+CMS, CMTS, MODEM = 0, 1, 2
+COLUMN_NAMES = ("CMS", "CMTS", "Modem")
+LANE = 46  # characters between two columns
+
+
+class Row(NamedTuple):
+    """One arrow in the ladder."""
+
+    time: float  # seconds since the start of the run
+    source: int
+    target: int
+    label: str  # "DEC Gate-Set", "reserve"
+    detail: str  # "gate 0x1a2b3c4d tid 7"
+    note: str = ""  # the explanation, for --explain
+    error: bool = False  # an -Err, a Client-Close, a DRQ: drawn in red
+
+
+def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS) -> Row:
+    """A trace record as a ladder row; ``we_are`` says which column recorded it."""
+    message = record.message
+    other = CMTS if we_are == CMS else CMS
+    source, target = (we_are, other) if record.outgoing else (other, we_are)
+    opcode = message.OPCODE
+    label = opcode.name
+    details = []
+    command = None
+    if opcode in (OpCode.DEC, OpCode.RPT):
+        try:
+            command = gate_command_of(message)
+        except DecodeError:
+            details.append("malformed DQoS payload")
+    error = opcode in (OpCode.CC, OpCode.DRQ)
+    if command is not None:
+        label = f"{opcode.name} {GateCommandType(command.COMMAND).title}"
+        gate_id = getattr(command, "gate_id", None)
+        if gate_id is not None:
+            details.append(f"gate 0x{gate_id:08x}")
+        details.append(f"tid {command.transaction_id}")
+        if getattr(command, "error", None) is not None:
+            details.append(f"error {command.error.code}/{command.error.subcode:#06x}")
+            error = True
+        if getattr(command, "reason", None) is not None:
+            details.append(f"reason {command.reason.code}/{command.reason.subcode}")
+    elif opcode is OpCode.CC:
+        details.append(f"error {message.error.code}")
+    elif opcode is OpCode.DRQ:
+        details.append(f"reason {message.reason.code}")
+    elif opcode is OpCode.CAT:
+        details.append(f"KA {message.ka_seconds} s")
+    elif opcode is OpCode.OPN:
+        details.append(message.pep_id)
+    note = explain(opcode, command.COMMAND if command is not None else None)
+    return Row(record.time - start, source, target, label, " ".join(details), note, error)
+
+
+def modem_row(time: float, action: str, gate_id: int, start: float) -> Row:
+    """A modem action (reserve, commit, release) as a row from the modem to the CMTS."""
+    return Row(time - start, MODEM, CMTS, action, f"gate 0x{gate_id:08x}", MODEM_ACTIONS.get(action, ""))
+
+
+def header() -> Text:
+    text = Text(" " * 10)
+    for index, name in enumerate(COLUMN_NAMES):
+        text.append(name.ljust(LANE + 1) if index < len(COLUMN_NAMES) - 1 else name, style="bold")
+    return text
+
+
+def render(row: Row, *, verdict: str = "", explain_rows: bool = False) -> Text:
+    """One row: time, the lanes with the arrow between its columns, and the verdict."""
+    left, right = sorted((row.source, row.target))
+    width = (right - left) * (LANE + 1) - 1
+    label = f" {row.label} {row.detail} ".rstrip() + " "
+    if len(label) > width - 3:
+        label = label[: width - 4] + "… "
+    body = label.center(width - 2, "─")
+    arrow = ("─" + body + "▶") if row.source < row.target else ("◀" + body + "─")
+    text = Text(f"{row.time:8.3f}s ", style="dim")
+    for column in range(len(COLUMN_NAMES)):
+        if column == left:
+            text.append("│")
+            text.append(arrow, style="red" if row.error else ("cyan" if row.source == MODEM or row.target == MODEM
+                                                              else "green"))
+        elif left < column <= right:
+            if column == right:
+                text.append("│")
+                if column < len(COLUMN_NAMES) - 1:
+                    text.append(" " * LANE)
+        else:
+            text.append("│")
+            if column < len(COLUMN_NAMES) - 1:
+                text.append(" " * LANE)
+    if verdict:
+        text.append("  ")
+        text.append(verdict, style="bold red" if verdict.startswith("FAIL") else "bold green")
+    if explain_rows and row.note:
+        text.append("\n" + " " * 10 + row.note, style="italic dim")
+    return text
+
+
+def export(rows: list[Row], path: str | Path, *, title: str = "pktcable-sim ladder", explain_rows: bool = True,
+           verdicts: dict[int, str] | None = None) -> None:
+    """Write the ladder as SVG or HTML (by the file's suffix), drawn exactly as on a terminal."""
+    console = Console(record=True, width=12 + 2 * (LANE + 1) + 24, file=io.StringIO(), force_terminal=True)
+    console.print(Text(title, style="bold"))
+    console.print(header())
+    for index, row in enumerate(rows):
+        console.print(render(row, verdict=(verdicts or {}).get(index, ""), explain_rows=explain_rows))
+    path = Path(path)
+    if path.suffix.lower() == ".svg":
+        path.write_text(console.export_svg(title=title), encoding="utf-8")
+    else:
+        path.write_text(console.export_html(), encoding="utf-8")

@@ -1,0 +1,176 @@
+"""Scalar field types of scenario files: durations, integers, addresses, code names, and ``${var}`` templates.
+
+A scenario field may hold ``${gate}``, a value only known when an earlier
+step has run, so a field is checked twice: when the file loads (a literal
+must already be valid; a template only needs known variable names, which the
+loader checks) and when the step runs (the substituted value must be valid).
+A :class:`FieldType` does both with one parser and gives one message saying
+what was expected, instead of pydantic's one error per union member.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Callable, Mapping
+
+from pydantic import PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+TEMPLATE_PATTERN = r".*\$\{[A-Za-z_][A-Za-z0-9_]*\}.*"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|m|h)?\s*$")
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+class Template(str):
+    """A field value with ``${name}`` references, resolved against the variables when its step runs."""
+
+    field_type: "FieldType"
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source, handler):
+        """Serialize as the text it is (JSON Schema defaults such as ``${subscriber}``)."""
+        return handler(str)
+
+    @property
+    def names(self) -> list[str]:
+        return VARIABLE.findall(self)
+
+    def resolve(self, variables: Mapping[str, Any]) -> Any:
+        """The field's value: a lone ``${name}`` keeps the variable's type; otherwise text substitution.
+
+        Raises ValueError for an unset variable or a value the field does not take.
+        """
+        missing = [name for name in self.names if name not in variables]
+        if missing:
+            raise ValueError(f"variable ${{{missing[0]}}} is not set")
+        whole = VARIABLE.fullmatch(self)
+        value = variables[whole.group(1)] if whole else VARIABLE.sub(lambda m: str(variables[m.group(1)]), self)
+        return self.field_type.parse(value, shown=f"{self} = {value!r}")
+
+
+def resolve(value: Any, variables: Mapping[str, Any]) -> Any:
+    """``value`` itself, or a :class:`Template`'s value."""
+    return value.resolve(variables) if isinstance(value, Template) else value
+
+
+class FieldType:
+    """A scalar field: ``parser`` turns input into the value or raises ValueError; ``expected`` names it for humans."""
+
+    def __init__(self, expected: str, parser: Callable[[Any], Any], json_schema: dict) -> None:
+        self.expected = expected
+        self.parser = parser
+        #: the annotation for a field that takes literals only
+        self.plain = Annotated[Any, PlainValidator(lambda v: self._validate(v, False)), WithJsonSchema(json_schema)]
+        #: the annotation for a field that also takes ``${var}`` templates
+        self.templated = Annotated[Any, PlainValidator(lambda v: self._validate(v, True)),
+                                   WithJsonSchema({"anyOf": [json_schema, {"type": "string", "pattern": TEMPLATE_PATTERN}]})]
+
+    def parse(self, value: Any, shown: str | None = None) -> Any:
+        try:
+            return self.parser(value)
+        except (ValueError, TypeError):
+            raise ValueError(f"expected {self.expected}, got {shown or _show(value)}") from None
+
+    def template(self, text: str) -> Template:
+        template = Template(text)
+        template.field_type = self
+        return template
+
+    def _validate(self, value: Any, templated: bool) -> Any:
+        if templated and isinstance(value, str) and VARIABLE.search(value):
+            return self.template(value)
+        try:
+            return self.parser(value)
+        except (ValueError, TypeError):
+            expected = f"{self.expected} or ${{variable}}" if templated else self.expected
+            raise PydanticCustomError("invalid_value", "expected {expected}, got {got}",
+                                      {"expected": expected, "got": _show(value)}) from None
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``50ms``, ``2s``, ``1.5`` (seconds), ``500us``, ``2m``, ``1h`` or a number."""
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a duration")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError("negative duration")
+        return float(value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            return float(match.group(1)) * _UNITS[match.group(2)]
+    raise ValueError(f"not a duration: {value!r}")
+
+
+def _int_parser(low: int, high: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise TypeError("a boolean is not an integer")
+        number = int(value, 0) if isinstance(value, str) else value
+        if not isinstance(number, int) or not low <= number <= high:
+            raise ValueError(value)
+        return number
+
+    return parse
+
+
+def _integer(expected: str, low: int, high: int) -> FieldType:
+    return FieldType(expected, _int_parser(low, high), {"type": "integer", "minimum": low, "maximum": high})
+
+
+def _ip(value: Any):
+    if not isinstance(value, (str, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        raise TypeError(value)
+    return ipaddress.ip_address(value)
+
+
+def _ipv4(value: Any) -> ipaddress.IPv4Address:
+    if not isinstance(value, (str, ipaddress.IPv4Address)):
+        raise TypeError(value)
+    return ipaddress.IPv4Address(value)
+
+
+def named_code(enum: type, expected: str) -> FieldType:
+    """An IntEnum value given by number or by member name (any case, ``-`` for ``_``)."""
+    names = [member.name.lower() for member in enum]
+
+    def parse(value: Any) -> int:
+        if isinstance(value, str) and not value.strip().isdigit():
+            return enum[value.strip().upper().replace("-", "_")]
+        return _int_parser(0, 0xFFFF)(value)
+
+    def lookup(value: Any) -> int:
+        try:
+            return parse(value)
+        except KeyError:
+            raise ValueError(value) from None
+
+    return FieldType(f"{expected} ({', '.join(names)}) or a number", lookup,
+                     {"anyOf": [{"type": "string", "enum": names}, {"type": "integer", "minimum": 0, "maximum": 0xFFFF}]})
+
+
+DURATION = FieldType("a duration such as 50ms, 2s or 1.5", parse_duration,
+                     {"anyOf": [{"type": "number", "minimum": 0},
+                                {"type": "string", "pattern": _DURATION.pattern}]})
+COUNT = _integer("a whole number", 0, 1_000_000_000)
+UINT16 = _integer("an integer from 0 to 65535", 0, 0xFFFF)
+UINT8 = _integer("an integer from 0 to 255", 0, 0xFF)
+UINT32 = _integer("an integer from 0 to 4294967295 (0x prefix for hex)", 0, 0xFFFFFFFF)
+IP_ADDRESS = FieldType("an IPv4 or IPv6 address", _ip, {"type": "string"})
+IPV4_ADDRESS = FieldType("an IPv4 address", _ipv4, {"type": "string"})
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("a boolean is not a number")
+    return float(value)
+
+
+NUMBER = FieldType("a number", _number, {"type": "number"})

@@ -1,0 +1,408 @@
+"""GateTable as a pure state machine: commands and modem actions in, replies and events out, time passed in."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+
+import pytest
+
+from cmts_sim.admission import Admission, Capacity
+from cmts_sim.gates import Event, GatePolicy, GateState, GateTable, Refused, Timers
+from cops_core.dqos import (
+    EventGenerationInfo,
+    GateAlloc,
+    GateAllocAck,
+    GateAllocErr,
+    GateClose,
+    GateDelete,
+    GateDeleteAck,
+    GateDeleteErr,
+    GateInfo,
+    GateInfoAck,
+    GateInfoErr,
+    GateOpen,
+    GateSet,
+    GateSetAck,
+    GateSetErr,
+    PacketCableError,
+    PacketCableReason,
+)
+
+from .conftest import SUBSCRIBER, gate_spec
+
+OWNER = "gc-a"
+OTHER = "gc-b"
+GATE_SPEC_SUBCODE = 0x0501
+
+
+def make_table(*, timers: Timers | None = None, policy: GatePolicy | None = None, capacity: Capacity | None = None,
+               rng=None) -> GateTable:
+    return GateTable(Admission(capacity or Capacity()), timers or Timers(), policy or GatePolicy(),
+                     rng or random.Random(7))
+
+
+def set_gate(table: GateTable, now: float = 0.0, specs=None, *, gate_id=None, limit=None, owner=OWNER,
+             subscriber=SUBSCRIBER) -> int:
+    specs = specs if specs is not None else (gate_spec(0), gate_spec(1))
+    reply, events = table.handle(GateSet(1, subscriber, specs, gate_id=gate_id, activity_count=limit), owner, now)
+    assert type(reply) is GateSetAck, reply
+    assert events == []
+    return reply.gate_id
+
+
+def closes(events) -> list[tuple]:
+    """(owner, gate, reason code, sub-code) of each Gate-Close event."""
+    assert all(type(event.command) is GateClose for event in events), events
+    return [(e.owner, e.command.gate_id, e.command.reason.code, e.command.reason.subcode) for e in events]
+
+
+# --- state transitions ----------------------------------------------------------------------------------------
+
+
+def test_gate_alloc_then_gate_set_moves_allocated_to_authorized():
+    table = make_table()
+    reply, events = table.handle(GateAlloc(7, SUBSCRIBER, 4), OWNER, 100.0)
+    assert type(reply) is GateAllocAck and events == []
+    assert (reply.transaction_id, reply.subscriber, reply.activity_count) == (7, SUBSCRIBER, 1)
+    gate = table.gates[reply.gate_id]
+    assert gate.state is GateState.ALLOCATED
+    assert (gate.t0_at, gate.t1_at) == (130.0, None)
+
+    assert set_gate(table, 110.0, gate_id=reply.gate_id) == reply.gate_id
+    assert gate.state is GateState.AUTHORIZED
+    assert (gate.t0_at, gate.t1_at) == (None, 310.0)  # T0 stopped, T1 (default 200 s) started
+    assert table.held_by(SUBSCRIBER) == 1
+
+
+def test_gate_set_without_gate_id_allocates_and_authorizes():
+    table = make_table()
+    authorized = []
+    table.on_authorized = lambda gate_id, now: authorized.append((gate_id, now))
+    gate_id = set_gate(table, 5.0)
+    gate = table.gates[gate_id]
+    assert gate.state is GateState.AUTHORIZED and gate.t1_at == 205.0
+    assert gate.specs == (gate_spec(0), gate_spec(1))
+    assert authorized == [(gate_id, 5.0)]
+    set_gate(table, 6.0, gate_id=gate_id)  # a modify is not a new authorization for the modem
+    assert authorized == [(gate_id, 5.0)]
+
+
+def test_reserve_commit_release_walk_the_states_and_tell_the_owner():
+    table = make_table()
+    gate_id = set_gate(table)
+    assert table.reserve(gate_id, 1.0) == []
+    assert table.gates[gate_id].state is GateState.RESERVED
+    assert table.commit(gate_id, 2.0) == [Event(OWNER, GateOpen(0, gate_id, SUBSCRIBER))]
+    assert table.gates[gate_id].state is GateState.COMMITTED
+    events = table.release(gate_id, 3.0)
+    assert events == [Event(OWNER, GateClose(0, gate_id, SUBSCRIBER, PacketCableReason(1, 0)))]
+    assert gate_id not in table.gates and table.held_by(SUBSCRIBER) == 0
+    assert table.count_by_state() == dict.fromkeys(GateState, 0)
+
+
+def test_auto_commit_flag_commits_on_reservation():
+    table = make_table()
+    gate_id = set_gate(table, specs=(gate_spec(0, flags=0x01), gate_spec(1)))
+    assert table.reserve(gate_id, 1.0) == [Event(OWNER, GateOpen(0, gate_id, SUBSCRIBER))]
+    assert table.gates[gate_id].state is GateState.COMMITTED
+
+
+def test_events_go_to_the_connection_that_last_set_the_gate():
+    table = make_table()
+    gate_id = set_gate(table, owner=OWNER)
+    set_gate(table, gate_id=gate_id, owner=OTHER)
+    table.reserve(gate_id, 1.0)
+    assert [event.owner for event in table.commit(gate_id, 2.0)] == [OTHER]
+
+
+def test_modem_actions_in_the_wrong_state_are_refused():
+    table = make_table()
+    gate_id = set_gate(table)
+    with pytest.raises(Refused, match="not RESERVED"):
+        table.commit(gate_id, 1.0)
+    with pytest.raises(Refused, match="nothing to release"):
+        table.release(gate_id, 1.0)
+    with pytest.raises(Refused, match="not COMMITTED"):
+        table.media_stopped(gate_id, 1.0)
+    table.reserve(gate_id, 1.0)
+    with pytest.raises(Refused, match="not AUTHORIZED"):
+        table.reserve(gate_id, 1.0)
+    with pytest.raises(Refused, match="no gate"):
+        table.reserve(0x1234, 1.0)
+    with pytest.raises(Refused, match="direction 7"):  # a direction no Gate-Spec has is refused, not a crash
+        table.reserve(set_gate(table), 1.0, {7: 1.0})
+
+
+# --- timers ---------------------------------------------------------------------------------------------------
+
+
+def test_t0_expiry_closes_an_allocated_gate_with_subcode_4():
+    table = make_table(timers=Timers(t0=30.0))
+    gate_id = table.handle(GateAlloc(1, SUBSCRIBER), OWNER, 10.0)[0].gate_id
+    assert table.next_deadline == 40.0
+    assert table.expire(39.999) == []
+    assert closes(table.expire(40.0)) == [(OWNER, gate_id, 1, 4)]
+    assert gate_id not in table.gates and table.admission.gates == 0
+
+
+def test_t0_expiry_without_close_policy_frees_the_gate_silently():
+    table = make_table(policy=GatePolicy(close_on_t0=False))
+    gate_id = table.handle(GateAlloc(1, SUBSCRIBER), OWNER, 0.0)[0].gate_id
+    assert table.expire(30.0) == []
+    assert gate_id not in table.gates
+
+
+@pytest.mark.parametrize("state", ["authorized", "reserved"])
+def test_t1_expiry_closes_with_subcode_5(state):
+    table = make_table(timers=Timers(t1=50.0, t7=100.0))
+    gate_id = set_gate(table, 0.0)
+    if state == "reserved":
+        table.reserve(gate_id, 1.0)
+    assert table.expire(49.9) == []
+    assert closes(table.expire(50.0)) == [(OWNER, gate_id, 1, 5)]
+    assert table.admission.used_kbps == {0: 0.0, 1: 0.0}  # a reservation's bandwidth comes back
+
+
+def test_t7_expiry_closes_a_reserved_gate_with_subcode_6():
+    table = make_table(timers=Timers(t1=200.0, t7=20.0))
+    gate_id = set_gate(table, 0.0)
+    table.reserve(gate_id, 5.0)
+    assert table.admission.used_kbps == {0: 80.0, 1: 80.0}
+    assert table.expire(24.9) == []
+    assert closes(table.expire(25.0)) == [(OWNER, gate_id, 1, 6)]
+    assert table.admission.used_kbps == {0: 0.0, 1: 0.0}
+
+
+def test_t8_expiry_closes_an_inactive_committed_gate_with_subcode_7():
+    table = make_table(timers=Timers(t8=0.0))
+    gate_id = set_gate(table, 0.0, (gate_spec(0, t8=30), gate_spec(1, t8=30)))
+    table.reserve(gate_id, 1.0)
+    table.commit(gate_id, 2.0)
+    assert table.expire(1000.0) == []  # media flowing: no T8
+    table.media_stopped(gate_id, 1000.0)
+    assert table.expire(1029.9) == []
+    assert closes(table.expire(1030.0)) == [(OWNER, gate_id, 1, 7)]
+
+
+def test_t7_and_t8_of_zero_are_off():
+    table = make_table(timers=Timers(t7=0.0, t8=0.0))
+    gate_id = set_gate(table, 0.0)
+    table.reserve(gate_id, 1.0)
+    assert table.gates[gate_id].t7_at is None
+    table.commit(gate_id, 2.0)
+    table.media_stopped(gate_id, 3.0)
+    assert table.gates[gate_id].t8_at is None
+    assert table.expire(10_000.0) == [] and table.gates[gate_id].state is GateState.COMMITTED
+
+
+@pytest.mark.parametrize("timer", ["t1", "t7", "t8"])
+@pytest.mark.parametrize(("downstream", "upstream", "expected"), [
+    (0, 0, 100.0),  # neither Gate-Spec has one: the CMTS default
+    (40, 0, 40.0),  # the Gate-Spec's own value wins
+    (40, 30, 30.0),  # two: the smaller non-zero one
+])
+def test_gate_spec_timers_win_over_defaults(timer, downstream, upstream, expected):
+    table = make_table(timers=Timers(t1=100.0, t7=100.0, t8=100.0))
+    specs = (gate_spec(0, **{timer: downstream}), gate_spec(1, **{timer: upstream}))
+    gate_id = set_gate(table, 0.0, specs)
+    gate = table.gates[gate_id]
+    if timer == "t1":
+        armed_at = gate.t1_at
+    elif timer == "t7":
+        table.reserve(gate_id, 0.0)
+        armed_at = gate.t7_at
+    else:
+        table.reserve(gate_id, 0.0)
+        table.commit(gate_id, 0.0)
+        table.media_stopped(gate_id, 0.0)
+        armed_at = gate.t8_at
+    assert armed_at == expected
+
+
+def test_commit_stops_t1_and_t7():
+    table = make_table(timers=Timers(t1=10.0, t7=8.0))
+    gate_id = set_gate(table, 0.0)
+    table.reserve(gate_id, 1.0)
+    table.commit(gate_id, 2.0)
+    gate = table.gates[gate_id]
+    assert (gate.t1_at, gate.t7_at) == (None, None)
+    assert table.expire(10_000.0) == []
+    assert gate.state is GateState.COMMITTED
+
+
+def test_stopped_timer_leaves_a_stale_heap_entry_that_expires_as_nothing():
+    table = make_table(timers=Timers(t1=10.0, t7=0.0))
+    gate_id = set_gate(table, 0.0)
+    table.reserve(gate_id, 1.0)
+    table.commit(gate_id, 2.0)
+    assert table.next_deadline == 10.0  # lazy deletion: commit did not touch the heap
+    assert table.expire(10.0) == []
+    assert table.next_deadline is None and gate_id in table.gates
+
+
+def test_rearmed_timer_fires_at_the_new_deadline_only():
+    table = make_table(timers=Timers(t1=10.0))
+    gate_id = set_gate(table, 0.0)
+    set_gate(table, 5.0, gate_id=gate_id)  # a Gate-Set on an authorized gate restarts T1
+    assert table.gates[gate_id].t1_at == 15.0
+    assert len(table._heap) == 2
+    assert table.expire(10.0) == []  # the old entry is stale
+    assert gate_id in table.gates and table.next_deadline == 15.0
+    assert closes(table.expire(15.0)) == [(OWNER, gate_id, 1, 5)]
+
+
+def test_timers_of_a_deleted_gate_are_stale():
+    table = make_table(timers=Timers(t1=10.0))
+    gate_id = set_gate(table, 0.0)
+    reply, _ = table.handle(GateDelete(2, SUBSCRIBER, gate_id), OWNER, 1.0)
+    assert type(reply) is GateDeleteAck
+    assert table.expire(100.0) == []
+
+
+def test_expire_fires_many_gates_in_deadline_order():
+    table = make_table(timers=Timers(t1=10.0))
+    gates = [set_gate(table, float(start)) for start in (3, 1, 2)]
+    assert [event.command.gate_id for event in table.expire(20.0)] == [gates[1], gates[2], gates[0]]
+
+
+# --- closed gates and Gate-Delete --------------------------------------------------------------------------------
+
+
+def test_closed_gate_lingers_for_a_clean_up_gate_delete():
+    table = make_table(timers=Timers(t1=10.0), policy=GatePolicy(closed_gate_linger=30.0))
+    gate_id = set_gate(table, 0.0)
+    assert closes(table.expire(10.0)) == [(OWNER, gate_id, 1, 5)]
+    info, _ = table.handle(GateInfo(2, SUBSCRIBER, gate_id), OWNER, 11.0)
+    assert type(info) is GateInfoErr and info.error == PacketCableError(2)  # the gate is gone
+    reply, events = table.handle(GateDelete(3, SUBSCRIBER, gate_id), OWNER, 20.0)
+    assert reply == GateDeleteAck(3, gate_id, SUBSCRIBER) and events == []
+    again, _ = table.handle(GateDelete(4, SUBSCRIBER, gate_id), OWNER, 21.0)
+    assert type(again) is GateDeleteErr and again.error == PacketCableError(2)
+
+
+def test_linger_ends():
+    table = make_table(policy=GatePolicy(closed_gate_linger=30.0))
+    gate_id = set_gate(table, 0.0)
+    table.reserve(gate_id, 1.0)
+    table.release(gate_id, 5.0)
+    assert table.closed == {gate_id: 35.0}
+    assert table.expire(35.0) == []
+    assert table.closed == {}
+    reply, _ = table.handle(GateDelete(3, SUBSCRIBER, gate_id), OWNER, 36.0)
+    assert type(reply) is GateDeleteErr and reply.error == PacketCableError(2)
+
+
+def test_gate_delete_removes_a_live_gate_without_gate_close():
+    table = make_table()
+    gate_id = set_gate(table)
+    table.reserve(gate_id, 1.0)
+    reply, events = table.handle(GateDelete(9, ipaddress.IPv4Address("0.0.0.0"), gate_id), OWNER, 2.0)
+    assert reply == GateDeleteAck(9, gate_id, ipaddress.IPv4Address("0.0.0.0")) and events == []
+    assert gate_id not in table.gates and table.closed == {}
+    assert table.admission.used_kbps == {0: 0.0, 1: 0.0} and table.admission.gates == 0
+
+
+def test_gate_delete_with_close_policy_sends_gate_close_too():
+    table = make_table(policy=GatePolicy(close_on_delete=True))
+    gate_id = set_gate(table)
+    reply, events = table.handle(GateDelete(9, SUBSCRIBER, gate_id), OWNER, 2.0)
+    assert type(reply) is GateDeleteAck
+    assert closes(events) == [(OWNER, gate_id, 1, 0)]
+
+
+# --- Gate-IDs ---------------------------------------------------------------------------------------------------
+
+
+def test_gate_ids_are_unique_nonzero_and_not_sequential():
+    table = GateTable(Admission(Capacity()))  # the production random source
+    ids = [set_gate(table, subscriber=ipaddress.IPv4Address(0x0A000000 + n)) for n in range(2000)]
+    assert len(set(ids)) == len(ids) and 0 not in ids
+    assert all(0 < gate_id < 2**32 for gate_id in ids)
+    steps = {b - a for a, b in zip(ids, ids[1:])}
+    assert len(steps) > 1000  # unpredictable, not a counter
+
+
+class ScriptedRandom(random.Random):
+    def __init__(self, values):
+        super().__init__(0)
+        self.values = list(values)
+
+    def getrandbits(self, k):
+        return self.values.pop(0)
+
+
+def test_gate_id_never_zero_nor_in_use():
+    table = make_table(rng=ScriptedRandom([0, 0xA001, 0xA001, 0, 0xA002]))
+    assert set_gate(table) == 0xA001
+    assert set_gate(table) == 0xA002
+
+
+def test_gate_id_of_a_lingering_closed_gate_is_not_reused():
+    table = make_table(rng=ScriptedRandom([0xA001, 0xA001, 0xA002]))
+    first = set_gate(table, 0.0)
+    table.reserve(first, 0.0)
+    table.release(first, 1.0)
+    second = set_gate(table, 2.0)
+    assert second == 0xA002
+    # The clean-up Gate-Delete for the closed gate must not take the new one.
+    assert type(table.handle(GateDelete(3, SUBSCRIBER, first), OWNER, 3.0)[0]) is GateDeleteAck
+    assert second in table.gates
+
+
+# --- refusals ----------------------------------------------------------------------------------------------------
+
+
+def test_unknown_gate_id_in_set_info_delete_is_error_2():
+    table = make_table()
+    for command in (GateSet(1, SUBSCRIBER, (gate_spec(0),), gate_id=0xDEAD), GateInfo(2, SUBSCRIBER, 0xDEAD),
+                    GateDelete(3, SUBSCRIBER, 0xDEAD)):
+        reply, events = table.handle(command, OWNER, 0.0)
+        assert type(reply) in (GateSetErr, GateInfoErr, GateDeleteErr)
+        assert reply.error == PacketCableError(2) and reply.gate_id == 0xDEAD
+        assert reply.transaction_id == command.transaction_id and events == []
+
+
+def test_no_gates_available_is_error_1():
+    table = make_table(capacity=Capacity(max_gates=1))
+    set_gate(table)
+    reply, _ = table.handle(GateAlloc(2, SUBSCRIBER), OWNER, 0.0)
+    assert type(reply) is GateAllocErr and reply.error == PacketCableError(1)
+    reply, _ = table.handle(GateSet(3, SUBSCRIBER, (gate_spec(0),)), OWNER, 0.0)
+    assert type(reply) is GateSetErr and reply.error == PacketCableError(1)
+    assert len(table.gates) == 1
+
+
+def test_subscriber_gate_limit_is_error_4():
+    table = make_table()
+    set_gate(table, limit=2)
+    set_gate(table, limit=2)
+    for command in (GateSet(3, SUBSCRIBER, (gate_spec(0),), activity_count=2), GateAlloc(4, SUBSCRIBER, 2)):
+        reply, _ = table.handle(command, OWNER, 0.0)
+        assert reply.error == PacketCableError(4)
+    other = ipaddress.IPv4Address("10.0.1.11")
+    set_gate(table, limit=2, subscriber=other)  # the limit is per subscriber
+    assert table.held_by(SUBSCRIBER) == 2 and table.held_by(other) == 1
+
+
+@pytest.mark.parametrize(("specs", "error"), [
+    ((gate_spec(0, session_class=3),), PacketCableError(3, 0)),
+    ((gate_spec(0)._replace(direction=2),), PacketCableError(7, GATE_SPEC_SUBCODE)),
+    ((gate_spec(0), gate_spec(0)), PacketCableError(7, GATE_SPEC_SUBCODE)),
+    ((gate_spec(0), gate_spec(1), gate_spec(1)), PacketCableError(7, GATE_SPEC_SUBCODE)),
+])
+def test_gate_specs_the_cmts_cannot_take(specs, error):
+    table = make_table()
+    reply, _ = table.handle(GateSet(5, SUBSCRIBER, specs), OWNER, 0.0)
+    assert type(reply) is GateSetErr and reply.error == error and reply.transaction_id == 5
+    assert table.gates == {}
+
+
+def test_gate_info_ack_echoes_the_gate():
+    table = make_table()
+    egi = EventGenerationInfo(ipaddress.IPv4Address("10.9.9.9"), 1813, 0, ipaddress.IPv4Address("0.0.0.0"), 0, 0,
+                              1234, "CMS00001", "0+00000", 42)
+    specs = (gate_spec(0, t1=250), gate_spec(1, t1=250))
+    reply, _ = table.handle(GateSet(1, SUBSCRIBER, specs, activity_count=4, event_generation_info=egi), OWNER, 0.0)
+    info, _ = table.handle(GateInfo(2, SUBSCRIBER, reply.gate_id), OWNER, 1.0)
+    assert info == GateInfoAck(2, reply.gate_id, SUBSCRIBER, 1, specs, event_generation_info=egi)
