@@ -28,6 +28,7 @@ Design (architecture.md, "Concurrency rules"):
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 from dataclasses import dataclass
 from typing import Iterable, Iterator
@@ -144,7 +145,7 @@ class ControllerStats:
     ignored_reports: int = 0  # RPTs that carry no gate command
     events: int = 0
     events_dropped: int = 0
-    connects: int = 0
+    connects: int = 0  # times gate control came up (handshakes, and new REQs after a DRQ)
 
 
 class TransactionIds:
@@ -229,6 +230,7 @@ class GateController:
         self._nursery: trio.Nursery | None = None
         self._closed = False
         self._manual_down = False  # disconnect() was called: no automatic reconnect
+        self._redialling: trio.CancelScope | None = None  # the automatic reconnect under way, if any
 
     # --- ways in ----------------------------------------------------------------------------
 
@@ -345,7 +347,7 @@ class GateController:
                 return trio.lowlevel.Abort.SUCCEEDED
 
             return await trio.lowlevel.wait_task_rescheduled(abort)
-        raise RequestTimeout(command, timeout)
+        raise RequestTimeout(f"{command.title} (TID {command.transaction_id})", timeout, command)
 
     async def sync(self, *, timeout: float | None = None) -> None:
         """Synchronize State Request: the CMTS re-sends its Request and ends with Synchronize Complete."""
@@ -359,7 +361,7 @@ class GateController:
             if link.done.is_set():
                 raise GateControlLost(f"{self.name}: {link.reason}")
             return
-        raise RequestTimeout(SyncRequest.new(), timeout)
+        raise RequestTimeout("Synchronize State Request", timeout)
 
     async def _ready_link(self) -> _Link:
         while True:
@@ -380,6 +382,7 @@ class GateController:
     async def disconnect(self, *, client_close: bool = True) -> None:
         """Drop the connection (with Client-Close unless told otherwise); no automatic reconnect follows."""
         self._manual_down = True
+        self._stop_redialling()
         link = self._link
         if link is not None:
             await self._end(link, "disconnected by the gate controller",
@@ -390,6 +393,7 @@ class GateController:
         """Dial the CMTS again (after :meth:`disconnect`, or to replace a live connection)."""
         if self._link is not None:
             await self.disconnect()
+        self._stop_redialling()
         self._manual_down = False
         await self._open()
 
@@ -397,6 +401,7 @@ class GateController:
         """Close for good: Client-Close (if ``client_close_on_exit``), fail pending requests, end the tasks."""
         if self._closed:
             return
+        self._stop_redialling()
         link = self._link
         if link is not None:
             code = ErrorCode.SHUTTING_DOWN if self.options.client_close_on_exit else None
@@ -443,8 +448,8 @@ class GateController:
                 with trio.move_on_after(self.options.handshake_timeout) as handshake:
                     await link.ready.wait()
                 if handshake.cancelled_caught:
-                    link.reason = f"no Client-Open and Request from {self.name} within " \
-                                  f"{self.options.handshake_timeout:g} s"
+                    timeout = self.options.handshake_timeout
+                    link.reason = f"no Client-Open and Request from {self.name} within {timeout:g} s"
                     nursery.cancel_scope.cancel()
                 else:
                     link.up = True
@@ -471,18 +476,24 @@ class GateController:
         if link.up:
             self._emit(ConnectionLost(trio.current_time(), link.transport.peer, link.reason))
             if self.options.reconnect is not None and not (self._closed or self._manual_down):
-                self._nursery.start_soon(self._redial)
+                self._redialling = trio.CancelScope()  # now, so that a disconnect() before the task runs stops it
+                self._nursery.start_soon(self._redial, self._redialling)
 
-    async def _redial(self) -> None:
-        for delay in self.options.reconnect.delays():
-            await trio.sleep(delay)
-            if self._closed or self._manual_down or self._link is not None:
-                return
-            try:
-                await self._open()
-                return
-            except ConnectError:
-                continue
+    async def _redial(self, scope: trio.CancelScope) -> None:
+        with scope:
+            for delay in self.options.reconnect.delays():
+                await trio.sleep(delay)
+                try:
+                    await self._open()
+                    break
+                except ConnectError:
+                    continue
+        if self._redialling is scope:
+            self._redialling = None
+
+    def _stop_redialling(self) -> None:
+        if self._redialling is not None:
+            self._redialling.cancel()
 
     async def _end(self, link: _Link, reason: str, close_code: int | None) -> None:
         """End ``link``: send Client-Close with ``close_code`` (None: just close TCP), cancel its tasks."""
@@ -492,10 +503,9 @@ class GateController:
         if close_code is not None:
             with trio.move_on_after(CLOSE_GRACE) as scope:
                 scope.shield = True
-                try:
+                # The peer may be gone or have closed already: then there is nothing left to tell it.
+                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
                     await link.transport.send(ClientClose.new(close_code))
-                except (trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
-                    pass  # the peer is gone or already closed: nothing left to tell it
         link.scope.cancel()
 
     # --- the reader -----------------------------------------------------------------------------------
@@ -556,7 +566,8 @@ class GateController:
             self.stats.malformed += 1
             pending = self._pending.get(exc.transaction_id)
             if pending is not None:
-                self._resolve(exc.transaction_id, outcome.Error(UnexpectedReply(pending.command, f"malformed reply: {exc}")))
+                error = UnexpectedReply(pending.command, f"malformed reply: {exc}")
+                self._resolve(exc.transaction_id, outcome.Error(error))
             return False
         kind = type(command)
         if kind is GateOpen:

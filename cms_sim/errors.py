@@ -30,10 +30,10 @@ class GateControlLost(ControllerError):
 
 
 class RequestTimeout(ControllerError):
-    """No reply with the request's Transaction-ID arrived in time."""
+    """No reply to a request in time: ``command`` is the gate command (None for a Synchronize State Request)."""
 
-    def __init__(self, command, timeout: float) -> None:
-        super().__init__(f"no reply to {command.title} (TID {command.transaction_id}) within {timeout:g} s")
+    def __init__(self, what: str, timeout: float, command=None) -> None:
+        super().__init__(f"no reply to {what} within {timeout:g} s")
         self.command = command
         self.timeout = timeout
 

@@ -38,7 +38,7 @@ class GateClosed(NamedTuple):
 
 
 class Connected(NamedTuple):
-    """The CMTS completed OPN, CAT and REQ: gate control can flow (also after a reconnect)."""
+    """The CMTS's Request is in: gate control can flow (after each handshake, and after a new REQ following a DRQ)."""
 
     time: float
     peer: Address

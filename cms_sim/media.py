@@ -144,7 +144,7 @@ _BY_CANONICAL = {_canonical(name): profile for name, profile in PROFILES.items()
 
 
 def profile(name: str) -> MediaProfile:
-    """The profile called ``name``; spelling is forgiving: ``G711-20``, ``g.711/20ms`` and ``G711_20`` are one profile."""
+    """The profile called ``name``, forgiving of spelling: ``G711-20``, ``g.711/20ms`` and ``G711_20`` are one."""
     found = _BY_CANONICAL.get(_canonical(name))
     if found is None:
         raise KeyError(f"unknown media profile {name!r}; known: {', '.join(PROFILES)}")

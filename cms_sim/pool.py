@@ -50,15 +50,22 @@ class GateControllerPool:
 
     @asynccontextmanager
     async def _live(self):
+        # An error in the ``async with`` body leaves as itself, not wrapped in the nursery's ExceptionGroup:
+        # ``pytest.raises(UnknownGateID)`` around the block must work.
+        raised: BaseException | None = None
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
             try:
                 yield self
+            except BaseException as exc:
+                raised = exc
             finally:
                 with trio.CancelScope(shield=True):
                     for controller in self.controllers:
                         await controller.aclose()
                 nursery.cancel_scope.cancel()
+        if raised is not None:
+            raise raised
 
     def events(self) -> trio.MemoryReceiveChannel:
         """Events of every controller in the pool; ``event.peer`` tells them apart."""

@@ -145,7 +145,7 @@ class GateTable:
         self.policy = policy or GatePolicy()
         self.gates: dict[int, Gate] = {}
         self.closed: dict[int, float] = {}  # closed gate ID -> when it stops taking a Gate-Delete
-        self.by_subscriber: dict[Any, set[int]] = {}
+        self.by_subscriber: dict[Any, int] = {}  # gates each subscriber holds (a count: a set costs ~200 B/gate)
         self._heap: list[tuple[float, int, int]] = []
         self._rng = rng or random.SystemRandom()
         self.on_authorized: Callable[[int, float], None] = lambda gate_id, now: None  # the automatic modem
@@ -343,7 +343,7 @@ class GateTable:
     # --- bookkeeping -----------------------------------------------------------------------------
 
     def held_by(self, subscriber) -> int:
-        return len(self.by_subscriber.get(subscriber, ()))
+        return self.by_subscriber.get(subscriber, 0)
 
     def count_by_state(self) -> dict[GateState, int]:
         counts = dict.fromkeys(GateState, 0)
@@ -369,17 +369,15 @@ class GateTable:
         gate = Gate(self._new_gate_id(), subscriber, owner, state)
         gate.limit = limit
         self.gates[gate.gate_id] = gate
-        self.by_subscriber.setdefault(subscriber, set()).add(gate.gate_id)
+        self.by_subscriber[subscriber] = self.by_subscriber.get(subscriber, 0) + 1
         self.admission.gates += 1
         return gate
 
     def _remove(self, gate: Gate) -> None:
         del self.gates[gate.gate_id]
-        held = self.by_subscriber.get(gate.subscriber)
-        if held is not None:
-            held.discard(gate.gate_id)
-            if not held:
-                del self.by_subscriber[gate.subscriber]
+        held = self.by_subscriber.pop(gate.subscriber, 0) - 1
+        if held > 0:
+            self.by_subscriber[gate.subscriber] = held
         for direction, rate in gate.reserved_kbps:
             self.admission.give_back(direction, rate)
         self.admission.gates -= 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .codes import HEADER_SIZE
 from .errors import DecodeError
-from .messages import decode_header
+from .messages import check_framing
 
 DEFAULT_MAX_MESSAGE = 64 * 1024
 
@@ -47,10 +47,11 @@ class Framer:
         buffer = self._buffer
         if len(buffer) < HEADER_SIZE:
             return None
-        # Check the whole header as soon as it is here, whether or not the body has arrived too: a bad
-        # version, length or op-code must not wait for a body that never comes, nor depend on how TCP cut it.
+        # Version and length are checked as soon as the header is here, however TCP cut the stream: a
+        # bad one must not wait for a body that never comes.  Anything else (an unknown op-code, a bad
+        # object) is the decoder's to report, with the framing intact so the next message can be read.
         try:
-            length = decode_header(buffer)[3]
+            length = check_framing(buffer)
         except DecodeError as exc:
             self._fail(exc)
         if length > self.max_message:

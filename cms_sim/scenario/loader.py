@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .model import TAGS, RepeatParams, RepeatStep, SavingStep, Scenario, Step
-from .values import Template
+from .values import Template, show
 
 
 class ScenarioError(Exception):
@@ -144,21 +144,16 @@ def _problem(root: Node, error: dict) -> tuple[int, str]:
         allowed = allowed_keys(loc[:-1])
         message = "unknown field" + (f"; expected one of: {', '.join(allowed)}" if allowed else "")
     elif kind in _MAPPING_ERRORS:
-        message = f"expected a mapping of fields, got {_show(value)}"
+        message = f"expected a mapping of fields, got {show(value)}"
     elif kind == "list_type":
-        message = f"expected a list, got {_show(value)}"
+        message = f"expected a list, got {show(value)}"
     else:
         message = error["msg"].removeprefix("Value error, ")
         if message.startswith("Input should be "):
             message = "expected " + message.removeprefix("Input should be ")
         if kind not in _OWN_MESSAGES and not isinstance(value, (dict, list)):
-            message += f", got {_show(value)}"
+            message += f", got {show(value)}"
     return line, f"{path}: {message}" if path else message
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def allowed_keys(loc: tuple) -> list[str]:
@@ -253,7 +248,7 @@ def _check_variables(steps: list[Step], loc: tuple, defined: set[str], root: Nod
 
 
 def _attach_lines(steps: list[Step], node: Node) -> None:
-    for step, item in zip(steps, node.value):
+    for step, item in zip(steps, node.value, strict=True):
         step._line = item.start_mark.line + 1
         if isinstance(step, RepeatStep):
             _attach_lines(step.repeat.steps, locate(item, ("repeat", "steps"))[0])

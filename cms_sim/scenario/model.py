@@ -366,7 +366,6 @@ STEP_CLASSES: dict[str, type[Step]] = {
     for cls in (GateAllocStep, GateSetStep, GateInfoStep, GateDeleteStep, ReserveStep, CommitStep, ReleaseStep,
                 ExpectEventStep, HoldStep, WaitStep, RepeatStep, DisconnectStep, ReconnectStep, SyncStep)
 }
-MODEM_STEPS = (ReserveStep, CommitStep, ReleaseStep)
 BARE_STEPS = ("disconnect", "reconnect", "sync")
 _MODIFIERS = {name for cls in STEP_CLASSES.values() for name in cls.model_fields} - set(STEP_CLASSES)
 
@@ -467,15 +466,3 @@ class Scenario(_Model):
     def source(self) -> str | None:
         """The file it was loaded from."""
         return self._source
-
-    @property
-    def uses_modem(self) -> bool:
-        return any(isinstance(step, MODEM_STEPS) for step in walk_steps(self.steps))
-
-
-def walk_steps(steps: list[Step]):
-    """Every step, depth first, repeat bodies included."""
-    for step in steps:
-        yield step
-        if isinstance(step, RepeatStep):
-            yield from walk_steps(step.repeat.steps)

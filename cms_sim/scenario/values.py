@@ -64,14 +64,14 @@ class FieldType:
         #: the annotation for a field that takes literals only
         self.plain = Annotated[Any, PlainValidator(lambda v: self._validate(v, False)), WithJsonSchema(json_schema)]
         #: the annotation for a field that also takes ``${var}`` templates
-        self.templated = Annotated[Any, PlainValidator(lambda v: self._validate(v, True)),
-                                   WithJsonSchema({"anyOf": [json_schema, {"type": "string", "pattern": TEMPLATE_PATTERN}]})]
+        either = {"anyOf": [json_schema, {"type": "string", "pattern": TEMPLATE_PATTERN}]}
+        self.templated = Annotated[Any, PlainValidator(lambda v: self._validate(v, True)), WithJsonSchema(either)]
 
     def parse(self, value: Any, shown: str | None = None) -> Any:
         try:
             return self.parser(value)
         except (ValueError, TypeError):
-            raise ValueError(f"expected {self.expected}, got {shown or _show(value)}") from None
+            raise ValueError(f"expected {self.expected}, got {shown or show(value)}") from None
 
     def template(self, text: str) -> Template:
         template = Template(text)
@@ -86,10 +86,11 @@ class FieldType:
         except (ValueError, TypeError):
             expected = f"{self.expected} or ${{variable}}" if templated else self.expected
             raise PydanticCustomError("invalid_value", "expected {expected}, got {got}",
-                                      {"expected": expected, "got": _show(value)}) from None
+                                      {"expected": expected, "got": show(value)}) from None
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value as an error message quotes it: repr, cut at 40 characters."""
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -152,8 +153,8 @@ def named_code(enum: type, expected: str) -> FieldType:
         except KeyError:
             raise ValueError(value) from None
 
-    return FieldType(f"{expected} ({', '.join(names)}) or a number", lookup,
-                     {"anyOf": [{"type": "string", "enum": names}, {"type": "integer", "minimum": 0, "maximum": 0xFFFF}]})
+    schema = {"anyOf": [{"type": "string", "enum": names}, {"type": "integer", "minimum": 0, "maximum": 0xFFFF}]}
+    return FieldType(f"{expected} ({', '.join(names)}) or a number", lookup, schema)
 
 
 DURATION = FieldType("a duration such as 50ms, 2s or 1.5", parse_duration,

@@ -14,12 +14,13 @@ import trio
 
 from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
-from cops_core.connection import Connection, ConnectionClosed, Role
+from cops_core.connection import NEED_DATA, Connection, ConnectionClosed, Role
 from cops_core.dqos import GateSpec, decision_for, gate_command_of
 from cops_core.messages import ClientAccept, KeepAlive, Report, Request
 
 SUBSCRIBER = ipaddress.IPv4Address("10.0.1.10")
 FAR_END = ipaddress.IPv4Address("10.1.1.20")
+WAIT = 300.0  # seconds of trio time a test waits for a message before it fails
 
 
 def gate_spec(direction: int = 0, *, t1: int = 0, t7: int = 0, t8: int = 0, session_class: int = 1,
@@ -32,6 +33,8 @@ def gate_spec(direction: int = 0, *, t1: int = 0, t7: int = 0, t8: int = 0, sess
 class TestGC:
     """A PDP over a trio socket: handshake, send gate commands, read what comes back."""
 
+    __test__ = False  # a helper, not a test class
+
     def __init__(self, stream: trio.SocketStream, ka_seconds: int = 30) -> None:
         self.stream = stream
         self.connection = Connection(Role.PDP)
@@ -43,13 +46,14 @@ class TestGC:
         self.echo = True  # answer the CMTS's keep-alives
 
     async def receive(self):
-        """The next message from the CMTS (or ConnectionClosed)."""
-        while True:
-            event = self.connection.next_event()
-            if event is not None and type(event).__name__ != "NeedData":
-                return event
-            data = await self.stream.receive_some(65536)
-            self.connection.receive_data(data, trio.current_time())
+        """The next message from the CMTS (or ConnectionClosed); fails after ``WAIT`` seconds of trio time."""
+        with trio.fail_after(WAIT):
+            while True:
+                event = self.connection.next_event()
+                if event is not NEED_DATA:
+                    return event
+                data = await self.stream.receive_some(65536)
+                self.connection.receive_data(data, trio.current_time())
 
     async def send(self, message) -> None:
         await self.stream.send_all(self.connection.send(message, trio.current_time()))
@@ -80,14 +84,19 @@ class TestGC:
         return gate_command_of(message)
 
     async def next_message(self):
-        """The next message that is not a keep-alive (echoed while ``echo`` is set)."""
-        while True:
-            message = await self.receive()
-            if type(message) is not KeepAlive:
-                return message
-            self.keepalives.append(trio.current_time())
-            if self.echo:
-                await self.send(self.connection.keepalive())
+        """The next message that is not a keep-alive (echoed while ``echo`` is set).
+
+        Fails after ``WAIT`` seconds of trio time: with keep-alives flowing and the autojump clock a missing
+        message would otherwise be waited for forever, in no time.
+        """
+        with trio.fail_after(WAIT):
+            while True:
+                message = await self.receive()
+                if type(message) is not KeepAlive:
+                    return message
+                self.keepalives.append(trio.current_time())
+                if self.echo:
+                    await self.send(self.connection.keepalive())
 
     async def closed(self) -> None:
         """Wait for the CMTS to hang up (TCP EOF)."""

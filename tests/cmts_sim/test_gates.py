@@ -99,6 +99,7 @@ def test_reserve_commit_release_walk_the_states_and_tell_the_owner():
     assert events == [Event(OWNER, GateClose(0, gate_id, SUBSCRIBER, PacketCableReason(1, 0)))]
     assert gate_id not in table.gates and table.held_by(SUBSCRIBER) == 0
     assert table.count_by_state() == dict.fromkeys(GateState, 0)
+    assert table.by_subscriber == {}  # nothing left behind for a subscriber with no gates
 
 
 def test_auto_commit_flag_commits_on_reservation():
@@ -383,6 +384,9 @@ def test_subscriber_gate_limit_is_error_4():
     other = ipaddress.IPv4Address("10.0.1.11")
     set_gate(table, limit=2, subscriber=other)  # the limit is per subscriber
     assert table.held_by(SUBSCRIBER) == 2 and table.held_by(other) == 1
+    table.preempt(next(iter(table.gates)), 0.0)
+    assert table.held_by(SUBSCRIBER) == 1
+    set_gate(table, limit=2)  # room again
 
 
 @pytest.mark.parametrize(("specs", "error"), [

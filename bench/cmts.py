@@ -1,0 +1,278 @@
+"""Simulated-CMTS benchmark: Gate-Set throughput over TCP, then memory and full-GC pause with 100k gates.
+
+    python bench/cmts.py [--seconds 5] [--window 64] [--gates 100000]
+
+Throughput.  This process runs a CmtsServer under trio (listening on an
+ephemeral loopback port, modems driven, so only the gate controller's
+commands cost anything).  The load is a separate process
+(``python bench/cmts.py --client HOST PORT WINDOW SECONDS``): a plain blocking
+socket, no trio, no codec on the hot path.  It does the handshake (CAT with
+KA 0: no keep-alives), then sends Gate-Set DECs pre-encoded from the
+protocol.md 4.2 message (TID and Subscriber-ID patched in, one new subscriber
+and so one new gate per command, Activity-Count 4) keeping WINDOW of them in
+flight, and counts the Gate-Set-Acks that come back in SECONDS.  Window 1 is
+lock-step (one round trip per command); each window gets a fresh server.
+
+Memory.  A bare GateTable gets N gates in Authorized state, each from its own
+decoded Gate-Set payload (two Gate-Specs per gate, distinct objects as a real
+decode produces them; only the IPv4Address objects are shared, through the
+codec's address cache, as they are in the server).  tracemalloc gives the
+bytes retained per gate (target <= 1 KiB) and where they were allocated;
+``gc.collect()`` is timed with the gates alive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import platform
+import socket
+import statistics
+import struct
+import sys
+import time
+import tracemalloc
+from ipaddress import IPv4Address
+
+MTA = IPv4Address("10.0.1.10")
+FAR_END = IPv4Address("10.1.1.20")
+FIRST_SUBSCRIBER = int(IPv4Address("10.64.0.1"))
+
+
+def _gate_set(tid: int, subscriber: IPv4Address):
+    from cops_core.dqos import GateSet, GateSpec
+
+    ds = GateSpec(0, 17, 0, 1, FAR_END, MTA, 0, 16384, 0xB8, 250, 200, 0, 10000.0, 200.0, 10000.0, 200, 200,
+                  10000.0, 800)
+    us = ds._replace(direction=1, source_ip=MTA, destination_ip=FAR_END)
+    return GateSet(tid, subscriber, (ds, us), activity_count=4)
+
+
+# --- the client process: blocking socket, raw bytes ------------------------------------------------------
+
+
+class Frames:
+    """Whole COPS messages from a blocking socket."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+        self.pending: list[bytes] = []
+
+    def read(self) -> list[bytes]:
+        """Every message the next ``recv`` completes (maybe none)."""
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise ConnectionError("the CMTS closed the connection")
+        self.buffer += data
+        frames = []
+        while len(self.buffer) >= 8:
+            length = struct.unpack_from("!I", self.buffer, 4)[0]
+            if len(self.buffer) < length:
+                break
+            frames.append(bytes(self.buffer[:length]))
+            del self.buffer[:length]
+        return frames
+
+    def one(self) -> bytes:
+        while not self.pending:
+            self.pending += self.read()
+        return self.pending.pop(0)
+
+
+def run_client(host: str, port: int, window: int, seconds: float) -> dict:
+    from cops_core.dqos import decision_for
+    from cops_core.messages import ClientAccept
+    from cops_core.objects import Handle
+
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    frames = Frames(sock)
+    opn = frames.one()
+    assert opn[1] == 6, f"expected OPN, got op-code {opn[1]}"
+    sock.sendall(ClientAccept.new(0).encode())
+    req = frames.one()
+    assert req[1] == 1 and req[8:12] == b"\x00\x08\x01\x01", "expected a REQ with a 4-byte handle"
+    handle = Handle(req[12:16])
+    assert not frames.pending, "nothing else is expected before the first command"
+
+    # One DEC template; TID and Subscriber-ID are patched per command (offsets checked, not assumed).
+    template = bytearray(decision_for(handle, _gate_set(0x1234, IPv4Address("192.0.2.77"))).encode())
+    tid_at = template.index(b"\x00\x08\x01\x01\x12\x34\x00\x04") + 4
+    sub_at = template.index(b"\x00\x08\x02\x01" + IPv4Address("192.0.2.77").packed) + 4
+    sent = 0
+
+    def next_batch(count: int) -> bytes:
+        nonlocal sent
+        out = bytearray()
+        for _ in range(count):
+            struct.pack_into("!H", template, tid_at, sent & 0xFFFF)
+            struct.pack_into("!I", template, sub_at, FIRST_SUBSCRIBER + sent)
+            out += template
+            sent += 1
+        return bytes(out)
+
+    acks = errors = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    sock.sendall(next_batch(window))
+    in_flight = window
+    while True:
+        replies = 0
+        for frame in frames.read():
+            if frame[1] != 3:
+                continue
+            command = struct.unpack_from("!H", frame, 34)[0]  # TID object's command type, first in the ClientSI
+            if command == 5:
+                acks += 1
+            else:
+                errors += 1
+            replies += 1
+        in_flight -= replies
+        now = time.perf_counter()
+        if now >= deadline:
+            elapsed = now - start
+            break
+        if replies:
+            sock.sendall(next_batch(replies))
+            in_flight += replies
+    sock.close()
+    return {"window": window, "acks": acks, "errors": errors, "seconds": elapsed, "rate": acks / elapsed,
+            "abandoned_in_flight": in_flight}
+
+
+# --- the server process ------------------------------------------------------------------------------
+
+
+def throughput(window: int, seconds: float) -> dict:
+    import trio
+
+    from cmts_sim.config import CmtsConfig
+    from cmts_sim.server import CmtsServer
+
+    async def main() -> dict:
+        config = CmtsConfig(listen=["127.0.0.1:0"], modem={"mode": "driven"}, capacity={"max_gates": 10_000_000})
+        server = CmtsServer(config)
+        async with trio.open_nursery() as nursery:
+            (host, port), = await nursery.start(server.serve)
+            command = [sys.executable, __file__, "--client", host, str(port), str(window), str(seconds)]
+            cpu = time.process_time()
+            done = await trio.run_process(command, capture_stdout=True)
+            cpu = time.process_time() - cpu  # this process is the server: its CPU time is the server's
+            result = json.loads(done.stdout)
+            result["server_cpu_per_ack_us"] = cpu / max(result["acks"], 1) * 1e6
+            result["gates_in_server"] = len(server.gates.gates)
+            result["failed_sessions"] = server.failed_sessions
+            nursery.cancel_scope.cancel()
+        return result
+
+    return trio.run(main)
+
+
+def memory(gates: int) -> dict:
+    from cmts_sim.admission import Admission, Capacity
+    from cmts_sim.gates import GateState, GateTable
+    from cops_core.dqos import decode_gate_command
+    from cops_core.wire import ipv4
+
+    template = bytearray(_gate_set(0, IPv4Address("192.0.2.77")).encode())
+    tid_at = template.index(b"\x00\x08\x01\x01\x00\x00\x00\x04") + 4
+    sub_at = template.index(b"\x00\x08\x02\x01" + IPv4Address("192.0.2.77").packed) + 4
+
+    table = GateTable(Admission(Capacity(max_gates=gates)))
+    owner = object()  # stands for the PeerSession
+    ipv4.cache_clear()
+    gc.collect()
+    empty_pause = _gc_pause()
+    tracemalloc.start(1)
+    before = tracemalloc.take_snapshot()
+    base = tracemalloc.get_traced_memory()[0]
+    for n in range(gates):
+        struct.pack_into("!H", template, tid_at, n & 0xFFFF)
+        struct.pack_into("!I", template, sub_at, FIRST_SUBSCRIBER + n)
+        command = decode_gate_command(bytes(template))
+        reply, _ = table.handle(command, owner, 0.0)
+    del command, reply
+    gc.collect()
+    with_cache = tracemalloc.get_traced_memory()[0] - base
+    cache_entries = ipv4.cache_info().currsize
+    ipv4.cache_clear()  # the codec's address cache is not the table's; count the table alone
+    gc.collect()
+    retained = tracemalloc.get_traced_memory()[0] - base
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    assert table.count_by_state()[GateState.AUTHORIZED] == gates
+    assert all(len(gate.specs) == 2 for gate in table.gates.values())
+    first, second = list(table.gates.values())[:2]
+    assert first.specs[0] is not second.specs[0] and first.specs[0].token_bucket_rate is not \
+        second.specs[0].token_bucket_rate, "Gate-Specs must not be shared between gates"
+
+    where = []
+    for stat in after.compare_to(before, "lineno")[:8]:
+        frame = stat.traceback[0]
+        where.append((f"{frame.filename.rsplit('/', 2)[-1]}:{frame.lineno}", stat.size_diff / gates,
+                      _source_line(frame.filename, frame.lineno)))
+    pauses = [_gc_pause() for _ in range(5)]
+    return {"gates": gates, "bytes_per_gate": retained / gates, "with_cache_per_gate": with_cache / gates,
+            "cache_entries": cache_entries, "where": where, "gc_pause_ms": pauses, "gc_empty_ms": empty_pause,
+            "gc_tracked": len(gc.get_objects()), "table": table}
+
+
+def _gc_pause() -> float:
+    start = time.perf_counter()
+    gc.collect()
+    return (time.perf_counter() - start) * 1000
+
+
+def _source_line(filename: str, lineno: int) -> str:
+    try:
+        with open(filename) as source:
+            return source.readlines()[lineno - 1].strip()[:60]
+    except (OSError, IndexError):
+        return ""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run (default 5)")
+    parser.add_argument("--window", type=int, default=64, help="Gate-Sets in flight in the pipelined run (default 64)")
+    parser.add_argument("--gates", type=int, default=100_000, help="gates for the memory figure (default 100000)")
+    parser.add_argument("--client", nargs=4, metavar=("HOST", "PORT", "WINDOW", "SECONDS"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.client:
+        host, port, window, seconds = args.client
+        print(json.dumps(run_client(host, int(port), int(window), float(seconds))))
+        return 0
+
+    print(f"$ python bench/cmts.py --seconds {args.seconds:g} --window {args.window} --gates {args.gates}")
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.machine()}, "
+          f"{platform.system()}; server: this process (trio); client: a blocking-socket child process")
+    print()
+    print(f"Gate-Set throughput over loopback TCP, {args.seconds:g} s per run, one new gate per Gate-Set")
+    print(f"{'window':>8}{'Gate-Set-Acks':>15}{'errors':>8}{'acks/s':>10}{'us/ack':>9}{'server CPU us/ack':>19}")
+    for window in (1, args.window):
+        r = throughput(window, args.seconds)
+        assert r["failed_sessions"] == 0 and r["errors"] == 0, r
+        print(f"{window:>8}{r['acks']:>15}{r['errors']:>8}{r['rate']:>10.0f}{1e6 / r['rate']:>9.1f}"
+              f"{r['server_cpu_per_ack_us']:>19.1f}")
+    print()
+
+    m = memory(args.gates)
+    verdict = "met" if m["bytes_per_gate"] <= 1024 else "MISSED"
+    print(f"Memory: {m['gates']} gates, Authorized, two Gate-Specs each (distinct objects per gate)")
+    print(f"  retained by the gate table: {m['bytes_per_gate']:.0f} bytes/gate  (target <= 1024: {verdict})")
+    print(f"  plus the codec's IPv4 address cache ({m['cache_entries']} entries): "
+          f"{m['with_cache_per_gate']:.0f} bytes/gate")
+    print("  where the bytes were allocated (tracemalloc, bytes per gate, table only):")
+    for place, size, line in m["where"]:
+        print(f"    {size:8.1f}  {place:<18} {line}")
+    pauses = m["gc_pause_ms"]
+    print(f"Full GC (gc.collect) with {m['gates']} gates alive, {m['gc_tracked']} objects tracked: "
+          f"median {statistics.median(pauses):.1f} ms, max {max(pauses):.1f} ms "
+          f"(empty table: {m['gc_empty_ms']:.1f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""A trace record as plain data: the one summary of a message every report shares."""
+
+from __future__ import annotations
+
+from cops_core.codes import OpCode
+from cops_core.dqos import GateCommandType, gate_command_of
+from cops_core.errors import DecodeError
+from cops_core.transport import TraceRecord
+
+
+def summarize(record: TraceRecord, start: float) -> dict:
+    """Time since ``start``, direction, op-code, gate command, Gate-ID, TID and the bytes in hex."""
+    message = record.message
+    entry: dict = {
+        "time_ms": round((record.time - start) * 1000.0, 3),
+        "direction": "sent" if record.outgoing else "received",
+        "local": f"{record.local[0]}:{record.local[1]}",
+        "peer": f"{record.peer[0]}:{record.peer[1]}",
+        "opcode": message.OPCODE.name,
+    }
+    if message.OPCODE in (OpCode.DEC, OpCode.RPT):
+        try:
+            command = gate_command_of(message)
+        except DecodeError as exc:
+            entry["error"] = str(exc)
+            command = None
+        if command is not None:
+            entry["gate_command"] = GateCommandType(command.COMMAND).title
+            entry["transaction_id"] = command.transaction_id
+            if getattr(command, "gate_id", None) is not None:
+                entry["gate_id"] = f"0x{command.gate_id:08x}"
+    entry["hex"] = record.data.hex()
+    return entry

@@ -1,0 +1,70 @@
+"""What a scenario run produced, for report writers (JSON, JUnit, ladder, pcap) to read.
+
+Plain dataclasses: per scenario its verdict, timing, variables and the whole
+trace; per step (repeat bodies flattened, one entry per iteration's step) its
+verdict, a message, timings, the reply or event it got, and the messages
+(:class:`~cops_core.transport.TraceRecord`) sent and received while it ran.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from cops_core.transport import TraceRecord
+
+
+class Verdict(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not run because an earlier step failed
+
+
+@dataclass(slots=True)
+class StepResult:
+    """One step as run.  ``path`` is 1-based: (3,) is step 3; (4, 2, 1) is step 4, iteration 2, its step 1."""
+
+    path: tuple[int, ...]
+    kind: str
+    title: str
+    line: int | None
+    verdict: Verdict | None = None
+    message: str = ""
+    started: float = 0.0  # trio clock
+    duration_ms: float = 0.0
+    latency_ms: float | None = None  # gate commands: request to reply
+    reply: Any = None  # the Ack/Err, or the event, the step got
+    messages: list[TraceRecord] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return ".".join(map(str, self.path))
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    name: str
+    description: str
+    source: str | None
+    target: str  # the CMTS it ran against
+    variables: dict[str, Any]  # at the end of the run: the defaults, overrides and saved values
+    seed: int | None
+    started_wall: float  # time.time() at the start
+    started: float = 0.0  # trio clock
+    duration_ms: float = 0.0
+    verdict: Verdict | None = None
+    interrupted: bool = False
+    steps: list[StepResult] = field(default_factory=list)
+    trace: list[TraceRecord] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is Verdict.PASSED
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(step.verdict is verdict for step in self.steps)
+
+    @property
+    def failures(self) -> list[StepResult]:
+        return [step for step in self.steps if step.verdict is Verdict.FAILED]
