@@ -133,6 +133,15 @@ class ControllerOptions:
     reconnect: Backoff | None = None
     events_buffer: int = 65536
 
+    def __post_init__(self) -> None:
+        for name in ("ka_seconds", "acct_seconds"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 0xFFFF:
+                raise ValueError(f"{name} must be 0..65535 (a 16-bit COPS timer), not {value}")
+        for name in ("ka_tolerance", "request_timeout", "connect_timeout", "handshake_timeout"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+
 
 @dataclass(slots=True)
 class ControllerStats:
@@ -251,6 +260,11 @@ class GateController:
     # --- state --------------------------------------------------------------------------------
 
     @property
+    def closed(self) -> bool:
+        """True once closed for good: by :meth:`aclose`, or an accepted connection that ended."""
+        return self._closed
+
+    @property
     def connected(self) -> bool:
         """True while gate commands can be sent (handshake done, request state installed)."""
         link = self._link
@@ -322,7 +336,9 @@ class GateController:
         """
         timeout = self.options.request_timeout if timeout is None else timeout
         with trio.move_on_after(timeout):
-            link = await self._ready_link()
+            link = self._link
+            if link is None or not link.ready.is_set() or self._closed:
+                link = await self._ready_link()
             tid = self._tids.allocate(self._pending)
             command = command._replace(transaction_id=tid)
             pending = _Pending(command)
@@ -475,7 +491,10 @@ class GateController:
         await link.transport.aclose()
         if link.up:
             self._emit(ConnectionLost(trio.current_time(), link.transport.peer, link.reason))
-            if self.options.reconnect is not None and not (self._closed or self._manual_down):
+            if self.target is None:  # the CMTS dialled us: this controller has nothing left to do
+                self._closed = True
+                self._nursery.cancel_scope.cancel()
+            elif self.options.reconnect is not None and not (self._closed or self._manual_down):
                 self._redialling = trio.CancelScope()  # now, so that a disconnect() before the task runs stops it
                 self._nursery.start_soon(self._redial, self._redialling)
 

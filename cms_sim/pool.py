@@ -128,6 +128,8 @@ class GateControllerPool:
         controller = GateController(name, target, options, self.tids, self._events)
         for tap in self._taps:
             controller.add_tap(tap)
+        # Accepted connections that ended are closed for good: drop them, or a listening pool grows forever.
+        self.controllers = [other for other in self.controllers if not other.closed]
         self.controllers.append(controller)
         await self._nursery.start(controller._run)
         return controller

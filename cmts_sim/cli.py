@@ -61,7 +61,9 @@ def main() -> None:
 def _set(tree: dict, dotted: str, value: Any) -> None:
     *parents, leaf = dotted.split(".")
     for name in parents:
-        tree = tree.setdefault(name, {}) if isinstance(tree.get(name, {}), dict) else tree
+        if not isinstance(tree.get(name), dict):
+            tree[name] = {}  # absent, or null in the file: the flag creates the section
+        tree = tree[name]
     tree[leaf] = value
 
 

@@ -7,7 +7,7 @@ import trio
 
 from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
-from cms_sim.controller import Backoff, GateController, TransactionIds, parse_target
+from cms_sim.controller import Backoff, ControllerOptions, GateController, TransactionIds, parse_target
 from cms_sim.errors import (
     ConnectError,
     GateControlLost,
@@ -382,6 +382,19 @@ async def test_listen_mode_accepts_cmtses_that_dial_in(nursery, autojump_clock):
         assert type(await gc.gate_alloc(SUBSCRIBER)) is GateAllocAck
         with pytest.raises(ConnectError, match="only the CMTS can re-establish"):
             await gc.reconnect()
+        await pep.close_tcp()
+        await next_event(gc, ConnectionLost)
+        assert gc.closed
+        again = FakePep(pep_id="AGAIN")
+        await again.dial(nursery, pool.addresses[0])
+        assert (await pool.accept()).pep_id == "AGAIN" and [c.pep_id for c in pool.controllers] == ["AGAIN"]
+
+
+def test_options_are_checked_when_made():
+    with pytest.raises(ValueError, match="ka_seconds must be 0..65535"):
+        ControllerOptions(ka_seconds=70000)
+    with pytest.raises(ValueError, match="request_timeout must be positive"):
+        ControllerOptions(request_timeout=0)
 
 
 # --- against the simulated CMTS ----------------------------------------------------------------------------------

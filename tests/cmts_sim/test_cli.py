@@ -1,0 +1,63 @@
+"""``cmts-sim``: settings from a file and flags, one-line errors, the shipped example config."""
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cmts_sim.cli import build_config, main
+from cmts_sim.config import CmtsConfig
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "cmts.yaml"
+
+
+def test_the_example_config_loads_and_documents_every_setting():
+    config = build_config(str(EXAMPLE), (), (), {})
+    assert config.cmts_id == "LAB-CMTS-1"
+    text = EXAMPLE.read_text()
+    defaults = CmtsConfig().model_dump()
+    for section, value in defaults.items():
+        assert f"{section}:" in text, section
+        if isinstance(value, dict):
+            for key in value:
+                assert f"  {key}:" in text, f"{section}.{key}"
+
+
+def test_flags_win_over_the_file():
+    config = build_config(str(EXAMPLE), ("127.0.0.1:0",), (), {"t1": 12.5, "modem": "driven",
+                                                             "fault_reject_share": 0.5})
+    assert config.timers.t1 == 12.5
+    assert config.modem.mode == "driven"
+    assert config.listen == ["127.0.0.1:0"]
+    assert config.faults.reject_gate_set.share == 0.5 and config.faults.reject_gate_set.code == 1
+
+
+def test_connect_alone_means_no_listener():
+    config = build_config(None, (), ("127.0.0.1:3288",), {})
+    assert config.connect == ["127.0.0.1:3288"] and config.listen == []
+
+
+def test_a_bad_config_file_gets_one_line_per_problem_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("cmts_id: X\ntimers:\n  t1: soon\nmodem:\n  mode: sometimes\nbogus: 1\n")
+    result = CliRunner().invoke(main, ["serve", "--config", str(bad)])
+    assert result.exit_code == 2
+    lines = result.output.strip().splitlines()
+    assert lines[0].startswith(f"cmts-sim: {bad}:3: timers.t1: ")
+    assert any(line.startswith(f"cmts-sim: {bad}:5: modem.mode: ") and "'auto'" in line for line in lines)
+    assert any(line == f"cmts-sim: {bad}:6: bogus: unknown key" for line in lines)
+    assert "Traceback" not in result.output
+
+
+def test_a_yaml_syntax_error_names_the_line(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("timers:\n  t1: [1, 2\nmodem: {}\n")
+    result = CliRunner().invoke(main, ["serve", "--config", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.startswith(f"cmts-sim: {bad}:")
+    assert "YAML syntax" in result.output
+
+
+def test_version_and_help_show_examples():
+    runner = CliRunner()
+    assert "cmts-sim, version" in runner.invoke(main, ["--version"]).output
+    assert "cmts-sim serve --listen 0.0.0.0:2126" in runner.invoke(main, ["serve", "--help"]).output
