@@ -216,7 +216,7 @@ def memory(gates: int) -> dict:
     pauses = [_gc_pause() for _ in range(5)]
     return {"gates": gates, "bytes_per_gate": retained / gates, "with_cache_per_gate": with_cache / gates,
             "cache_entries": cache_entries, "where": where, "gc_pause_ms": pauses, "gc_empty_ms": empty_pause,
-            "gc_tracked": len(gc.get_objects()), "table": table}
+            "gc_tracked": len(gc.get_objects())}
 
 
 def _gc_pause() -> float:

@@ -15,6 +15,7 @@ from cops_core import __version__
 
 SUBCOMMANDS = {
     "decode": "cms_sim.decode.command:decode",
+    "run": "cms_sim.run_command:run",
 }
 """Subcommand name -> "module:attribute" of its click command."""
 
@@ -39,6 +40,8 @@ def main() -> None:
 
     \b
     Examples:
+      cms-sim run scenarios/basic_call.yaml      run a call flow against the embedded CMTS
+      cms-sim run --cmts 192.0.2.1 --junit results.xml scenarios/basic_call.yaml
       cms-sim decode 10 09 00 00 00 00 00 08     decode a hex message
       cms-sim decode samples/dqos_call.pcap      decode every COPS message in a capture
       cms-sim decode --json call.pcapng          the same, one JSON object per line

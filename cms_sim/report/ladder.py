@@ -3,16 +3,14 @@
 Rows come from the trace (one :class:`~cops_core.transport.TraceRecord` per
 COPS message) and from modem actions.  The same rows are printed live on a
 terminal and exported to SVG or HTML for handouts through rich's own
-recording console, so the handout looks exactly like the screen.
+recording console (:mod:`cms_sim.report.live_ladder`), so the handout looks
+exactly like the screen.
 """
 
 from __future__ import annotations
 
-import io
-from pathlib import Path
 from typing import NamedTuple
 
-from rich.console import Console
 from rich.text import Text
 
 from cops_core.codes import OpCode
@@ -59,7 +57,8 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS) -> R
         gate_id = getattr(command, "gate_id", None)
         if gate_id is not None:
             details.append(f"gate 0x{gate_id:08x}")
-        details.append(f"tid {command.transaction_id}")
+        if command.transaction_id or command.SOLICITED or command.REPORT_TYPE is None:
+            details.append(f"tid {command.transaction_id}")  # events carry TID 0: no news
         if getattr(command, "error", None) is not None:
             details.append(f"error {command.error.code}/{command.error.subcode:#06x}")
             error = True
@@ -119,18 +118,3 @@ def render(row: Row, *, verdict: str = "", explain_rows: bool = False) -> Text:
     if explain_rows and row.note:
         text.append("\n" + " " * 10 + row.note, style="italic dim")
     return text
-
-
-def export(rows: list[Row], path: str | Path, *, title: str = "pktcable-sim ladder", explain_rows: bool = True,
-           verdicts: dict[int, str] | None = None) -> None:
-    """Write the ladder as SVG or HTML (by the file's suffix), drawn exactly as on a terminal."""
-    console = Console(record=True, width=12 + 2 * (LANE + 1) + 24, file=io.StringIO(), force_terminal=True)
-    console.print(Text(title, style="bold"))
-    console.print(header())
-    for index, row in enumerate(rows):
-        console.print(render(row, verdict=(verdicts or {}).get(index, ""), explain_rows=explain_rows))
-    path = Path(path)
-    if path.suffix.lower() == ".svg":
-        path.write_text(console.export_svg(title=title), encoding="utf-8")
-    else:
-        path.write_text(console.export_html(), encoding="utf-8")

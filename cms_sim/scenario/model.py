@@ -126,7 +126,8 @@ class GateSetParams(_Model):
     t7: Port = media.DEFAULT_T7
     t8: Port = media.DEFAULT_T8
     session_class: UINT8.templated = 1
-    gate_specs: list[GateSpecParams] | None = Field(None, min_length=1, max_length=2)
+    gate_specs: list[GateSpecParams] | None = Field(
+        None, max_length=2, description="one Gate-Spec per direction; [] sends none (a malformed Gate-Set)")
 
     @model_validator(mode="after")
     def _one_source(self) -> "GateSetParams":

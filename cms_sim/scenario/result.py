@@ -35,6 +35,7 @@ class StepResult:
     duration_ms: float = 0.0
     latency_ms: float | None = None  # gate commands: request to reply
     reply: Any = None  # the Ack/Err, or the event, the step got
+    gate_id: int | None = None  # the gate a modem step acted on
     messages: list[TraceRecord] = field(default_factory=list)
 
     @property

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
+from typing import Any, Callable
 
 import trio
 
@@ -82,7 +82,7 @@ class ScenarioRunner:
     """
 
     def __init__(self, scenario: Scenario, modem: Modem, *, variables: dict[str, Any] | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, on_step: Callable[[StepResult], None] | None = None) -> None:
         overrides = variables or {}
         unknown = sorted(set(overrides) - set(scenario.variables))
         if unknown:
@@ -96,6 +96,7 @@ class ScenarioRunner:
         self.events = EventLog()
         self.result = ScenarioResult(scenario.name, scenario.description, scenario.source, "", dict(self.variables),
                                      self.seed, time.time())
+        self.on_step = on_step  # told of each step as it ends: the live ladder draws it
         self._attached = False
         self._failed = False
         self._controller: GateController | None = None
@@ -164,6 +165,8 @@ class ScenarioRunner:
         self.result.steps.append(result)
         if self._failed:
             result.verdict = Verdict.SKIPPED
+            if self.on_step is not None:
+                self.on_step(result)
             return
         trace = self.result.trace
         first = len(trace)
@@ -179,6 +182,8 @@ class ScenarioRunner:
         finally:
             result.duration_ms = (trio.current_time() - result.started) * 1000
             result.messages = trace[first:]
+            if self.on_step is not None and result.verdict is not None:
+                self.on_step(result)
 
     async def _gate_command(self, step: GateCommandStep, result: StepResult) -> str:
         gc, variables = self._controller, self.variables
@@ -242,6 +247,7 @@ class ScenarioRunner:
     async def _modem_action(self, step: ReserveStep | CommitStep | ReleaseStep, result: StepResult) -> str:
         params = step.action
         gate_id = resolve(params.gate_id, self.variables)
+        result.gate_id = gate_id
         action = getattr(self.modem, step.KIND)
         try:
             note = await action(gate_id, events=self.events, timeout=resolve(params.timeout, self.variables))

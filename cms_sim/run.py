@@ -1,0 +1,108 @@
+"""Running scenario files one after another, against the embedded CMTS or real gear.
+
+:class:`Run` owns the order of things for ``cms-sim run``: per scenario, start
+the simulated CMTS in this trio run (unless a real CMTS is named), connect a
+gate controller, run the steps, and keep the :class:`ScenarioResult` from the
+moment it exists, so an interrupted run still has its partial results to
+report.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import trio
+
+from cmts_sim.config import CmtsConfig
+from cmts_sim.server import CmtsServer
+from cops_core.transport import Tap
+
+from .errors import ConnectError
+from .pool import GateControllerPool
+from .scenario import EmbeddedModem, RealModem, Scenario, ScenarioResult, ScenarioRunner, StepResult, Verdict
+from .scenario.embedded import embedded_config
+
+EMBEDDED_HOST = "127.0.0.1"
+EMBEDDED_PORT = 2126
+
+
+async def embedded_port(preferred: int = EMBEDDED_PORT) -> int:
+    """``preferred`` if it is free on loopback, else 0 (any free port)."""
+    try:
+        listeners = await trio.open_tcp_listeners(preferred, host=EMBEDDED_HOST)
+    except OSError:
+        return 0
+    for listener in listeners:
+        await listener.aclose()
+    return preferred
+
+
+class Run:
+    """Scenarios in order; ``results`` grows as each one starts.
+
+    ``cmts`` names real gear (``HOST[:PORT]``); None runs each scenario
+    against a simulated CMTS started here on ``port``.  ``on_begin``,
+    ``on_step`` and ``on_end`` let a live view follow along.
+    """
+
+    def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
+                 port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = 60.0,
+                 taps: tuple[Tap, ...] = (),
+                 on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
+                 on_step: Callable[[StepResult], None] | None = None,
+                 on_end: Callable[[ScenarioResult], None] = lambda result: None) -> None:
+        self.scenarios = scenarios
+        self.cmts = cmts
+        self.port = port
+        self.seed = seed
+        self.modem_timeout = modem_timeout
+        self.taps = taps
+        self.on_begin, self.on_step, self.on_end = on_begin, on_step, on_end
+        self.results: list[ScenarioResult] = []
+
+    async def run(self) -> list[ScenarioResult]:
+        for scenario, variables in self.scenarios:
+            await self._one(scenario, variables)
+        return self.results
+
+    async def _one(self, scenario: Scenario, variables: dict[str, Any]) -> None:
+        if self.cmts is None:
+            server = CmtsServer(embedded_config(scenario, CmtsConfig(listen=[f"{EMBEDDED_HOST}:{self.port}"])))
+            modem = EmbeddedModem(server.modem)
+        else:
+            server, modem = None, RealModem(self.modem_timeout)
+        runner = ScenarioRunner(scenario, modem, variables=variables, seed=self.seed, on_step=self.on_step)
+        result = runner.result
+        self.results.append(result)
+        self.on_begin(result, scenario)
+        try:
+            async with trio.open_nursery() as nursery:
+                if server is not None:
+                    host, port = (await nursery.start(server.serve))[0]
+                    target = f"{host}:{port}"
+                else:
+                    target = self.cmts
+                result.target = target
+                try:
+                    async with GateControllerPool(**scenario.controller.options()) as pool:
+                        runner.attach(pool)
+                        for tap in self.taps:
+                            pool.add_tap(tap)
+                        await runner.run(await pool.connect(target))
+                finally:
+                    nursery.cancel_scope.cancel()
+        except* ConnectError as group:  # the nursery wraps it
+            _fail_setup(result, f"cannot connect to the CMTS at {result.target}: {group.exceptions[0]}")
+            if self.on_step is not None:
+                self.on_step(result.steps[-1])
+        finally:
+            if result.verdict is None and not result.steps:
+                result.interrupted = True
+            self.on_end(result)
+
+
+def _fail_setup(result: ScenarioResult, message: str) -> None:
+    """A scenario that never got to its steps fails on a 'connect' step of its own."""
+    step = StepResult((0,), "connect", "connect to the CMTS", None, Verdict.FAILED, message)
+    result.steps.append(step)
+    result.verdict = Verdict.FAILED

@@ -1,0 +1,166 @@
+"""``cms-sim run``: scenario files in, a ladder on screen, a verdict out (and reports for CI).
+
+Exit codes: 0 all scenarios passed, 1 a scenario failed, 2 usage or scenario
+file error, 130 interrupted (Ctrl-C: Client-Close is sent, partial reports
+are still written).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Any
+
+import click
+import trio
+from rich.console import Console
+from rich.table import Table
+
+from .report.live_ladder import LadderPrinter
+from .run import EMBEDDED_PORT, Run, embedded_port
+from .scenario import Scenario, ScenarioError, ScenarioResult, Verdict, load_scenario
+
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EXAMPLES = """
+\b
+Examples:
+  cms-sim run scenarios/basic_call.yaml                  # against the embedded CMTS
+  cms-sim run scenarios/*.yaml --junit results.xml       # every shipped scenario, for CI
+  cms-sim run --explain --ladder call.svg scenarios/basic_call.yaml
+  cms-sim run --cmts 192.0.2.1 --var subscriber=10.9.8.7 scenarios/basic_call.yaml
+  cms-sim run --pcap call.pcap --report call.json scenarios/basic_call.yaml
+"""
+
+
+def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
+    variables = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--var")
+        variables[name.strip()] = value
+    return variables
+
+
+@click.command(epilog=EXAMPLES)
+@click.argument("scenario_files", metavar="SCENARIO...", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False))
+@click.option("--cmts", metavar="HOST[:PORT]", help="a real CMTS to drive (default: the embedded simulated CMTS)")
+@click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="set a scenario variable (repeatable)")
+@click.option("--seed", type=int, help="seed for hold-time distributions")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="write a JSON report")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="write JUnit XML for CI")
+@click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False), help="write the COPS traffic as a pcap capture")
+@click.option("--ladder", "ladder_path", type=click.Path(dir_okay=False), help="write the ladder as .svg or .html")
+@click.option("--explain", is_flag=True, help="explain each message in PacketCable terms (for teaching)")
+@click.option("--quiet", "-q", is_flag=True, help="no ladder; only the summary")
+@click.option("--modem-timeout", type=float, default=60.0, show_default=True,
+              help="real gear: seconds a commit/release step waits for the real modem's Gate-Open/Gate-Close")
+def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_path, explain, quiet,
+        modem_timeout) -> None:
+    """Run scenario files and draw the call flow as a ladder diagram."""
+    console = Console(highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    if ladder_path and not ladder_path.lower().endswith((".svg", ".html", ".htm")):
+        raise click.BadParameter("expected a .svg or .html file", param_hint="--ladder")
+    scenarios = _load(scenario_files, _variables(var_pairs), errors)
+    ladder = LadderPrinter(console, explain=explain, show=not quiet)
+    interrupted = False
+
+    async def main() -> list[ScenarioResult]:
+        nonlocal interrupted
+        port = EMBEDDED_PORT
+        if cmts is None:
+            port = await embedded_port()
+            if port != EMBEDDED_PORT:
+                errors.print(f"cms-sim: port {EMBEDDED_PORT} is taken; the embedded CMTS listens on a free port instead")
+        runner = Run(scenarios, cmts=cmts, port=port, seed=seed, modem_timeout=modem_timeout,
+                     on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
+                     on_step=ladder.step_done, on_end=ladder.end)
+        async with trio.open_nursery() as nursery:
+            async def watch_signals() -> None:
+                nonlocal interrupted
+                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                    async for _ in signals:
+                        interrupted = True
+                        nursery.cancel_scope.cancel()
+                        return
+
+            nursery.start_soon(watch_signals)
+            await runner.run()
+            nursery.cancel_scope.cancel()
+        return runner.results
+
+    results = trio.run(main)
+    if interrupted:
+        errors.print("cms-sim: interrupted; Client-Close sent, writing partial reports")
+        for result in results:
+            if result.verdict is not Verdict.PASSED:
+                result.interrupted = True
+    _write_reports(results, ladder, report_path, junit_path, pcap_path, ladder_path, errors)
+    _summary(console, results)
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_PASSED if results and all(result.passed for result in results) else EXIT_FAILED)
+
+
+def _load(paths: tuple[str, ...], variables: dict[str, str], errors: Console) -> list[tuple[Scenario, dict[str, Any]]]:
+    """Every scenario, or exit 2 with one line per problem in any of them."""
+    problems: list[str] = []
+    scenarios = []
+    for path in paths:
+        try:
+            scenarios.append(load_scenario(path))
+        except ScenarioError as exc:
+            problems += exc.problems
+    declared = {name for scenario in scenarios for name in scenario.variables}
+    unknown = sorted(set(variables) - declared)
+    if unknown and not problems:
+        problems.append(f"--var {', '.join(unknown)}: no scenario has such a variable; they have: "
+                        f"{', '.join(sorted(declared)) or 'none'}")
+    if problems:
+        for line in problems:
+            errors.print(f"cms-sim: {line}", markup=False)
+        sys.exit(EXIT_USAGE)
+    return [(scenario, {k: v for k, v in variables.items() if k in scenario.variables}) for scenario in scenarios]
+
+
+def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap_path, ladder_path,
+                   errors: Console) -> None:
+    from .report.capture import write_capture
+    from .report.json_report import write_json_report
+    from .report.junit import write_junit
+
+    writers = [
+        (report_path, lambda path: write_json_report(results, path)),
+        (junit_path, lambda path: write_junit(results, path)),
+        (pcap_path, lambda path: write_capture([r for result in results for r in result.trace], path)),
+        (ladder_path, lambda path: ladder.export(path, "pktcable-sim: " + ", ".join(r.name for r in results))),
+    ]
+    for path, write in writers:
+        if not path:
+            continue
+        try:
+            write(path)
+        except OSError as exc:
+            errors.print(f"cms-sim: cannot write {path}: {exc.strerror or exc}")
+
+
+def _summary(console: Console, results: list[ScenarioResult]) -> None:
+    table = Table(title="Summary", title_justify="left")
+    for column, justify in (("scenario", "left"), ("verdict", "left"), ("steps", "right"), ("time", "right"),
+                            ("first failure", "left")):
+        table.add_column(column, justify=justify)
+    for result in results:
+        passed = result.count(Verdict.PASSED)
+        total = len(result.steps)
+        if result.interrupted:
+            verdict = "[yellow]interrupted[/]"
+        else:
+            verdict = "[green]passed[/]" if result.passed else "[red]FAILED[/]"
+        failure = result.failures[0] if result.failures else None
+        table.add_row(result.name, verdict, f"{passed}/{total}", f"{result.duration_ms / 1000:.2f} s",
+                      f"step {failure.id}: {failure.message}" if failure else "")
+    console.print()
+    console.print(table)
