@@ -190,7 +190,8 @@ class _Pending:
 class _Link:
     """One TCP connection's worth of state; a reconnect makes a new one."""
 
-    __slots__ = ("transport", "handle", "ready", "up", "pep_id", "reason", "scope", "nursery", "done", "sync_waiters")
+    __slots__ = ("transport", "handle", "ready", "up", "pep_id", "reason", "scope", "nursery", "done", "sync_waiters",
+                 "ending")
 
     def __init__(self, transport: CopsTransport) -> None:
         self.transport = transport
@@ -199,6 +200,7 @@ class _Link:
         self.up = False  # the handshake completed once on this link
         self.pep_id = ""
         self.reason = "the connection ended"
+        self.ending = False  # _end() is closing it (so the Client-Close, if any, is already sent)
         self.scope: trio.CancelScope | None = None
         self.nursery: trio.Nursery | None = None
         self.done = trio.Event()
@@ -472,6 +474,9 @@ class GateController:
                     self._linked.set()
                     task_status.started()
         finally:
+            if link.up and not link.ending and self.options.client_close_on_exit:
+                # Cancelled from outside (Ctrl-C, the caller's scope): still say goodbye to the CMTS.
+                await self._client_close(link, ErrorCode.SHUTTING_DOWN)
             await self._link_down(link)
         if not link.up:
             raise ConnectError(f"{self.name}: {link.reason}")
@@ -519,13 +524,19 @@ class GateController:
         if link.done.is_set():
             return
         link.reason = reason
+        link.ending = True
         if close_code is not None:
-            with trio.move_on_after(CLOSE_GRACE) as scope:
-                scope.shield = True
-                # The peer may be gone or have closed already: then there is nothing left to tell it.
-                with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
-                    await link.transport.send(ClientClose.new(close_code))
+            await self._client_close(link, close_code)
         link.scope.cancel()
+
+    @staticmethod
+    async def _client_close(link: _Link, code: int) -> None:
+        """Send Client-Close, shielded and briefly: even a cancelled controller says goodbye."""
+        with trio.move_on_after(CLOSE_GRACE) as scope:
+            scope.shield = True
+            # The peer may be gone or have closed already: then there is nothing left to tell it.
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
+                await link.transport.send(ClientClose.new(code))
 
     # --- the reader -----------------------------------------------------------------------------------
 

@@ -121,7 +121,7 @@ def _load(paths: tuple[str, ...], variables: dict[str, str], errors: Console) ->
                         f"{', '.join(sorted(declared)) or 'none'}")
     if problems:
         for line in problems:
-            errors.print(f"cms-sim: {line}", markup=False)
+            click.echo(f"cms-sim: {line}", err=True)  # one line each, never wrapped
         sys.exit(EXIT_USAGE)
     return [(scenario, {k: v for k, v in variables.items() if k in scenario.variables}) for scenario in scenarios]
 
@@ -144,7 +144,7 @@ def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap
         try:
             write(path)
         except OSError as exc:
-            errors.print(f"cms-sim: cannot write {path}: {exc.strerror or exc}")
+            click.echo(f"cms-sim: cannot write {path}: {exc.strerror or exc}", err=True)
 
 
 def _summary(console: Console, results: list[ScenarioResult]) -> None:

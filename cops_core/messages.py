@@ -36,6 +36,7 @@ from .objects import (
     StatelessData,
     UnknownObject,
 )
+from .templates import HANDLE_4, MessageTemplates, part
 from .wire import walk
 
 HEADER = struct.Struct("!BBHI")
@@ -43,6 +44,9 @@ DQOS = ClientType.PACKETCABLE_DQOS
 
 
 def _encode(self) -> bytes:
+    data = _TEMPLATES.encode(self)  # a gate-command DEC/RPT packs in one go
+    if data is not None:
+        return data
     body = b"".join([obj.encode() for obj in self.objects])
     flags = 0x11 if self.solicited else 0x10
     return HEADER.pack(flags, self.OPCODE, self.client_type, HEADER_SIZE + len(body)) + body
@@ -387,6 +391,10 @@ def decode_header(frame) -> tuple[int, int, int, int]:
 
 def decode_message(frame: bytes | bytearray | memoryview) -> Message:
     """Decode one whole COPS message; anything malformed raises :class:`DecodeError`."""
+    if type(frame) is bytes:
+        message = _TEMPLATES.decode(frame)  # a gate-command DEC/RPT in one unpack
+        if message is not None:
+            return message
     flags, opcode, client_type, length = decode_header(frame)
     if length != len(frame):
         raise DecodeError(4, f"message length {length} but {len(frame)} bytes given")
@@ -466,3 +474,12 @@ def _check_decision(objects: list, present: set) -> None:
             if kind in _DECISION_CLASSES:
                 raise DecodeError(HEADER_SIZE, "a DEC Decision object comes before any Context",
                                   ErrorCode.BAD_MESSAGE_FORMAT, object_subcode(CNum.DECISION, 1))
+
+
+# The DEC and RPT that carry DQoS gate commands (protocol.md 3.1), as decision_for/report_for build them: one
+# struct each way instead of an object walk (see cops_core.templates).  Both shapes are grammatical, so a
+# template's result needs no _check_grammar.
+_TEMPLATES = MessageTemplates(
+    (Decision, (HANDLE_4, part(Context), part(DecisionFlags)), ClientSpecificDecision),
+    (Report, (HANDLE_4, part(ReportTypeObject)), SignaledClientSI),
+)

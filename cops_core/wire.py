@@ -145,6 +145,9 @@ def fixed_layout(registry: Registry, num: int, ctype: int, fmt: str, convs: dict
         cls.encode = encode
         cls.decode_body = classmethod(decode_body)
         cls.LENGTH = length
+        # What cops_core.templates needs to lay this object out inside a whole-message struct.
+        cls.FORMAT = fmt
+        cls.CONVS = dict(convs or {})
         registry.add(cls, num, ctype, unpack_from=None if convs else unpack_from)
         return cls
 
