@@ -128,23 +128,28 @@ def _load(paths: tuple[str, ...], variables: dict[str, str], errors: Console) ->
 
 def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap_path, ladder_path,
                    errors: Console) -> None:
-    from .report.capture import write_capture
-    from .report.json_report import write_json_report
-    from .report.junit import write_junit
+    def json_report(path):
+        from .report.json_report import write_json_report
+        write_json_report(results, path)
 
-    writers = [
-        (report_path, lambda path: write_json_report(results, path)),
-        (junit_path, lambda path: write_junit(results, path)),
-        (pcap_path, lambda path: write_capture([r for result in results for r in result.trace], path)),
-        (ladder_path, lambda path: ladder.export(path, "pktcable-sim: " + ", ".join(r.name for r in results))),
-    ]
-    for path, write in writers:
-        if not path:
-            continue
-        try:
-            write(path)
-        except OSError as exc:
-            click.echo(f"cms-sim: cannot write {path}: {exc.strerror or exc}", err=True)
+    def junit(path):
+        from .report.junit import write_junit
+        write_junit(results, path)
+
+    def capture(path):
+        from .report.capture import write_capture
+        write_capture([record for result in results for record in result.trace], path)
+
+    def ladder_file(path):
+        ladder.export(path, "pktcable-sim: " + ", ".join(result.name for result in results))
+
+    for path, write in ((report_path, json_report), (junit_path, junit), (pcap_path, capture),
+                        (ladder_path, ladder_file)):
+        if path:
+            try:
+                write(path)
+            except OSError as exc:
+                click.echo(f"cms-sim: cannot write {path}: {exc.strerror or exc}", err=True)
 
 
 def _summary(console: Console, results: list[ScenarioResult]) -> None:

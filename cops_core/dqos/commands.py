@@ -20,6 +20,7 @@ from ..messages import Decision, DecisionGroup, Report, _offset_of
 from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, ReportTypeObject, SignaledClientSI
 from ..wire import OBJECT_HEADER
 from .codes import GateCommandType, PacketCableErrorCode
+from .templates import CommandTemplates
 from .objects import (
     PACKETCABLE_OBJECTS,
     ActivityCount,
@@ -114,6 +115,9 @@ def gate_command(command: GateCommandType, order: tuple[Slot, ...], required: tu
 
 def _encode_command(self) -> bytes:
     """The PacketCable objects of this command: Transaction-ID, then the ORDER, then ``extra``."""
+    data = _TEMPLATES.encode(self)  # the common shapes pack in one go
+    if data is not None:
+        return data
     parts = [_new(TransactionID, (self[0], self.COMMAND)).encode()]
     append = parts.append
     for index, repeated, wrap in self._EMIT:
@@ -296,6 +300,9 @@ class GateClose(NamedTuple):
     extra: tuple = ()
 
 
+# Every command's common shapes (see cops_core.dqos.templates); _encode_command and decode_gate_command try them first.
+_TEMPLATES = CommandTemplates(COMMAND_CLASSES.values())
+
 GateCommand = Union[GateAlloc, GateAllocAck, GateAllocErr, GateSet, GateSetAck, GateSetErr, GateInfo, GateInfoAck,
                     GateInfoErr, GateDelete, GateDeleteAck, GateDeleteErr, GateOpen, GateClose]
 
@@ -312,6 +319,10 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
     CMTS answers with: 6 (missing required object, sub-code its S-Num/S-Type),
     7 (invalid object) or 127 (unknown gate command type).
     """
+    if type(data) is bytes:
+        command = _TEMPLATES.decode(data)  # the common shapes in one unpack
+        if command is not None:
+            return command
     try:
         objects = decode_packetcable_objects(data, offset)
     except PacketCableDecodeError as exc:
