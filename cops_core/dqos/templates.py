@@ -137,30 +137,30 @@ def _decoder(cls: type, singles: tuple[str, ...], n: int, layout: Layout) -> Cal
 
 
 def _encoder(cls: type, singles: tuple[str, ...], layouts: dict[int, Layout]) -> Callable:
-    """``encode(command)`` for one class and set of field types; the Gate-Spec count picks the struct."""
-    longest = layouts[max(layouts)]
+    """``encode(command)`` for one class and set of field types, one branch per Gate-Spec count."""
     src = Source(_name("encode", cls, singles, None), "c")
     fields = cls._fields
+    some = next(iter(layouts.values()))  # the single objects sit at the same places whatever the count
     args = [f"0x{_TID.header:08x}", "c[0]", str(int(cls.COMMAND))]
     for i, name in enumerate(singles, 1):
-        slot, _ = cls.BY_CLASS[longest.parts[i].cls]
+        slot, _ = cls.BY_CLASS[some.parts[i].cls]
         value = f"c[{fields.index(name)}]"
-        args += longest.dump_field(i, value, src) if slot.wrap is not None else longest.dump(i, value, src)
-    extra = f"c[{fields.index('extra')}]"
-    if "gate_specs" not in fields:
-        src.add(f"if {extra}:")
-        src.add("return None", 2)
-        src.add(f"return {src.ref(longest.struct.pack, 'pack')}({', '.join(args)})")
-        return src.compile()
-    packs = {n: layout.struct.pack for n, layout in layouts.items()}
-    src.add(f"specs = c[{fields.index('gate_specs')}]")
-    src.add(f"pack = {src.ref(packs, 'packs')}.get(len(specs))")
-    src.add(f"if {extra} or pack is None:")
+        args += some.dump_field(i, value, src) if slot.wrap is not None else some.dump(i, value, src)
+    src.add(f"if c[{fields.index('extra')}]:")
     src.add("return None", 2)
-    src.add(f"values = [{', '.join(args)}]")
-    src.add("for s in specs:")
-    src.add(f"if type(s) is not {src.ref(GateSpec, 'GateSpec')}:", 2)
-    src.add("return None", 3)
-    src.add(f"values += ({', '.join(longest.dump(len(longest.parts) - 1, 's', src))})", 2)
-    src.add("return pack(*values)")
+    if "gate_specs" not in fields:
+        src.add(f"return {src.ref(some.struct.pack, 'pack')}({', '.join(args)})")
+        return src.compile()
+    gate_spec = src.ref(GateSpec, "GateSpec")
+    src.add(f"specs = c[{fields.index('gate_specs')}]")
+    for n, layout in layouts.items():
+        names = [f"s{k}" for k in range(n)]
+        spec_args = [arg for k, name in enumerate(names) for arg in layout.dump(1 + len(singles) + k, name, src)]
+        src.add(f"if len(specs) == {n}:")
+        if n:
+            src.add(f"{', '.join(names)}, = specs", 2)
+            src.add(f"if {' or '.join(f'type({name}) is not {gate_spec}' for name in names)}:", 2)
+            src.add("return None", 3)
+        src.add(f"return {src.ref(layout.struct.pack, f'pack{n}')}({', '.join(args + spec_args)})", 2)
+    src.add("return None")
     return src.compile()

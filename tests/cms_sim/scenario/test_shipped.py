@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from cms_sim import media
-from cms_sim.scenario import Verdict, load_scenario, run_embedded
+from cms_sim.scenario import Verdict, load_scenario, parse_scenario, run_embedded
 from cops_core.dqos import GateInfoAck
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -62,3 +62,37 @@ async def test_the_latency_bound_scenario_fails_at_its_slow_gate_set(autojump_cl
     failure = result.failures[0]
     assert (failure.title, failure.line) == ("slow Gate-Set", 22)
     assert failure.message == "Gate-Set-Ack after 200.0 ms, expected within 50 ms"
+
+
+DOCS = ROOT / "docs" / "scenarios.md"
+EXAMPLE_HEADER = """\
+name: docs example
+description: an example from docs/scenarios.md
+variables: {subscriber: 10.0.1.10, remote: 10.1.1.20}
+"""
+
+
+def _doc_examples() -> list[tuple[int, str]]:
+    """(line, scenario text) for each ```yaml block of docs/scenarios.md, wrapped into a scenario if it is a part."""
+    examples, block, start = [], None, 0
+    for number, line in enumerate(DOCS.read_text(encoding="utf-8").splitlines(), 1):
+        if block is None and line == "```yaml":
+            block, start = [], number + 1
+        elif block is not None and line == "```":
+            text = "\n".join(block) + "\n"
+            if text.startswith("- "):  # a list of steps
+                text = EXAMPLE_HEADER + "steps:\n" + "".join(f"  {row}\n" for row in block)
+            elif not text.startswith(("# yaml-language-server", "name:")):  # a top-level block
+                text = EXAMPLE_HEADER + text + "steps: [wait: 0]\n"
+            examples.append((start, text))
+            block = None
+        elif block is not None:
+            block.append(line)
+    return examples
+
+
+@pytest.mark.parametrize("line,text", [pytest.param(*example, id=f"line{example[0]}") for example in _doc_examples()])
+async def test_every_example_in_the_scenario_docs_runs_green(line, text, autojump_clock):
+    result = await run_embedded(parse_scenario(text, f"docs/scenarios.md:{line}"))
+    failed = [f"step {step.id} ({step.title}): {step.message}" for step in result.failures]
+    assert result.verdict is Verdict.PASSED, "; ".join(failed)
