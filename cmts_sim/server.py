@@ -320,7 +320,8 @@ class PeerSession:
     async def _bad_message(self, exc: DecodeError) -> bool:
         """Answer a message we cannot read; True if the session is over."""
         log.info("%s: undecodable message: %s", self.peer, exc)
-        if not self.connection.framing_lost and exc.opcode == Decision.OPCODE and self.handle is not None:
+        readable = not (self.connection.framing_lost or exc.unwalkable)
+        if readable and exc.opcode == Decision.OPCODE and self.handle is not None:
             reply = None
             if self.server.config.policy.malformed_decision == "error-reply":
                 reply = _reply_to_malformed_decision(exc.frame)

@@ -14,6 +14,10 @@ from .codes import ErrorCode
 class DecodeError(Exception):
     """Bytes that are not a well-formed COPS message.
 
+    ``unwalkable`` is True when an object header itself is broken (length
+    below 4, a truncated header): nothing after it can be read, and
+    protocol.md 3.6 answers that with Client-Close even inside a DEC.
+
     ``offset`` is the byte offset of the fault from the start of the message
     (or of the stream for framing faults); ``error_code``/``error_subcode``
     are the COPS Error object to send back.
@@ -33,6 +37,7 @@ class DecodeError(Exception):
         self.error_subcode = error_subcode
         self.opcode: int | None = None  # set once the common header was read, so a DEC can get its DRQ
         self.frame: bytes | None = None  # the whole message, when the framer could cut it out
+        self.unwalkable = False
 
 
 class PacketCableDecodeError(DecodeError):

@@ -184,6 +184,12 @@ def variable_layout(registry: Registry, num: int, ctype: int, *, pad: bool):
 ErrorFactory = Callable[[int, str, int, int], Exception]
 
 
+def _unwalkable(error: Exception) -> Exception:
+    """Mark an error that leaves no object boundary to stand on (protocol.md 3.6: Client-Close, Error 3)."""
+    error.unwalkable = True
+    return error
+
+
 def walk(
     buf: memoryview,
     start: int,
@@ -210,10 +216,12 @@ def walk(
     offset = start
     while offset < end:
         if end - offset < 4:
-            raise make_error(offset, f"{end - offset} trailing bytes, too short for an object header", 0, 0)
+            raise _unwalkable(make_error(offset, f"{end - offset} trailing bytes, too short for an object header",
+                                         0, 0))
         length, num, ctype = header(buf, offset)
         if length < 4:
-            raise make_error(offset, f"object {num}/{ctype} has length {length}, below the 4-byte minimum", num, ctype)
+            raise _unwalkable(make_error(offset, f"object {num}/{ctype} has length {length}, below the 4-byte minimum",
+                                         num, ctype))
         stop = offset + length
         if stop > end:
             raise make_error(

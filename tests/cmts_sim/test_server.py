@@ -387,6 +387,16 @@ async def test_object_shorter_than_its_header_gets_client_close_3(nursery, autoj
     await gc.closed()
 
 
+async def test_a_decision_with_an_object_shorter_than_its_header_gets_client_close_3(nursery, autojump_clock):
+    # protocol.md 3.6: with no object boundary left to stand on, even a DEC is closed with Error 3, not a DRQ.
+    cmts = await start_cmts(nursery)
+    gc = await connect(cmts)
+    await gc.send_raw(bytes.fromhex("10 02 80 08 00 00 00 10 00 02 01 01 00 00 00 01"))  # Handle of Length 2
+    message = await gc.next_message()
+    assert type(message) is ClientClose and message.error == Error(3, 0x0101)
+    await gc.closed()
+
+
 async def test_malformed_decision_gets_drq_12_and_a_fresh_request(nursery, autojump_clock):
     cmts = await start_cmts(nursery)
     gc = await connect(cmts)
