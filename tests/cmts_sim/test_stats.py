@@ -1,0 +1,45 @@
+"""What ``cmts-sim serve`` shows: the JSON message log, the counters, and the live panel drawn from them."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from cmts_sim.live import render
+from cmts_sim.stats import JsonLog, Stats
+from cops_core.dqos import GateInfo, GateInfoErr, GateSet, GateSetAck
+
+from .conftest import SUBSCRIBER, connect, gate_spec, start_cmts
+
+
+async def test_the_json_log_has_one_line_per_message_with_gate_command_gate_id_and_tid(nursery, autojump_clock):
+    stream = io.StringIO()
+    cmts = await start_cmts(nursery, taps=[JsonLog(stream).tap])
+    gc = await connect(cmts)
+    ack = await gc.command(GateSet(0x1234, SUBSCRIBER, (gate_spec(0), gate_spec(1))))
+    assert type(ack) is GateSetAck
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(line["direction"], line["opcode"]) for line in lines] == [
+        ("out", "OPN"), ("in", "CAT"), ("out", "REQ"), ("in", "DEC"), ("out", "RPT")]
+    dec, rpt = lines[3], lines[4]
+    assert dec["gate_command"] == "Gate-Set" and dec["transaction_id"] == 0x1234 and "gate_id" not in dec
+    assert rpt["gate_command"] == "Gate-Set-Ack" and rpt["gate_id"] == f"0x{ack.gate_id:08x}"
+    assert all(line["peer"].startswith("127.0.0.1:") and line["time"] > 1e9 for line in lines)
+
+
+async def test_counters_and_the_panel_show_messages_gates_and_errors_sent(nursery, autojump_clock):
+    stats = Stats()
+    cmts = await start_cmts(nursery, taps=[stats.tap])
+    gc = await connect(cmts)
+    await gc.command(GateSet(1, SUBSCRIBER, (gate_spec(0),)))
+    assert type(await gc.command(GateInfo(2, SUBSCRIBER, 0x0BAD0BAD))) is GateInfoErr
+    assert (stats.received, stats.sent) == (3, 4)  # CAT, 2 DEC in; OPN, REQ, 2 RPT out
+    assert stats.errors == {"PacketCable UNKNOWN_GATE_ID": 1}
+    console = Console(file=io.StringIO(), width=140, force_terminal=False)
+    console.print(render(cmts, stats, (12.0, 3.0)))
+    screen = console.file.getvalue()
+    assert "ready" in screen and "30 s" in screen  # the peer, its state and KA interval
+    assert "Authorized" in screen and "PacketCable UNKNOWN_GATE_ID" in screen
+    assert "12" in screen and "DEC 2" in screen
