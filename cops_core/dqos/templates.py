@@ -58,7 +58,7 @@ class CommandTemplates:
 
     def decode(self, data: bytes):
         """The gate command in payload ``data`` if it has one of the shapes, else None."""
-        decode = self.decoders.get(payload_key(data))
+        decode = self.decoders.get((len(data), data[6:8], data[10:19:8]))  # payload_key(data), inlined: -0.1 us
         return None if decode is None else decode(data)
 
     def encode(self, command) -> bytes | None:
