@@ -92,7 +92,7 @@ class Run:
                 finally:
                     nursery.cancel_scope.cancel()
         except* ConnectError as group:  # the nursery wraps it
-            _fail_setup(result, f"cannot connect to the CMTS at {result.target}: {group.exceptions[0]}")
+            _fail_setup(result, str(group.exceptions[0]))
             if self.on_step is not None:
                 self.on_step(result.steps[-1])
         finally:

@@ -65,6 +65,11 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     if ladder_path and not ladder_path.lower().endswith((".svg", ".html", ".htm")):
         raise click.BadParameter("expected a .svg or .html file", param_hint="--ladder")
     scenarios = _load(scenario_files, _variables(var_pairs), errors)
+    if cmts is not None:
+        for scenario, _ in scenarios:
+            if scenario.cmts.model_fields_set:
+                errors.print(f"cms-sim: {scenario.source}: its cmts: settings apply to the embedded CMTS only; "
+                             f"{cmts} keeps its own", soft_wrap=True)
     ladder = LadderPrinter(console, explain=explain, show=not quiet)
     interrupted = False
 
@@ -166,6 +171,6 @@ def _summary(console: Console, results: list[ScenarioResult]) -> None:
             verdict = "[green]passed[/]" if result.passed else "[red]FAILED[/]"
         failure = result.failures[0] if result.failures else None
         table.add_row(result.name, verdict, f"{passed}/{total}", f"{result.duration_ms / 1000:.2f} s",
-                      f"step {failure.id}: {failure.message}" if failure else "")
+                      f"{failure.where}: {failure.message}" if failure else "")
     console.print()
     console.print(table)

@@ -91,6 +91,8 @@ class PolicySettings(_Settings):
     closed_gate_linger: NonNegativeFloat = Field(
         30.0, description="seconds a closed gate's ID still takes a Gate-Delete (answered with an Ack)")
     event_report_type: Literal[1, 2, 3] = Field(3, description="Report-Type of Gate-Open/Gate-Close RPTs")
+    reroute_events: bool = Field(
+        True, description="a gate's events go to a GC reconnected from the same host once its own GC is gone")
     malformed_decision: Literal["drq", "error-reply"] = Field(
         "drq", description="a DEC that breaks COPS rules: DRQ (RFC 2748) or log + Gate-*-Err 127")
 

@@ -155,13 +155,27 @@ class CmtsServer:
         if self._timer_scope is not None:
             self._timer_scope.deadline = min(self._timer_scope.deadline, self._next_deadline())
 
+    def _route(self, owner: "PeerSession") -> "PeerSession | None":
+        """The session to tell about a gate: its owner, or, once the owner is gone, a gate controller
+        connected from the same host (a reconnect) if ``policy.reroute_events`` allows (UNVERIFIED)."""
+        if owner in self.sessions:
+            return owner
+        if not self.config.policy.reroute_events:
+            return None
+        host = owner.peer[0]
+        return next((session for session in self.sessions
+                     if session.peer[0] == host and session.state is State.READY), None)
+
     async def dispatch(self, events: list[Event]) -> None:
         """Send each Gate-Open/Gate-Close to the session owning its gate; flush those sessions."""
         touched = set()
         for event in events:
-            session = event.owner
-            if session in self.sessions and session.queue_event(event.command):
+            session = self._route(event.owner)
+            if session is not None and session.queue_event(event.command):
                 touched.add(session)
+                gate = self.gates.gates.get(event.command.gate_id)
+                if gate is not None:
+                    gate.owner = session  # its later events follow
             else:
                 self.dropped_events += 1
         for session in touched:

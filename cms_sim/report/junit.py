@@ -20,9 +20,9 @@ def _testcase(result: ScenarioResult) -> TestCase:
     elif result.verdict is Verdict.FAILED:
         failures = result.failures
         first = failures[0] if failures else None
-        message = f"step {first.id} ({first.title}): {first.message}" if first else "failed"
+        message = f"{first.where} ({first.title}): {first.message}" if first else "failed"
         failure = Failure(message, "ScenarioFailure")
-        failure.text = "\n".join(f"step {step.id} line {step.line}: {step.title}: {step.message}" for step in failures)
+        failure.text = "\n".join(f"{step.where}: {step.title}: {step.message}" for step in failures)
         case.result = [failure]
     elif result.verdict is None:
         case.result = [Skipped("not run")]

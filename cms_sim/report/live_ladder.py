@@ -67,7 +67,7 @@ class LadderPrinter:
             last = index == len(rows) - 1
             self._emit(render(row, verdict=verdict if last else "", explain_rows=self.explain))
         if step.verdict is Verdict.FAILED and step.message:
-            self._emit(Text(f"{'':10}step {step.id} (line {step.line}): {step.message}", style="red"))
+            self._emit(Text(f"{'':10}{step.where}: {step.message}", style="red"))
 
     def end(self, result: ScenarioResult) -> None:
         """Draw what came after the last step (a Client-Close at the end, late events)."""

@@ -42,6 +42,13 @@ class StepResult:
     def id(self) -> str:
         return ".".join(map(str, self.path))
 
+    @property
+    def where(self) -> str:
+        """"step 3 (line 22)": where in the scenario file; a setup failure has no step number or line."""
+        if self.kind == "connect":
+            return "setup"
+        return f"step {self.id}" + (f" (line {self.line})" if self.line else "")
+
 
 @dataclass(slots=True)
 class ScenarioResult:

@@ -358,6 +358,26 @@ async def test_two_gate_controllers_get_their_own_events(nursery, autojump_clock
     assert await gc_b.reply() == GateClose(0, gate_b, other, PacketCableReason(1, 0))
 
 
+@pytest.mark.parametrize("reroute", [True, False])
+async def test_a_gate_s_events_follow_its_controller_reconnecting_from_the_same_host(nursery, autojump_clock,
+                                                                                    reroute):
+    cmts = await start_cmts(nursery, policy={"reroute_events": reroute})
+    first = await connect(cmts)
+    gate_id = (await first.command(GateSet(1, SUBSCRIBER, SPECS))).gate_id
+    await first.stream.aclose()  # gone without a Client-Close, as deployed gate controllers do
+    while cmts.sessions:
+        await trio.sleep(0.01)
+    second = await connect(cmts)
+    await cmts.modem.reserve(gate_id)
+    await cmts.modem.commit(gate_id)
+    if reroute:
+        assert await second.reply() == GateOpen(0, gate_id, SUBSCRIBER)
+        assert cmts.gates.gates[gate_id].owner in cmts.sessions
+    else:
+        assert cmts.dropped_events == 1
+        assert type(await second.command(GateInfo(2, SUBSCRIBER, gate_id))) is GateInfoAck  # nothing else came
+
+
 @pytest.mark.parametrize("garbage", [
     bytes.fromhex("20 02 80 08 00 00 00 08"),  # COPS version 2
     bytes.fromhex("10 02 80 08 00 00 00 0a 00 00"),  # length 10, not a multiple of 4
