@@ -21,9 +21,10 @@ Handle, an IPv6 subscriber, an unknown or extra object, a padded payload, a
 wrong length, a buffer that is not ``bytes`` -- makes it return None and the
 caller runs the general path, which stays the reference: the templates are
 only ever allowed to return what it would (tests/cops_core/test_fastpath.py
-checks that over generated messages).  Templates never raise: every input
+checks that over generated messages).  Decoders never raise: every input
 they accept is well formed by construction, so :class:`DecodeError`
-behaviour is the general path's.
+behaviour is the general path's; encoders raise what it raises for values
+the wire cannot carry (``struct.error``).
 
 The functions are generated source (as :mod:`collections` does for
 ``namedtuple``), because straight-line code indexing the unpacked tuple is
@@ -33,11 +34,19 @@ of 1.6 us for a Gate-Set payload.  Each function's text is registered with
 in its ``source`` attribute.
 
 This module holds the machinery and the COPS-level shapes (the DEC and RPT
-around a gate command, see :data:`~cops_core.messages`); the gate-command
-shapes are in :mod:`cops_core.dqos.templates`.  Measured with
-``bench/codec.py`` (best of 7, same machine, same run conditions), the
-Gate-Set DEC round trip went from ~15.8 us to ~4.4 us, decode from ~10 us to
-~2.5 us, encode from ~5.5 us to ~2 us; see the report that introduced it.
+around a gate command, declared at the end of :mod:`cops_core.messages`);
+the gate-command shapes are in :mod:`cops_core.dqos.templates`.
+
+Measured with ``bench/codec.py`` (best of 7, runs interleaved with the
+previous codec under the same load, CPython 3.11): the Gate-Set DEC round
+trip went from 15.4-16.3 us to 7.6-7.75 us (encode 5.0 -> 3.4, decode
+9.7 -> 3.9; 14x -> 6.7x the struct floor), the Gate-Set-Ack RPT from
+10.6-11.1 us to 4.2-4.7 us.  What is left is mostly what the API's values
+cost to build, not dispatch: a NamedTuple costs ~0.13 us to create even
+through ``tuple.__new__`` (8 per decoded Gate-Set DEC), an IPv4 field
+~0.09 us to encode (``int``) and ~0.06 us to decode (cached ``ipv4``), 5
+each way; the four generated functions alone take ~4.9 us of the round
+trip, so the 5 us / 4x-floor target is beyond this design on CPython 3.11.
 """
 
 from __future__ import annotations
@@ -160,7 +169,7 @@ class Layout:
             self.headers.append(index)
             self.starts.append(index + 1)
             index += 1 + item.width
-        self.width = index  # index of the first suffix field
+        self.suffix_at = index  # where the suffix's fields start in ``f``
         self.struct = struct.Struct(fmt + suffix)
 
     def header_pairs(self) -> list[tuple[str, str]]:
@@ -213,7 +222,7 @@ class Layout:
 
 # --- COPS messages around a gate command -------------------------------------------------------------
 
-_COMMON_HEADER = "BBHI"  # version/flags, op-code, client-type, message length
+_COMMON_HEADER = "BBHI"  # f[0] version/flags, f[1] op-code, f[2] client-type, f[3] message length
 
 
 class MessageTemplates:
@@ -233,7 +242,8 @@ class MessageTemplates:
             decode = _message_decoder(message_cls, layout, tail)
             for flags in (0x10, 0x11):  # unsolicited, solicited
                 self.decoders[bytes([flags, message_cls.OPCODE])] = decode
-            self.encoders[(message_cls, *(item.cls for item in parts), tail)] = _message_encoder(message_cls, layout, tail)
+            encode = _message_encoder(message_cls, layout, tail)
+            self.encoders[(message_cls, *(item.cls for item in parts), tail)] = encode
 
     def decode(self, frame: bytes):
         """The message in ``frame`` if it has one of the shapes, else None."""
@@ -255,7 +265,10 @@ def _message_decoder(message_cls: type, layout: Layout, tail: type) -> Callable:
     src.add(f"if n < {size}:")
     src.add("return None", 2)
     src.add(f"f = {src.ref(layout.struct.unpack_from, 'unpack_from')}(frame)")
-    pairs = [("f[3]", "n"), *layout.header_pairs(), (f"f[{layout.width}]", f"(n - {size - 4}) << 16 | {tail_type}")]
+    # The length checks decode_header makes come first (message length a multiple of 4 and equal to the
+    # frame's), then every object header, the tail's Length running exactly to the end of the frame.
+    pairs = [("n & 3", "0"), ("f[3]", "n"), *layout.header_pairs(),
+             (f"f[{layout.suffix_at}]", f"(n - {size - 4}) << 16 | {tail_type}")]
     src.add(f"if {mismatch(pairs)}:")
     src.add("return None", 2)
     objects = [layout.build(i, src) for i in range(len(layout.parts))]
@@ -276,7 +289,7 @@ def _message_encoder(message_cls: type, layout: Layout, tail: type) -> Callable:
     guards = ["n & 3"] + [f"not ({item.guard.format(name)})" for item, name in zip(layout.parts, names) if item.guard]
     src.add(f"if {' or '.join(guards)}:")
     src.add("return None", 2)
-    args = ["0x11 if m[2] else 0x10", str(message_cls.OPCODE), "m[1]", f"n + {size}"]
+    args = ["0x11 if m[2] else 0x10", str(int(message_cls.OPCODE)), "m[1]", f"n + {size}"]
     for i, name in enumerate(names):
         args += layout.dump(i, name, src)
     args.append(f"(n + 4) << 16 | 0x{tail.NUM << 8 | tail.TYPE:04x}")

@@ -20,7 +20,6 @@ from ..messages import Decision, DecisionGroup, Report, _offset_of
 from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, ReportTypeObject, SignaledClientSI
 from ..wire import OBJECT_HEADER
 from .codes import GateCommandType, PacketCableErrorCode
-from .templates import CommandTemplates
 from .objects import (
     PACKETCABLE_OBJECTS,
     ActivityCount,
@@ -38,6 +37,7 @@ from .objects import (
     TransactionID,
     decode_packetcable_objects,
 )
+from .templates import CommandTemplates
 
 Address = Union[IPv4Address, IPv6Address]
 _new = tuple.__new__

@@ -6,7 +6,7 @@ PacketCable-Reason, then 0-2 Gate-Specs, in the order ``command.encode()``
 emits them.  Those shapes are derived from each command class's declaration
 (its ORDER and REQUIRED slots): every combination of its optional single
 objects, the required ones always present, times the Gate-Spec counts it may
-carry.  That is 130 payload templates, compiled once at import (~30 ms).
+carry: 57 payload decoders and 45 encoders, generated at import in ~9 ms.
 
 Decoding keys a payload by its length, its Gate Command Type and the S-Nums
 at bytes 10 and 18 (the second and third objects', as every object before
@@ -25,7 +25,8 @@ from itertools import combinations
 from typing import Callable, Iterable, Iterator
 
 from ..templates import Layout, Part, Source, mismatch, part
-from .objects import ActivityCount, GateID, GateSpec, PacketCableError, PacketCableReason, SubscriberIDIPv4, TransactionID
+from .objects import (ActivityCount, GateID, GateSpec, PacketCableError, PacketCableReason, SubscriberIDIPv4,
+                      TransactionID)
 
 MAX_GATE_SPECS = 2  # a DQoS gate has one flow each way; more take the general path
 
@@ -70,12 +71,11 @@ class CommandTemplates:
         layouts = {n: Layout("", 0, (_TID, *(_SINGLES[name][0] for name in singles), *[_SPEC] * n)) for n in counts}
         for n, layout in layouts.items():
             key = payload_key(_sample(cls, layout))
-            assert key not in self.decoders, f"two templates for {key}"
+            # One template per key, or one would shadow the other (each checks every header, so a clash would
+            # cost speed, never correctness); a new shape could break this.
+            assert key not in self.decoders, f"{cls.__name__} {singles} {n}: payload key {key} already taken"
             self.decoders[key] = _decoder(cls, singles, n, layout)
-        types = tuple(int if name == "transaction_id" else _SINGLES[name][1] if name in singles else
-                      tuple if name in ("gate_specs", "extra") else type(cls._field_defaults[name])
-                      for name in cls._fields)
-        self.encoders[(cls, *types)] = _encoder(cls, singles, layouts)
+        self.encoders[(cls, *_field_types(cls, singles))] = _encoder(cls, singles, layouts)
 
 
 def _shapes(cls: type) -> Iterator[tuple[tuple[str, ...], range]]:
@@ -95,6 +95,19 @@ def _shapes(cls: type) -> Iterator[tuple[tuple[str, ...], range]]:
             yield tuple(name for name in singles if name in required or name in chosen), counts
 
 
+def _field_types(cls: type, singles: tuple[str, ...]) -> tuple[type, ...]:
+    """The type of each field of a ``cls`` command that has exactly the single objects ``singles``."""
+    types = []
+    for name in cls._fields:
+        if name in singles:
+            types.append(_SINGLES[name][1])
+        elif name in ("transaction_id", "gate_specs", "extra"):
+            types.append(int if name == "transaction_id" else tuple)  # the encoder checks what the tuples hold
+        else:
+            types.append(type(cls._field_defaults[name]))  # absent: None
+    return tuple(types)
+
+
 def _sample(cls: type, layout: Layout) -> bytes:
     """A payload of this layout (zero values, the real headers and command type), to compute its key from."""
     values = list(layout.struct.unpack(bytes(layout.struct.size)))
@@ -104,8 +117,9 @@ def _sample(cls: type, layout: Layout) -> bytes:
     return layout.struct.pack(*values)
 
 
-def _name(verb: str, cls: type, singles: tuple[str, ...], n: int | None) -> str:
-    specs = "" if n is None else f"_{n}specs"
+def _name(verb: str, cls: type, singles: tuple[str, ...], n: int | None = None) -> str:
+    """``decode_GateSet_subscriber_activity_count_2specs``: what tracebacks and profiles show."""
+    specs = "" if n is None or "gate_specs" not in cls._fields else f"_{n}specs"
     return f"{verb}_{cls.__name__}_{'_'.join(singles) or 'tid'}{specs}"
 
 
@@ -138,7 +152,7 @@ def _decoder(cls: type, singles: tuple[str, ...], n: int, layout: Layout) -> Cal
 
 def _encoder(cls: type, singles: tuple[str, ...], layouts: dict[int, Layout]) -> Callable:
     """``encode(command)`` for one class and set of field types, one branch per Gate-Spec count."""
-    src = Source(_name("encode", cls, singles, None), "c")
+    src = Source(_name("encode", cls, singles), "c")
     fields = cls._fields
     some = next(iter(layouts.values()))  # the single objects sit at the same places whatever the count
     args = [f"0x{_TID.header:08x}", "c[0]", str(int(cls.COMMAND))]
@@ -153,12 +167,13 @@ def _encoder(cls: type, singles: tuple[str, ...], layouts: dict[int, Layout]) ->
         return src.compile()
     gate_spec = src.ref(GateSpec, "GateSpec")
     src.add(f"specs = c[{fields.index('gate_specs')}]")
+    src.add("n = len(specs)")
     for n, layout in layouts.items():
         names = [f"s{k}" for k in range(n)]
         spec_args = [arg for k, name in enumerate(names) for arg in layout.dump(1 + len(singles) + k, name, src)]
-        src.add(f"if len(specs) == {n}:")
+        src.add(f"if n == {n}:")
         if n:
-            src.add(f"{', '.join(names)}, = specs", 2)
+            src.add(f"{', '.join(names)} = {', '.join(f'specs[{k}]' for k in range(n))}", 2)
             src.add(f"if {' or '.join(f'type({name}) is not {gate_spec}' for name in names)}:", 2)
             src.add("return None", 3)
         src.add(f"return {src.ref(layout.struct.pack, f'pack{n}')}({', '.join(args + spec_args)})", 2)
