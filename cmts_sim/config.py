@@ -8,7 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    WrapValidator,
+)
 
 from .admission import Capacity
 from .gates import GatePolicy, Timers
@@ -62,7 +71,16 @@ class Exponential(_Settings):
     exponential: NonNegativeFloat = Field(description="mean")
 
 
-Delay = Union[NonNegativeFloat, Fixed, Uniform, Exponential]
+def _one_delay_error(value, handler):
+    """One clear message for a bad delay, rather than one per union member pydantic tried."""
+    try:
+        return handler(value)
+    except ValidationError:
+        raise ValueError("expected seconds (>= 0), or {fixed: S}, {uniform: [LOW, HIGH]}, {exponential: MEAN}, "
+                         f"got {value!r}") from None
+
+
+Delay = Annotated[Union[NonNegativeFloat, Fixed, Uniform, Exponential], WrapValidator(_one_delay_error)]
 
 
 class RejectSettings(_Settings):

@@ -9,7 +9,7 @@ YAML node tree along the error's location to the line that holds the value
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Collection, TypeVar
 
 import pydantic
 import yaml
@@ -25,23 +25,39 @@ class SettingsFileError(Exception):
         self.lines = lines
 
 
-def _line_of(node: yaml.Node | None, location: tuple) -> int:
-    """1-based line of the node at ``location`` under ``node``, or of the deepest ancestor found."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in location:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == str(part):
-                    child = value
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
+def locate(root: yaml.Node, loc: tuple, *, skip: Collection[str] = ()) -> tuple[yaml.Node, int, str]:
+    """The node a validation-error location points at, its 1-based line, and the location as the file spells it.
+
+    Names in ``skip`` (union tags pydantic adds, not keys in the file) are
+    passed over; a key missing from a mapping stops the walk at that mapping
+    (the place to add it); a scalar where the location goes deeper stops it
+    at the scalar.
+    """
+    node, line, parts = root, root.start_mark.line + 1, []
+    for index, segment in enumerate(loc):
+        if segment in skip:
+            continue
+        if isinstance(node, yaml.MappingNode) and isinstance(segment, str):
+            pair = next(((key, value) for key, value in node.value
+                         if isinstance(key, yaml.ScalarNode) and key.value == segment), None)
+            if pair is None:
+                if index == len(loc) - 1:
+                    parts.append(segment)  # a missing field: report it at its mapping
+                continue  # a discriminator value (e.g. a distribution's name): not a key
+            parts.append(segment)
+            line, node = pair[0].start_mark.line + 1, pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(segment, int) and segment < len(node.value):
+            parts.append(segment)
+            node = node.value[segment]
+            line = node.start_mark.line + 1
+        else:
             break
-        node = child
-        line = node.start_mark.line + 1
-    return line
+    return node, line, yaml_path(parts)
+
+
+def yaml_path(parts) -> str:
+    """``timers.t1``, ``steps[2].gate_set``: a location as a person reads it."""
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
 
 
 def _describe(error: dict) -> str:
@@ -50,23 +66,22 @@ def _describe(error: dict) -> str:
         return "required, but missing"
     if kind == "extra_forbidden":
         return "unknown key"
+    if kind == "value_error":  # our own validators' messages say what they got
+        return error["msg"].removeprefix("Value error, ")
     message = error["msg"][0].lower() + error["msg"][1:]
-    if "input" in error and kind not in ("union_tag_invalid",):
-        return f"{message} (got {error['input']!r})"
-    return message
+    return f"{message} (got {error['input']!r})" if "input" in error else message
 
 
-def format_validation_error(path: str, root: yaml.Node | None, exc: pydantic.ValidationError,
-                            location_prefix: tuple = ()) -> list[str]:
+def format_validation_error(path: str, root: yaml.Node | None, exc: pydantic.ValidationError) -> list[str]:
     """One line per pydantic error, located in the YAML."""
     lines = []
     for error in exc.errors():
-        # pydantic names union members and wrapped validators in the location; they are not keys in the file.
-        location = tuple(part for part in error["loc"] if not (isinstance(part, str) and ("[" in part or "-" in part
-                                                                                        and part.startswith("function"))))
-        full = location_prefix + location
-        field = ".".join(str(part) for part in full) or "(top level)"
-        lines.append(f"{path}:{_line_of(root, full)}: {field}: {_describe(error)}")
+        full = tuple(error["loc"])
+        if root is None:
+            lines.append(f"{path}:1: {yaml_path(full) or '(top level)'}: {_describe(error)}")
+            continue
+        _, line, field = locate(root, full)
+        lines.append(f"{path}:{line}: {field or '(top level)'}: {_describe(error)}")
     return lines
 
 

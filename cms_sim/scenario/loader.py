@@ -21,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .model import TAGS, RepeatParams, RepeatStep, SavingStep, Scenario, Step
+from cmts_sim.settings_file import locate as _locate, yaml_path as _path
+
 from .values import Template, show
 
 
@@ -97,36 +99,8 @@ def _duplicate_keys(node: Node, loc: tuple) -> Iterator[tuple[int, str]]:
 
 
 def locate(root: Node, loc: tuple) -> tuple[Node, int, str]:
-    """The node a validation-error location points at, its line, and the location as the file spells it.
-
-    Union tags (not in the file) are skipped; a key missing from a mapping
-    stops the walk at that mapping (the place to add it); a scalar where the
-    location goes deeper stops it at the scalar.
-    """
-    node, line, parts = root, root.start_mark.line + 1, []
-    for index, segment in enumerate(loc):
-        if segment in TAGS:
-            continue
-        if isinstance(node, MappingNode) and isinstance(segment, str):
-            pair = next(((key, value) for key, value in node.value
-                         if isinstance(key, ScalarNode) and key.value == segment), None)
-            if pair is None:
-                if index == len(loc) - 1:
-                    parts.append(segment)  # a missing field: report it at its mapping
-                continue  # a discriminator value (e.g. the distribution's name): not a key
-            parts.append(segment)
-            line, node = pair[0].start_mark.line + 1, pair[1]
-        elif isinstance(node, SequenceNode) and isinstance(segment, int) and segment < len(node.value):
-            parts.append(segment)
-            node = node.value[segment]
-            line = node.start_mark.line + 1
-        else:
-            break
-    return node, line, _path(parts)
-
-
-def _path(parts) -> str:
-    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in parts).lstrip(".")
+    """Where a validation-error location points in the file, skipping the scenario's union tags."""
+    return _locate(root, loc, skip=TAGS)
 
 
 _MAPPING_ERRORS = ("model_type", "model_attributes_type", "dict_type")

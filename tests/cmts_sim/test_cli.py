@@ -61,3 +61,13 @@ def test_version_and_help_show_examples():
     runner = CliRunner()
     assert "cmts-sim, version" in runner.invoke(main, ["--version"]).output
     assert "cmts-sim serve --listen 0.0.0.0:2126" in runner.invoke(main, ["serve", "--help"]).output
+
+
+def test_a_bad_delay_gets_one_line_not_one_per_form_it_could_take(tmp_path):
+    bad = tmp_path / "delay.yaml"
+    bad.write_text("faults:\n  reply_delay: {fixed: -1}\n")
+    result = CliRunner().invoke(main, ["serve", "--config", str(bad)])
+    assert result.exit_code == 2
+    assert result.output.splitlines() == [
+        f"cmts-sim: {bad}:2: faults.reply_delay: expected seconds (>= 0), or {{fixed: S}}, {{uniform: [LOW, HIGH]}}, "
+        "{exponential: MEAN}, got {'fixed': -1}"]
