@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import outcome
 import trio
@@ -155,6 +155,8 @@ class ControllerStats:
     events: int = 0
     events_dropped: int = 0
     connects: int = 0  # times gate control came up (handshakes, and new REQs after a DRQ)
+    messages_in: int = 0  # every COPS message, keep-alives included (a closed TCP counts as one)
+    messages_out: int = 0
 
 
 class TransactionIds:
@@ -177,21 +179,27 @@ class TransactionIds:
 
 
 class _Pending:
-    """One request awaiting its reply: the request, and the parked task (None until it parks)."""
+    """One request awaiting its reply: the request, and who gets the outcome.
 
-    __slots__ = ("command", "task", "result")
+    Either a parked task (``task``, None until it parks) or, for
+    :meth:`GateController.submit`, a callback: a load generator with
+    thousands of calls in flight keeps no task per request.
+    """
 
-    def __init__(self, command) -> None:
+    __slots__ = ("command", "task", "result", "callback")
+
+    def __init__(self, command, callback: Callable[[outcome.Outcome], None] | None = None) -> None:
         self.command = command
         self.task = None
         self.result: outcome.Outcome | None = None
+        self.callback = callback
 
 
 class _Link:
     """One TCP connection's worth of state; a reconnect makes a new one."""
 
-    __slots__ = ("transport", "handle", "ready", "up", "pep_id", "reason", "scope", "nursery", "done", "sync_waiters",
-                 "ending")
+    __slots__ = ("transport", "handle", "ready", "up", "pep_id", "reason", "cause", "scope", "nursery", "done",
+                 "sync_waiters", "ending")
 
     def __init__(self, transport: CopsTransport) -> None:
         self.transport = transport
@@ -200,6 +208,7 @@ class _Link:
         self.up = False  # the handshake completed once on this link
         self.pep_id = ""
         self.reason = "the connection ended"
+        self.cause = "connection lost"  # the reason, short and countable (GateControlLost.cause)
         self.ending = False  # _end() is closing it (so the Client-Close, if any, is already sent)
         self.scope: trio.CancelScope | None = None
         self.nursery: trio.Nursery | None = None
@@ -227,6 +236,7 @@ class GateController:
         options: ControllerOptions,
         tids: TransactionIds,
         events: tuple[trio.MemorySendChannel, trio.MemoryReceiveChannel],
+        on_event: Callable[[object], None] | None = None,
     ) -> None:
         self.name = name
         self.target = target  # None: an accepted connection, which only the CMTS can re-establish
@@ -234,6 +244,7 @@ class GateController:
         self.stats = ControllerStats()
         self._tids = tids
         self._events_send, self._events_receive = events
+        self._on_event = on_event  # instead of the channel: called in the reader task with each event
         self._pending: dict[int, _Pending] = {}
         self._taps: list[Tap] = []
         self._link: _Link | None = None
@@ -305,7 +316,7 @@ class GateController:
     async def gate_alloc(self, subscriber, activity_count: int | None = None, *,
                          timeout: float | None = None) -> GateAllocAck:
         """Gate-Alloc: reserve a Gate-ID; raises a :class:`GateError` subclass on Gate-Alloc-Err."""
-        return await self.request(GateAlloc(0, _address(subscriber), activity_count), timeout=timeout)
+        return await self.request(GateAlloc(0, as_address(subscriber), activity_count), timeout=timeout)
 
     async def gate_set(self, subscriber, gate_specs: Iterable[GateSpec], gate_id: int | None = None,
                        activity_count: int | None = None, *, timeout: float | None = None,
@@ -316,17 +327,17 @@ class GateController:
         ``remote_gate_info``, ``media_connection_event_info``,
         ``electronic_surveillance_parameters``, ``session_description_parameters``.
         """
-        command = GateSet(0, _address(subscriber), tuple(gate_specs), gate_id, activity_count, **objects)
+        command = GateSet(0, as_address(subscriber), tuple(gate_specs), gate_id, activity_count, **objects)
         return await self.request(command, timeout=timeout)
 
     async def gate_info(self, subscriber, gate_id: int, *, timeout: float | None = None) -> GateInfoAck:
         """Gate-Info: the gate's state as the CMTS holds it."""
-        return await self.request(GateInfo(0, _address(subscriber), gate_id), timeout=timeout)
+        return await self.request(GateInfo(0, as_address(subscriber), gate_id), timeout=timeout)
 
     async def gate_delete(self, subscriber, gate_id: int, *, reason: PacketCableReason | None = None,
                           timeout: float | None = None) -> GateDeleteAck:
         """Gate-Delete."""
-        return await self.request(GateDelete(0, _address(subscriber), gate_id, reason), timeout=timeout)
+        return await self.request(GateDelete(0, as_address(subscriber), gate_id, reason), timeout=timeout)
 
     async def request(self, command, *, timeout: float | None = None):
         """Send any GC gate command (its TID is replaced by a free one) and return its Ack.
@@ -347,7 +358,7 @@ class GateController:
             self._pending[tid] = pending
             self.stats.requests += 1
             try:
-                link.transport.queue(decision_for(link.handle, command))
+                self._queue(link, decision_for(link.handle, command))
                 await link.transport.flush()
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 self._pending.pop(tid, None)
@@ -367,6 +378,38 @@ class GateController:
             return await trio.lowlevel.wait_task_rescheduled(abort)
         raise RequestTimeout(f"{command.title} (TID {command.transaction_id})", timeout, command)
 
+    def submit(self, command, callback: Callable[[outcome.Outcome], None]) -> int:
+        """Queue any GC gate command with a free TID, without waiting; returns the TID.
+
+        ``callback`` gets the reply as an :class:`outcome.Outcome`: ``Value(ack)``,
+        or ``Error`` of a :class:`GateError`, :class:`UnexpectedReply` or
+        :class:`GateControlLost`.  It runs in the reader task, so it must not
+        block; commands it submits go out with the reader's next write.  The
+        caller keeps the deadline and calls :meth:`abandon` when it passes.
+        Commands submitted outside the reader go out on :meth:`flush`.
+        Raises :class:`GateControlLost` when no connection is ready.
+        """
+        link = self._link
+        if link is None or not link.ready.is_set() or self._closed:
+            raise GateControlLost(f"{self.name}: not connected")
+        tid = self._tids.allocate(self._pending)
+        command = command._replace(transaction_id=tid)
+        self._queue(link, decision_for(link.handle, command))
+        self._pending[tid] = _Pending(command, callback)
+        self.stats.requests += 1
+        return tid
+
+    def abandon(self, tid: int) -> None:
+        """Stop waiting for ``tid``'s reply (its deadline passed); a late reply counts as unmatched."""
+        self._pending.pop(tid, None)
+
+    async def flush(self) -> None:
+        """Send what :meth:`submit` queued; a connection that broke meanwhile is the reader's to report."""
+        link = self._link
+        if link is not None:
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await link.transport.flush()
+
     async def sync(self, *, timeout: float | None = None) -> None:
         """Synchronize State Request: the CMTS re-sends its Request and ends with Synchronize Complete."""
         timeout = self.options.request_timeout if timeout is None else timeout
@@ -374,7 +417,8 @@ class GateController:
             link = await self._ready_link()
             done = trio.Event()
             link.sync_waiters.append(done)
-            await link.transport.send(SyncRequest.new())
+            self._queue(link, SyncRequest.new())
+            await link.transport.flush()
             await done.wait()
             if link.done.is_set():
                 raise GateControlLost(f"{self.name}: {link.reason}")
@@ -486,7 +530,7 @@ class GateController:
         if self._link is link:
             self._link = None
             self._linked = trio.Event()
-        error = GateControlLost(f"{self.name}: {link.reason}")
+        error = GateControlLost(f"{self.name}: {link.reason}", link.cause)
         for tid in list(self._pending):
             self._resolve(tid, outcome.Error(error))
         for waiter in link.sync_waiters:
@@ -529,14 +573,14 @@ class GateController:
             await self._client_close(link, close_code)
         link.scope.cancel()
 
-    @staticmethod
-    async def _client_close(link: _Link, code: int) -> None:
+    async def _client_close(self, link: _Link, code: int) -> None:
         """Send Client-Close, shielded and briefly: even a cancelled controller says goodbye."""
         with trio.move_on_after(CLOSE_GRACE) as scope:
             scope.shield = True
             # The peer may be gone or have closed already: then there is nothing left to tell it.
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
-                await link.transport.send(ClientClose.new(code))
+                self._queue(link, ClientClose.new(code))
+                await link.transport.flush()
 
     # --- the reader -----------------------------------------------------------------------------------
 
@@ -546,6 +590,7 @@ class GateController:
         while True:
             try:
                 messages = await transport.receive()
+                self.stats.messages_in += len(messages)
             except DecodeError as exc:
                 self.stats.malformed += 1
                 if transport.connection.framing_lost:
@@ -574,7 +619,7 @@ class GateController:
     def _on_open(self, link: _Link, message: ClientOpen) -> bool:
         link.pep_id = message.pep_id
         options = self.options
-        link.transport.queue(ClientAccept.new(options.ka_seconds, options.acct_seconds))
+        self._queue(link, ClientAccept.new(options.ka_seconds, options.acct_seconds))
         link.nursery.start_soon(keepalive_loop, link.transport, lambda: self._peer_dead(link))
         return False
 
@@ -582,7 +627,7 @@ class GateController:
         link.handle = message.handle
         if self.options.solicited_null_decision:
             null = DecisionGroup(Context(RType.CONFIGURATION, 0), DecisionFlags(DecisionCommand.NULL_DECISION, 0))
-            link.transport.queue(Decision.new(message.handle, null, solicited=True))
+            self._queue(link, Decision.new(message.handle, null, solicited=True))
         if not link.ready.is_set():
             link.ready.set()
             self.stats.connects += 1
@@ -629,7 +674,7 @@ class GateController:
         self._resolve(reply.transaction_id, result)
 
     def _on_keepalive(self, link: _Link, message: KeepAlive) -> bool:
-        link.transport.queue(link.transport.connection.keepalive())
+        self._queue(link, link.transport.connection.keepalive())
         return False
 
     def _on_delete_request(self, link: _Link, message: DeleteRequest) -> bool:
@@ -640,7 +685,8 @@ class GateController:
                 link.handle = Handle(next(iter(handles)))
             return False
         link.ready = trio.Event()
-        lost = GateControlLost(f"{self.name} deleted the request state (DRQ reason {reason.code}/{reason.subcode})")
+        lost = GateControlLost(f"{self.name} deleted the request state (DRQ reason {reason.code}/{reason.subcode})",
+                               f"DRQ reason {reason.code}")
         for tid in list(self._pending):
             self._resolve(tid, outcome.Error(lost))
         self._emit(RequestStateDeleted(trio.current_time(), link.transport.peer, message.handle.value,
@@ -660,6 +706,7 @@ class GateController:
         except ValueError:
             name = "unknown"
         link.reason = f"{self.name} sent Client-Close (error {error.code} {name}, sub-code {error.subcode})"
+        link.cause = f"Client-Close error {error.code} {name.lower().replace('_', ' ')}"
         return True
 
     def _on_closed(self, link: _Link, message: ConnectionClosed) -> bool:
@@ -679,6 +726,7 @@ class GateController:
 
     async def _peer_dead(self, link: _Link) -> None:
         interval = link.transport.connection.ka_interval * self.options.ka_tolerance
+        link.cause = "CMTS silent (keep-alive timeout)"
         await self._end(link, f"{self.name} was silent for {interval:g} s (KA timer {self.options.ka_seconds} s)",
                         ErrorCode.COMMUNICATION_FAILURE)
 
@@ -686,13 +734,22 @@ class GateController:
 
     def _resolve(self, tid: int, result: outcome.Outcome) -> None:
         pending = self._pending.pop(tid)
-        if pending.task is None:
+        if pending.callback is not None:
+            pending.callback(result)
+        elif pending.task is None:
             pending.result = result
         else:
             trio.lowlevel.reschedule(pending.task, result)
 
+    def _queue(self, link: _Link, message) -> None:
+        link.transport.queue(message)
+        self.stats.messages_out += 1
+
     def _emit(self, event) -> None:
         self.stats.events += 1
+        if self._on_event is not None:
+            self._on_event(event)
+            return
         try:
             self._events_send.send_nowait(event)
         except trio.WouldBlock:
@@ -709,6 +766,7 @@ class GateController:
         return f"<GateController {self.name} {state}>"
 
 
-def _address(subscriber) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def as_address(subscriber) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """A subscriber given as text or as an address object -> the address object."""
     return subscriber if isinstance(subscriber, (ipaddress.IPv4Address, ipaddress.IPv6Address)) \
         else ipaddress.ip_address(subscriber)

@@ -26,7 +26,14 @@ class GateControlLost(ControllerError):
 
     Raised for requests pending when the CMTS sent Client-Close or a DRQ,
     closed TCP or fell silent, and for requests made on a closed controller.
+    ``cause`` is the short, countable form ("connection lost",
+    "Client-Close error 9 communication failure", ...) that load statistics
+    group failures by; the message has the details.
     """
+
+    def __init__(self, message: str, cause: str = "connection lost") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class RequestTimeout(ControllerError):

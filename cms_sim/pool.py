@@ -13,6 +13,7 @@ import math
 from collections import deque
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Callable
 
 import trio
 
@@ -27,10 +28,15 @@ class GateControllerPool:
 
     ``options`` are :class:`~cms_sim.controller.ControllerOptions` fields,
     the defaults for every controller; :meth:`connect` can override them.
+    ``on_event``, if given, is called with each event in the reader task
+    instead of queueing it for :meth:`events` (a load generator routes
+    thousands of events a second by Gate-ID; a channel would cost a task
+    switch each).
     """
 
-    def __init__(self, **options) -> None:
+    def __init__(self, *, on_event: Callable[[object], None] | None = None, **options) -> None:
         self.options = ControllerOptions(**options)
+        self.on_event = on_event
         self.tids = TransactionIds()
         self.controllers: list[GateController] = []
         self.addresses: list[Address] = []  # where listen() is accepting
@@ -125,7 +131,7 @@ class GateControllerPool:
         self._accepted_send.send_nowait(controller)
 
     async def _add(self, name: str, target: Address | None, options: ControllerOptions) -> GateController:
-        controller = GateController(name, target, options, self.tids, self._events)
+        controller = GateController(name, target, options, self.tids, self._events, self.on_event)
         for tap in self._taps:
             controller.add_tap(tap)
         # Accepted connections that ended are closed for good: drop them, or a listening pool grows forever.

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .model import TAGS, RepeatParams, RepeatStep, SavingStep, Scenario, Step
+from .model import BUILTIN_VARIABLES, TAGS, RepeatParams, RepeatStep, SavingStep, Scenario, Step
 from cmts_sim.settings_file import locate as _locate, yaml_path as _path
 
 from .values import Template, show
@@ -55,7 +55,8 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> Scenario:
         problems = sorted((_problem(root, error) for error in exc.errors()), key=lambda problem: problem[0])
         raise ScenarioError([f"{filename}:{line}: {text}" for line, text in problems]) from None
     problems = []
-    _check_variables(scenario.steps, ("steps",), set(scenario.variables), root, filename, problems)
+    _check_variables(scenario.steps, ("steps",), set(scenario.variables) | set(BUILTIN_VARIABLES), root, filename,
+                     problems)
     if problems:
         raise ScenarioError(problems)
     _attach_lines(scenario.steps, locate(root, ("steps",))[0])

@@ -32,6 +32,9 @@ from .. import media
 from ..events import EVENT_KINDS
 from .values import COUNT, DURATION, IP_ADDRESS, IPV4_ADDRESS, NUMBER, UINT8, UINT16, UINT32, FieldType, named_code
 
+BUILTIN_VARIABLES: dict[str, int] = {"call": 1}
+"""Variables every scenario has: ``${call}`` numbers the calls of ``cms-sim load`` (1 in ``cms-sim run``)."""
+
 TAGS: set[str] = set()
 """Union tags: they appear in pydantic error locations but never in a file, so the loader skips them."""
 

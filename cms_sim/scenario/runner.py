@@ -16,40 +16,25 @@ from typing import Any, Callable
 
 import trio
 
-from cops_core.dqos import (
-    COMMAND_CLASSES,
-    GateAlloc,
-    GateCloseSubcode,
-    GateDelete,
-    GateInfo,
-    GateSet,
-    GateSpec,
-    PacketCableErrorCode,
-    PacketCableReason,
-    PacketCableReasonCode,
-)
 from cops_core.transport import TraceRecord
 
-from .. import media
 from ..controller import GateController
 from ..errors import ControllerError, GateError, RequestTimeout
-from ..events import EVENT_KINDS, GateClosed
+from ..events import EVENT_KINDS
+from .actions import EVENT_TITLES, StepFailed, build_command, judge_event, judge_reply, sample_hold, save
 from .eventlog import EventLog
 from .loader import ScenarioError
 from .model import (
+    BUILTIN_VARIABLES,
     CommitStep,
     DisconnectStep,
-    ExpectError,
     ExpectEventStep,
-    Exponential,
     GateAllocStep,
     GateCommandStep,
     GateDeleteStep,
     GateInfoStep,
-    GateSetParams,
     GateSetStep,
     HoldStep,
-    Normal,
     ReconnectStep,
     ReleaseStep,
     RepeatStep,
@@ -57,19 +42,11 @@ from .model import (
     Scenario,
     Step,
     SyncStep,
-    Uniform,
     WaitStep,
 )
 from .modem import Modem, ModemRefused, ModemTimeout
 from .result import ScenarioResult, StepResult, Verdict
 from .values import resolve
-
-EVENT_TITLES = {"gate_open": "Gate-Open", "gate_close": "Gate-Close", "connected": "connection up",
-                "connection_lost": "connection loss", "request_state_deleted": "DRQ"}
-
-
-class StepFailed(Exception):
-    """The step ran but its expectation was not met; the text says how."""
 
 
 class ScenarioRunner:
@@ -90,7 +67,7 @@ class ScenarioRunner:
                                  f"it has: {', '.join(scenario.variables) or 'none'}" for name in unknown])
         self.scenario = scenario
         self.modem = modem
-        self.variables: dict[str, Any] = {**scenario.variables, **overrides}
+        self.variables: dict[str, Any] = {**BUILTIN_VARIABLES, **scenario.variables, **overrides}
         self.seed = seed if seed is not None else scenario.seed
         self.rng = random.Random(self.seed)
         self.events = EventLog()
@@ -186,63 +163,19 @@ class ScenarioRunner:
                 self.on_step(result)
 
     async def _gate_command(self, step: GateCommandStep, result: StepResult) -> str:
-        gc, variables = self._controller, self.variables
-        params = step.action
+        variables = self.variables
         timeout = resolve(step.timeout, variables)
-        subscriber = resolve(params.subscriber, variables)
-        if isinstance(step, GateAllocStep):
-            call = gc.gate_alloc(subscriber, resolve(params.activity_count, variables), timeout=timeout)
-        elif isinstance(step, GateSetStep):
-            call = gc.gate_set(subscriber, self._gate_specs(params, subscriber), resolve(params.gate_id, variables),
-                               resolve(params.activity_count, variables), timeout=timeout)
-        elif isinstance(step, GateInfoStep):
-            call = gc.gate_info(subscriber, resolve(params.gate_id, variables), timeout=timeout)
-        else:
-            subcode = resolve(params.reason, variables)
-            reason = None if subcode is None else PacketCableReason(PacketCableReasonCode.GATE_DELETE, subcode)
-            call = gc.gate_delete(subscriber, resolve(params.gate_id, variables), reason=reason, timeout=timeout)
+        command = build_command(step, variables)
         error: ControllerError | None = None
         try:
-            reply = await call
+            reply = await self._controller.request(command, timeout=timeout)
         except (GateError, RequestTimeout) as exc:
             error, reply = exc, getattr(exc, "reply", None)
         latency = trio.current_time() - result.started
         result.latency_ms, result.reply = latency * 1000, reply
-        request = _REQUEST[type(step)]
-        got = str(error) if error is not None else reply.title
-        expect = step.expect
-        if expect == "ack" and error is not None:
-            raise StepFailed(f"expected {COMMAND_CLASSES[request.COMMAND + 1].title}, got {got}")
-        if expect == "timeout" and not isinstance(error, RequestTimeout):
-            raise StepFailed(f"expected no reply, got {got}")
-        if isinstance(expect, ExpectError):
-            wanted = _code_name(PacketCableErrorCode, expect.error) + (
-                f" sub-code 0x{expect.subcode:04x}" if expect.subcode is not None else "")
-            if not isinstance(error, GateError) or error.code != expect.error or (
-                    expect.subcode is not None and error.subcode != expect.subcode):
-                raise StepFailed(f"expected {COMMAND_CLASSES[request.COMMAND + 2].title} {wanted}, got {got}")
-        within = resolve(step.within, variables)
-        if within is not None and latency > within:
-            raise StepFailed(f"{got} after {latency * 1000:.1f} ms, expected within {within * 1000:g} ms")
-        fields = reply._asdict() if reply is not None else {}
-        if isinstance(error, GateError):
-            fields.update(error_code=error.code, error_subcode=error.subcode)
-        self._save(step.save, fields, got)
+        got = judge_reply(step, reply, error, latency, variables)
         gate = f" gate 0x{reply.gate_id:08x}" if getattr(reply, "gate_id", None) is not None else ""
         return f"{got}{gate} in {latency * 1000:.1f} ms"
-
-    def _gate_specs(self, params: GateSetParams, subscriber) -> tuple[GateSpec, ...]:
-        variables = self.variables
-        if params.gate_specs is not None:
-            return tuple(GateSpec(**{name: resolve(getattr(spec, name), variables) for name in GateSpec._fields})
-                         for spec in params.gate_specs)
-        profile = media.profile(resolve(params.profile, variables))
-        local_ip = resolve(params.local_ip, variables) or subscriber
-        return profile.gate_specs(
-            local_ip, resolve(params.remote_ip, variables),
-            local_port=resolve(params.local_port, variables), remote_port=resolve(params.remote_port, variables),
-            t1=resolve(params.t1, variables), t7=resolve(params.t7, variables), t8=resolve(params.t8, variables),
-            session_class=resolve(params.session_class, variables))
 
     async def _modem_action(self, step: ReserveStep | CommitStep | ReleaseStep, result: StepResult) -> str:
         params = step.action
@@ -264,29 +197,23 @@ class ScenarioRunner:
         kind = EVENT_KINDS[params.event]
         title = EVENT_TITLES[params.event]
         gate_id = resolve(params.gate_id, variables)
-        reason = resolve(params.reason, variables)
         timeout = resolve(params.timeout, variables)
-        gate = f" for gate 0x{gate_id:08x}" if gate_id is not None else ""
 
         def match(event) -> bool:
             return type(event) is kind and (gate_id is None or event.gate_id == gate_id)
 
         event = await self.events.wait_for(match, timeout, claim=True)
         if event is None:
+            gate = f" for gate 0x{gate_id:08x}" if gate_id is not None else ""
             raise StepFailed(f"no {title}{gate} within {timeout:g} s")
         result.reply = event
-        if reason is not None and event.reason != reason:
-            raise StepFailed(f"{title}{gate} with reason {_code_name(GateCloseSubcode, event.reason)}, "
-                             f"expected {_code_name(GateCloseSubcode, reason)}")
-        self._save(step.save, event._asdict(), title)
+        seen = judge_event(params, event, variables, step.name or step.KIND)
+        save(step.save, event._asdict(), title, variables)
         waited = trio.current_time() - result.started
-        detail = f" gate 0x{event.gate_id:08x}" if hasattr(event, "gate_id") else ""
-        if type(event) is GateClosed and event.reason is not None:
-            detail += f" ({_code_name(GateCloseSubcode, event.reason)})"
-        return f"{title}{detail} after {waited * 1000:.1f} ms"
+        return f"{seen} after {waited * 1000:.1f} ms"
 
     async def _hold(self, step: HoldStep, result: StepResult) -> str:
-        seconds = self._sample(step.hold)
+        seconds = sample_hold(step.hold, self.variables, self.rng)
         await trio.sleep(seconds)
         return f"held {seconds:.3f} s"
 
@@ -314,35 +241,3 @@ class ScenarioRunner:
         ReleaseStep: _modem_action, ExpectEventStep: _expect_event, HoldStep: _hold, WaitStep: _wait,
         DisconnectStep: _disconnect, ReconnectStep: _reconnect, SyncStep: _sync,
     }
-
-    # --- helpers ---------------------------------------------------------------------------------------
-
-    def _sample(self, hold) -> float:
-        variables, rng = self.variables, self.rng
-        if isinstance(hold, Uniform):
-            return rng.uniform(resolve(hold.min, variables), resolve(hold.max, variables))
-        if isinstance(hold, Exponential):
-            seconds = rng.expovariate(1 / resolve(hold.mean, variables))
-        elif isinstance(hold, Normal):
-            seconds = max(0.0, rng.gauss(resolve(hold.mean, variables), resolve(hold.stddev, variables)))
-        else:
-            return resolve(hold, variables)
-        cap = resolve(hold.max, variables)
-        return seconds if cap is None else min(seconds, cap)
-
-    def _save(self, save: dict[str, str], fields: dict[str, Any], got: str) -> None:
-        for name, field in save.items():
-            value = fields.get(field)
-            if value is None:
-                raise StepFailed(f"cannot save {field} into ${{{name}}}: {got} has none")
-            self.variables[name] = value
-
-
-_REQUEST = {GateAllocStep: GateAlloc, GateSetStep: GateSet, GateInfoStep: GateInfo, GateDeleteStep: GateDelete}
-
-
-def _code_name(enum: type, value: int) -> str:
-    try:
-        return f"{enum(value).name.lower()} ({value})"
-    except ValueError:
-        return str(value)

@@ -1,0 +1,179 @@
+"""What a scenario step means, apart from how it is awaited: the one place both engines take it from.
+
+``cms-sim run`` awaits one call's steps in a task (:mod:`.runner`);
+``cms-sim load`` drives thousands of calls as state machines
+(:mod:`cms_sim.load.calls`).  Both build gate commands, judge replies and
+events, and sample hold times with these functions, so a step passes or
+fails for the same reason in either.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from cops_core.dqos import (
+    COMMAND_CLASSES,
+    GateAlloc,
+    GateCloseSubcode,
+    GateDelete,
+    GateInfo,
+    GateSet,
+    GateSpec,
+    PacketCableErrorCode,
+    PacketCableReason,
+    PacketCableReasonCode,
+)
+
+from .. import media
+from ..controller import as_address
+from ..errors import ControllerError, GateError, RequestTimeout
+from ..events import GateClosed
+from .model import (
+    Exponential,
+    ExpectError,
+    GateAllocStep,
+    GateCommandStep,
+    GateDeleteStep,
+    GateInfoStep,
+    GateSetParams,
+    GateSetStep,
+    Normal,
+    Uniform,
+)
+from .values import resolve
+
+REQUEST_CLASS = {GateAllocStep: GateAlloc, GateSetStep: GateSet, GateInfoStep: GateInfo, GateDeleteStep: GateDelete}
+EVENT_TITLES = {"gate_open": "Gate-Open", "gate_close": "Gate-Close", "connected": "connection up",
+                "connection_lost": "connection loss", "request_state_deleted": "DRQ"}
+
+
+class StepFailed(Exception):
+    """The step ran but its expectation was not met.
+
+    The text says how, for one call's report; ``cause`` is the short form
+    that thousands of failing calls are counted under (no Gate-IDs or
+    timings in it).
+    """
+
+    def __init__(self, message: str, cause: str | None = None) -> None:
+        super().__init__(message)
+        self.cause = cause or message
+
+
+def build_command(step: GateCommandStep, variables: dict[str, Any]):
+    """The gate command ``step`` sends (TID 0: the controller assigns one); ValueError for a bad value."""
+    params = step.action
+    subscriber = as_address(resolve(params.subscriber, variables))
+    if isinstance(step, GateAllocStep):
+        return GateAlloc(0, subscriber, resolve(params.activity_count, variables))
+    if isinstance(step, GateSetStep):
+        return GateSet(0, subscriber, gate_specs(params, variables, subscriber), resolve(params.gate_id, variables),
+                       resolve(params.activity_count, variables))
+    if isinstance(step, GateInfoStep):
+        return GateInfo(0, subscriber, resolve(params.gate_id, variables))
+    subcode = resolve(params.reason, variables)
+    reason = None if subcode is None else PacketCableReason(PacketCableReasonCode.GATE_DELETE, subcode)
+    return GateDelete(0, subscriber, resolve(params.gate_id, variables), reason)
+
+
+def gate_specs(params: GateSetParams, variables: dict[str, Any], subscriber) -> tuple[GateSpec, ...]:
+    """A Gate-Set's Gate-Specs: written out field by field, or from a media profile."""
+    if params.gate_specs is not None:
+        return tuple(GateSpec(**{name: resolve(getattr(spec, name), variables) for name in GateSpec._fields})
+                     for spec in params.gate_specs)
+    profile = media.profile(resolve(params.profile, variables))
+    local_ip = resolve(params.local_ip, variables) or subscriber
+    return profile.gate_specs(
+        local_ip, resolve(params.remote_ip, variables),
+        local_port=resolve(params.local_port, variables), remote_port=resolve(params.remote_port, variables),
+        t1=resolve(params.t1, variables), t7=resolve(params.t7, variables), t8=resolve(params.t8, variables),
+        session_class=resolve(params.session_class, variables))
+
+
+def judge_reply(step: GateCommandStep, reply, error: ControllerError | None, latency: float,
+                variables: dict[str, Any]) -> str:
+    """Check a gate command's outcome against the step; save what it asks; return what came back.
+
+    ``reply`` is the Ack or Err (None if none came), ``error`` the
+    controller's exception (None for an Ack).  Raises :class:`StepFailed`.
+    """
+    request = REQUEST_CLASS[type(step)]
+    got = str(error) if error is not None else reply.title
+    title = step.name or step.KIND
+    expect = step.expect
+    if expect == "ack" and error is not None:
+        raise StepFailed(f"expected {COMMAND_CLASSES[request.COMMAND + 1].title}, got {got}", failure_cause(error, step))
+    if expect == "timeout" and not isinstance(error, RequestTimeout):
+        raise StepFailed(f"expected no reply, got {got}", f"{title}: expected no reply, got one")
+    if isinstance(expect, ExpectError):
+        wanted = code_name(PacketCableErrorCode, expect.error) + (
+            f" sub-code 0x{expect.subcode:04x}" if expect.subcode is not None else "")
+        if not isinstance(error, GateError) or error.code != expect.error or (
+                expect.subcode is not None and error.subcode != expect.subcode):
+            raise StepFailed(f"expected {COMMAND_CLASSES[request.COMMAND + 2].title} {wanted}, got {got}",
+                             f"{title}: expected {wanted}, got " + (
+                                 failure_cause(error, step) if error is not None else reply.title))
+    within = resolve(step.within, variables)
+    if within is not None and latency > within:
+        raise StepFailed(f"{got} after {latency * 1000:.1f} ms, expected within {within * 1000:g} ms",
+                         f"{title}: slower than {within * 1000:g} ms")
+    fields = reply._asdict() if reply is not None else {}
+    if isinstance(error, GateError):
+        fields.update(error_code=error.code, error_subcode=error.subcode)
+    save(step.save, fields, got, variables)
+    return got
+
+
+def failure_cause(error: ControllerError, step) -> str:
+    """A controller error as a countable cause: the Err by code name, a timeout by step, connection loss."""
+    if isinstance(error, GateError):
+        return f"{error.reply.title}: {code_name(PacketCableErrorCode, error.code)}"
+    if isinstance(error, RequestTimeout):
+        return f"timeout: {step.name or step.KIND}"
+    cause = getattr(error, "cause", None)
+    return cause or type(error).__name__
+
+
+def judge_event(params, event, variables: dict[str, Any], step_title: str) -> str:
+    """Check an awaited Gate-Open/Gate-Close against ``expect_event``'s reason; return its description."""
+    title = EVENT_TITLES[params.event]
+    reason = resolve(params.reason, variables)
+    if reason is not None and event.reason != reason:
+        raise StepFailed(f"{title} for gate 0x{event.gate_id:08x} with reason "
+                         f"{code_name(GateCloseSubcode, event.reason)}, expected {code_name(GateCloseSubcode, reason)}",
+                         f"{step_title}: {title} reason {code_name(GateCloseSubcode, event.reason)}")
+    detail = f" gate 0x{event.gate_id:08x}" if hasattr(event, "gate_id") else ""
+    if type(event) is GateClosed and event.reason is not None:
+        detail += f" ({code_name(GateCloseSubcode, event.reason)})"
+    return f"{title}{detail}"
+
+
+def sample_hold(hold, variables: dict[str, Any], rng: random.Random) -> float:
+    """Seconds to hold: a fixed duration, or a sample of the step's distribution (capped at its ``max``)."""
+    if isinstance(hold, Uniform):
+        return rng.uniform(resolve(hold.min, variables), resolve(hold.max, variables))
+    if isinstance(hold, Exponential):
+        seconds = rng.expovariate(1 / resolve(hold.mean, variables))
+    elif isinstance(hold, Normal):
+        seconds = max(0.0, rng.gauss(resolve(hold.mean, variables), resolve(hold.stddev, variables)))
+    else:
+        return resolve(hold, variables)
+    cap = resolve(hold.max, variables)
+    return seconds if cap is None else min(seconds, cap)
+
+
+def save(names: dict[str, str], fields: dict[str, Any], got: str, variables: dict[str, Any]) -> None:
+    """``save: {variable: field}``: copy each field into ``variables``; StepFailed if the field is absent."""
+    for name, field in names.items():
+        value = fields.get(field)
+        if value is None:
+            raise StepFailed(f"cannot save {field} into ${{{name}}}: {got} has none", f"cannot save {field}")
+        variables[name] = value
+
+
+def code_name(enum: type, value: int) -> str:
+    try:
+        return f"{enum(value).name.lower()} ({value})"
+    except ValueError:
+        return str(value)
