@@ -209,7 +209,7 @@ def _check_variables(steps: list[Step], loc: tuple, defined: set[str], root: Nod
             for name in template.names:
                 if name not in defined:
                     _, line, path = locate(root, where)
-                    known = ", ".join(sorted(defined)) or "none"
+                    known = ", ".join(sorted(defined - set(BUILTIN_VARIABLES))) or "none"
                     origin = "" if explicit else " (this field's default; set the field or define the variable)"
                     problems.append(f"{filename}:{line}: {path}: unknown variable ${{{name}}}{origin}; "
                                     f"defined here: {known}")
