@@ -1,10 +1,11 @@
 """Simulated-CMTS benchmark: Gate-Set throughput over TCP, then memory and full-GC pause with 100k gates.
 
-    python bench/cmts.py [--seconds 5] [--window 64] [--gates 100000]
+    python bench/cmts.py [--seconds 5] [--window 64] [--gates 100000] [--part all|throughput|memory]
 
-Throughput.  This process runs a CmtsServer under trio (listening on an
-ephemeral loopback port, modems driven, so only the gate controller's
-commands cost anything).  The load is a separate process
+Throughput.  This process runs a CmtsServer under trio as ``cmts-sim serve``
+does (listening on an ephemeral loopback port, with the counters tap serve
+always installs; modems driven, so only the gate controller's commands cost
+anything).  The load is a separate process
 (``python bench/cmts.py --client HOST PORT WINDOW SECONDS``): a plain blocking
 socket, no trio, no codec on the hot path.  It does the handshake (CAT with
 KA 0: no keep-alives), then sends Gate-Set DECs pre-encoded from the
@@ -150,10 +151,11 @@ def throughput(window: int, seconds: float) -> dict:
 
     from cmts_sim.config import CmtsConfig
     from cmts_sim.server import CmtsServer
+    from cmts_sim.stats import Stats
 
     async def main() -> dict:
         config = CmtsConfig(listen=["127.0.0.1:0"], modem={"mode": "driven"}, capacity={"max_gates": 10_000_000})
-        server = CmtsServer(config)
+        server = CmtsServer(config, taps=[Stats().tap])  # the counters tap `cmts-sim serve` always installs
         async with trio.open_nursery() as nursery:
             (host, port), = await nursery.start(server.serve)
             command = [sys.executable, __file__, "--client", host, str(port), str(window), str(seconds)]
@@ -238,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each throughput run (default 5)")
     parser.add_argument("--window", type=int, default=64, help="Gate-Sets in flight in the pipelined run (default 64)")
     parser.add_argument("--gates", type=int, default=100_000, help="gates for the memory figure (default 100000)")
+    parser.add_argument("--part", choices=("all", "throughput", "memory"), default="all",
+                        help="run only the throughput or the memory part (default: both)")
     parser.add_argument("--client", nargs=4, metavar=("HOST", "PORT", "WINDOW", "SECONDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:
@@ -245,20 +249,31 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(run_client(host, int(port), int(window), float(seconds))))
         return 0
 
-    print(f"$ python bench/cmts.py --seconds {args.seconds:g} --window {args.window} --gates {args.gates}")
+    print(f"$ python bench/cmts.py --seconds {args.seconds:g} --window {args.window} --gates {args.gates}"
+          f" --part {args.part}")
     print(f"Python {platform.python_version()} ({platform.python_implementation()}) on {platform.machine()}, "
           f"{platform.system()}; server: this process (trio); client: a blocking-socket child process")
     print()
-    print(f"Gate-Set throughput over loopback TCP, {args.seconds:g} s per run, one new gate per Gate-Set")
+    if args.part in ("all", "throughput"):
+        print_throughput(args.seconds, args.window)
+    if args.part in ("all", "memory"):
+        print_memory(args.gates)
+    return 0
+
+
+def print_throughput(seconds: float, pipelined: int) -> None:
+    print(f"Gate-Set throughput over loopback TCP, {seconds:g} s per run, one new gate per Gate-Set")
     print(f"{'window':>8}{'Gate-Set-Acks':>15}{'errors':>8}{'acks/s':>10}{'us/ack':>9}{'server CPU us/ack':>19}")
-    for window in (1, args.window):
-        r = throughput(window, args.seconds)
+    for window in (1, pipelined):
+        r = throughput(window, seconds)
         assert r["failed_sessions"] == 0 and r["errors"] == 0, r
         print(f"{window:>8}{r['acks']:>15}{r['errors']:>8}{r['rate']:>10.0f}{1e6 / r['rate']:>9.1f}"
               f"{r['server_cpu_per_ack_us']:>19.1f}")
     print()
 
-    m = memory(args.gates)
+
+def print_memory(gates: int) -> None:
+    m = memory(gates)
     verdict = "met" if m["bytes_per_gate"] <= 1024 else "MISSED"
     print(f"Memory: {m['gates']} gates, Authorized, two Gate-Specs each (distinct objects per gate)")
     print(f"  retained by the gate table: {m['bytes_per_gate']:.0f} bytes/gate  (target <= 1024: {verdict})")
@@ -271,7 +286,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Full GC (gc.collect) with {m['gates']} gates alive, {m['gc_tracked']} objects tracked: "
           f"median {statistics.median(pauses):.1f} ms, max {max(pauses):.1f} ms "
           f"(empty table: {m['gc_empty_ms']:.1f} ms)")
-    return 0
 
 
 if __name__ == "__main__":

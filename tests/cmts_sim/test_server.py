@@ -136,6 +136,18 @@ async def test_gate_info_ack_carries_the_gate_specs(nursery, autojump_clock):
     assert_solicited(gc, ReportType.SUCCESS)
 
 
+async def gate_ids_of_a_seeded_server(nursery, seed: int) -> list[int]:
+    cmts = await start_cmts(nursery, rng=random.Random(seed))
+    gc = await connect(cmts)
+    return [(await gc.command(GateSet(tid, SUBSCRIBER, SPECS))).gate_id for tid in range(5)]
+
+
+async def test_a_server_seeded_alike_hands_out_the_same_gate_ids(nursery, autojump_clock):
+    first = await gate_ids_of_a_seeded_server(nursery, 11)
+    assert first == await gate_ids_of_a_seeded_server(nursery, 11)
+    assert first != await gate_ids_of_a_seeded_server(nursery, 12)
+
+
 # --- every PacketCable error path (protocol.md 3.6) ---------------------------------------------------------------
 
 
