@@ -102,6 +102,8 @@ class Connection:
         self.ka_interval = 0  # seconds, from the Client-Accept; 0 = no keep-alives
         self.last_received: float | None = None
         self.keepalive_due_at: float | None = None  # PEP only
+        # The bytes of the message next_event last returned: a trace records them without encoding it again.
+        self.last_frame = b""
         self._framer = Framer(max_message)
         self._rng = rng or random.Random()
         self._eof = False
@@ -130,6 +132,7 @@ class Connection:
                 self.state = State.CLOSED
                 return ConnectionClosed()
             return NEED_DATA
+        self.last_frame = frame
         try:
             message = decode_message(frame)
         except DecodeError as exc:

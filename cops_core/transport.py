@@ -83,10 +83,11 @@ class CopsTransport:
             error, self._deferred = self._deferred, None
             raise error
         events = []
-        now_wall = None
+        now = wall = None
+        connection = self.connection
         while True:
             try:
-                event = self.connection.next_event()
+                event = connection.next_event()
             except Exception as exc:
                 if events:
                     self._deferred = exc  # deliver what came before the fault first
@@ -95,18 +96,20 @@ class CopsTransport:
             if event is NEED_DATA:
                 return events
             if type(event) is not ConnectionClosed and self._taps:
-                now_wall = now_wall or time.time()
-                self._trace(event, False, event.encode(), now_wall)
+                if now is None:  # one chunk's messages all arrived at once
+                    now, wall = trio.current_time(), time.time()
+                self._trace(event, False, connection.last_frame, now, wall)  # the bytes as received: no encode
             events.append(event)
             if type(event) is ConnectionClosed:
                 return events
 
     def queue(self, message: Message) -> None:
         """Check and encode ``message`` now; it goes out with the next :meth:`flush`."""
-        data = self.connection.send(message, trio.current_time())
+        now = trio.current_time()
+        data = self.connection.send(message, now)
         self._outgoing.append(data)
         if self._taps:
-            self._trace(message, True, data, time.time())
+            self._trace(message, True, data, now, time.time())
 
     async def flush(self) -> None:
         """Send everything queued, in one ``send_all``."""
@@ -127,8 +130,8 @@ class CopsTransport:
             scope.shield = True
             await self.stream.aclose()
 
-    def _trace(self, message: Message, outgoing: bool, data: bytes, wall: float) -> None:
-        record = TraceRecord(trio.current_time(), wall, outgoing, self.local, self.peer, message, data)
+    def _trace(self, message: Message, outgoing: bool, data: bytes, now: float, wall: float) -> None:
+        record = TraceRecord(now, wall, outgoing, self.local, self.peer, message, data)
         for tap in self._taps:
             tap(record)
 

@@ -8,8 +8,12 @@ import json
 from rich.console import Console
 
 from cmts_sim.live import render
-from cmts_sim.stats import JsonLog, Stats
-from cops_core.dqos import GateInfo, GateInfoErr, GateSet, GateSetAck
+from cmts_sim.stats import JsonLog, Stats, gate_command_type
+from cops_core.codes import OpCode, RType
+from cops_core.dqos import (GateCommandType, GateDelete, GateInfo, GateInfoErr, GateSet, GateSetAck, SubscriberIDIPv4,
+                            TransactionID)
+from cops_core.messages import Decision
+from cops_core.objects import ClientSpecificDecision, Context, DecisionFlags, Handle, UnknownObject
 
 from .conftest import SUBSCRIBER, connect, gate_spec, start_cmts
 
@@ -43,3 +47,33 @@ async def test_counters_and_the_panel_show_messages_gates_and_errors_sent(nurser
     assert "ready" in screen and "30 s" in screen  # the peer, its state and KA interval
     assert "Authorized" in screen and "PacketCable UNKNOWN_GATE_ID" in screen
     assert "12" in screen and "DEC 2" in screen
+
+
+async def test_counters_count_op_codes_and_gate_commands_each_way(nursery, autojump_clock):
+    stats = Stats()
+    cmts = await start_cmts(nursery, taps=[stats.tap])
+    gc = await connect(cmts)
+    ack = await gc.command(GateSet(1, SUBSCRIBER, (gate_spec(0),)))
+    await gc.command(GateInfo(2, SUBSCRIBER, 0x0BAD0BAD))
+    await gc.command(GateDelete(3, SUBSCRIBER, ack.gate_id))
+    assert stats.opcodes_in == {OpCode.CAT: 1, OpCode.DEC: 3}
+    assert stats.opcodes_out == {OpCode.OPN: 1, OpCode.REQ: 1, OpCode.RPT: 3}
+    assert stats.commands_in == {GateCommandType.GATE_SET: 1, GateCommandType.GATE_INFO: 1,
+                                 GateCommandType.GATE_DELETE: 1}
+    assert stats.commands_out == {GateCommandType.GATE_SET_ACK: 1, GateCommandType.GATE_INFO_ERR: 1,
+                                  GateCommandType.GATE_DELETE_ACK: 1}
+    assert stats.by_opcode == {"CAT": 1, "DEC": 3, "OPN": 1, "REQ": 1, "RPT": 3}
+
+
+def test_the_command_type_is_found_wherever_the_carrier_and_the_transaction_id_are():
+    handle = Handle.from_int(7)
+    tid_first = GateSet(5, SUBSCRIBER, (gate_spec(0),)).encode()
+    tid_last = SubscriberIDIPv4(SUBSCRIBER).encode() + TransactionID(5, GateCommandType.GATE_SET).encode() \
+        + gate_spec(0).encode()
+    group = (Context(RType.CONFIGURATION, 0), DecisionFlags(1, 1))
+    assert gate_command_type(Decision((handle, *group, ClientSpecificDecision(tid_first)))) == GateCommandType.GATE_SET
+    assert gate_command_type(Decision((handle, *group, ClientSpecificDecision(tid_last)))) == GateCommandType.GATE_SET
+    carrier_not_last = Decision((handle, *group, ClientSpecificDecision(tid_first), UnknownObject(40, 1, b"\0" * 4)))
+    assert gate_command_type(carrier_not_last) == GateCommandType.GATE_SET
+    assert gate_command_type(Decision((handle, *group))) is None
+    assert gate_command_type(Decision((handle, *group, ClientSpecificDecision(b"\0\0")))) is None

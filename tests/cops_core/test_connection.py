@@ -189,6 +189,14 @@ def test_bytes_come_out_as_messages_however_they_are_cut():
     assert events == [a_decision(), a_decision()]
 
 
+def test_the_last_frame_is_the_bytes_of_the_message_just_returned():
+    pep, pdp = ready()
+    first, second = pdp.send(a_decision(), 1.0), pdp.send(KeepAlive(), 1.0)
+    pep.receive_data(first + second, 1.0)
+    assert pep.next_event() == a_decision() and pep.last_frame == first
+    assert type(pep.next_event()) is KeepAlive and pep.last_frame == second
+
+
 def test_the_peer_closing_tcp_is_an_event():
     pep, pdp = ready()
     pep.receive_data(b"", 3.0)

@@ -1,0 +1,51 @@
+"""The trio transport over real loopback sockets: what its trace tap records for each message."""
+
+from __future__ import annotations
+
+import trio
+
+from cops_core.connection import Connection, Role
+from cops_core.messages import ClientAccept, ClientOpen
+from cops_core.transport import CopsTransport
+
+
+async def socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
+    """(our end, the peer's end) of one TCP connection on 127.0.0.1."""
+    listener, = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    async with listener:
+        peer = await trio.open_tcp_stream(*listener.socket.getsockname()[:2])
+        ours = await listener.accept()
+    return ours, peer
+
+
+def client_open_with_odd_padding() -> bytes:
+    """A Client-Open whose PEPID padding is not zero: it decodes, but encoding it again gives other bytes."""
+    data = bytearray(ClientOpen.new("AB").encode())
+    data[-1] = 0x55
+    return bytes(data)
+
+
+async def test_a_received_message_is_traced_with_the_bytes_that_arrived_not_an_encoding_of_it(autojump_clock):
+    ours, peer = await socket_pair()
+    records = []
+    transport = CopsTransport(ours, Connection(Role.PDP), tap=records.append)
+    sent = client_open_with_odd_padding()
+    await peer.send_all(sent)
+    message, = await transport.receive()
+    assert type(message) is ClientOpen and message.pep_id == "AB"
+    assert message.encode() != sent
+    record, = records
+    assert (record.outgoing, record.message, record.data) == (False, message, sent)
+    assert record.peer == peer.socket.getsockname()[:2] and record.time == trio.current_time()
+
+
+async def test_a_sent_message_is_traced_with_the_bytes_that_went_out(autojump_clock):
+    ours, peer = await socket_pair()
+    records = []
+    transport = CopsTransport(ours, Connection(Role.PDP), tap=records.append)
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    await transport.send(ClientAccept.new(30))
+    received = await peer.receive_some(65536)
+    assert [(r.outgoing, type(r.message)) for r in records] == [(False, ClientOpen), (True, ClientAccept)]
+    assert records[1].data == received == ClientAccept.new(30).encode()
