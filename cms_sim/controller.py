@@ -539,7 +539,7 @@ class GateController:
         link.done.set()
         await link.transport.aclose()
         if link.up:
-            self._emit(ConnectionLost(trio.current_time(), link.transport.peer, link.reason))
+            self._emit(ConnectionLost(trio.current_time(), link.transport.peer, link.reason, link.cause))
             if self.target is None:  # the CMTS dialled us: this controller has nothing left to do
                 self._closed = True
                 self._nursery.cancel_scope.cancel()

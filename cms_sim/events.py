@@ -66,6 +66,7 @@ class ConnectionLost(NamedTuple):
     time: float
     peer: Address
     reason: str
+    cause: str = "connection lost"  # the reason, short and countable (as GateControlLost.cause)
 
     KIND = "connection_lost"
 

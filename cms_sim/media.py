@@ -90,8 +90,8 @@ class MediaProfile(NamedTuple):
             protocol=UDP,
             flags=0,
             session_class=session_class,
-            source_ip=ipaddress.IPv4Address(source_ip),
-            destination_ip=ipaddress.IPv4Address(destination_ip),
+            source_ip=_ipv4(source_ip),
+            destination_ip=_ipv4(destination_ip),
             source_port=source_port,
             destination_port=destination_port,
             ds_field=ds_field,
@@ -126,6 +126,11 @@ class MediaProfile(NamedTuple):
             self.gate_spec(Direction.DOWNSTREAM, remote_ip, local_ip, local_port, **options),
             self.gate_spec(Direction.UPSTREAM, local_ip, remote_ip, remote_port, **options),
         )
+
+
+def _ipv4(address) -> ipaddress.IPv4Address:
+    # IPv4Address(an IPv4Address) formats it and parses the text again: under load, for every call.
+    return address if type(address) is ipaddress.IPv4Address else ipaddress.IPv4Address(address)
 
 
 PROFILES: dict[str, MediaProfile] = {

@@ -10,6 +10,7 @@ what was expected, instead of pydantic's one error per union member.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Annotated, Any, Callable, Mapping
@@ -126,16 +127,26 @@ def _integer(expected: str, low: int, high: int) -> FieldType:
     return FieldType(expected, _int_parser(low, high), {"type": "integer", "minimum": low, "maximum": high})
 
 
+# Under load the same few address strings (the far end, a profile's defaults) are parsed for every call:
+# parse each once.  Address objects pass through as they are.
+_parse_ip = functools.lru_cache(maxsize=4096)(ipaddress.ip_address)
+_parse_ipv4 = functools.lru_cache(maxsize=4096)(ipaddress.IPv4Address)
+
+
 def _ip(value: Any):
-    if not isinstance(value, (str, ipaddress.IPv4Address, ipaddress.IPv6Address)):
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        return value
+    if not isinstance(value, str):
         raise TypeError(value)
-    return ipaddress.ip_address(value)
+    return _parse_ip(value)
 
 
 def _ipv4(value: Any) -> ipaddress.IPv4Address:
-    if not isinstance(value, (str, ipaddress.IPv4Address)):
+    if isinstance(value, ipaddress.IPv4Address):
+        return value
+    if not isinstance(value, str):
         raise TypeError(value)
-    return ipaddress.IPv4Address(value)
+    return _parse_ipv4(value)
 
 
 def named_code(enum: type, expected: str) -> FieldType:

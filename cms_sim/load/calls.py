@@ -1,0 +1,396 @@
+"""Thousands of calls at once, each a small record walking a :class:`~.program.Program`: SIPp's model.
+
+A :class:`Call` holds a program counter, its variables and its gates; no
+task.  :class:`CallEngine` moves calls along: it sends gate commands through
+:meth:`GateController.submit` (the reply comes back as a callback in the
+controller's reader), routes Gate-Open/Gate-Close to the call owning the
+gate, and keeps every deadline (request timeouts, holds, event waits) in one
+heap that one timer task services.  What a step means (the command it sends,
+whether a reply passes) comes from :mod:`cms_sim.scenario.actions`, as for
+``cms-sim run``.
+
+The engine does no I/O of its own and reads no clock: callers pass ``now``
+(callbacks ask ``clock``), and ``mark_dirty(controller)`` tells the generator
+which connections have queued commands to flush.  A call that fails deletes
+the gates it still holds (cleanup), so one failure does not leak into the
+CMTS's gate table for the rest of the run.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+from typing import Any, Callable
+
+import outcome
+
+from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateDeleteErr, GateSetAck
+
+from ..errors import ControllerError, GateControlLost, GateError, RequestTimeout
+from ..events import EVENT_KINDS, Connected, ConnectionLost, GateClosed, GateOpened
+from ..scenario.actions import EVENT_TITLES, REQUEST_CLASS, StepFailed, build_command, judge_event, judge_reply, sample_hold, save
+from ..scenario.model import CommitStep, ExpectEventStep, GateCommandStep, HoldStep, ReleaseStep, ReserveStep, WaitStep
+from ..scenario.values import resolve
+from .program import Op, Program
+from .stats import Recorder
+
+DEFAULT_MODEM_TIMEOUT = 60.0
+_GATE_ACKS = (GateAllocAck, GateSetAck)
+
+
+class Call:
+    """One call in progress.  ``gates`` maps each Gate-ID it was given to its subscriber (None once closed)."""
+
+    __slots__ = ("number", "pc", "variables", "controller", "op_started", "token", "tid", "gates", "events",
+                 "waiting")
+
+    def __init__(self, number: int, variables: dict[str, Any], controller) -> None:
+        self.number = number
+        self.pc = 0
+        self.variables = variables
+        self.controller = controller
+        self.op_started = 0.0
+        self.token = 0  # bumped as each step starts: callbacks and deadlines of earlier steps are stale
+        self.tid: int | None = None  # the request awaiting its reply
+        self.gates: dict[int, Any] = {}
+        self.events: list | None = None  # gate events that came before a step waited for them (unclaimed)
+        self.waiting: tuple | None = None  # (event kind, gate ID or None, claim) while a step waits for an event
+
+
+class ModemControl:
+    """How modem steps reach the simulated modem (the embedded CMTS's control pipe): ``act`` and a callback.
+
+    ``act(verb, gate_id, done)`` asks for reserve/commit/release; ``done(None)``
+    when the CMTS did it, ``done("why")`` when it refused.
+    """
+
+    def act(self, verb: str, gate_id: int, done: Callable[[str | None], None]) -> None:
+        raise NotImplementedError
+
+
+class CallEngine:
+    """Starts calls, moves them through the program, counts what happens in ``recorder``."""
+
+    def __init__(self, program: Program, recorder: Recorder, *, clock: Callable[[], float],
+                 mark_dirty: Callable[[Any], None], modem: ModemControl | None = None,
+                 modem_timeout: float = DEFAULT_MODEM_TIMEOUT, rng: random.Random | None = None) -> None:
+        self.ops = program.ops
+        self.recorder = recorder
+        self.tally = recorder.tally
+        self.clock = clock
+        self.mark_dirty = mark_dirty
+        self.modem = modem  # None: real gear, where modem steps watch for the events a real MTA causes
+        self.modem_timeout = modem_timeout
+        self.rng = rng or random.Random()
+        self.calls: dict[int, Call] = {}
+        self.by_gate: dict[int, Call] = {}
+        self.cleanups = 0  # cleanup Gate-Deletes awaiting their reply
+        self.on_deadline: Callable[[], None] = lambda: None  # a new earliest deadline: the timer task re-arms
+        self._orphans: dict[Any, list[tuple[Any, int]]] = {}  # controller -> gates to delete once it is back
+        self._connected_once: set[tuple] = set()  # peers connected before: a Connected again is a reconnect
+        self._heap: list[tuple[float, int, Call, int]] = []
+        self._sequence = itertools.count()
+
+    # --- calls ----------------------------------------------------------------------------------
+
+    def start(self, number: int, variables: dict[str, Any], controller, now: float) -> None:
+        """Start call ``number`` with its own ``variables`` on ``controller``; it runs until its first wait."""
+        call = Call(number, variables, controller)
+        self.calls[number] = call
+        self.tally.attempted += 1
+        self.tally.concurrent += 1
+        self._run(call, now)
+
+    def abort(self, cause: str) -> None:
+        """End every call in progress as failed with ``cause``; their gates are deleted."""
+        for call in list(self.calls.values()):
+            self._fail(call, cause)
+
+    @property
+    def next_deadline(self) -> float | None:
+        return self._heap[0][0] if self._heap else None
+
+    def expire(self, now: float) -> None:
+        """Act on every deadline due by ``now``: timeouts fail (or pass) their step, holds end."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, call, token = heapq.heappop(heap)
+            if call.token == token:
+                self._deadline(call, self.ops[call.pc], now)
+
+    # --- the program ----------------------------------------------------------------------------
+
+    def _run(self, call: Call, now: float) -> None:
+        """Run steps until one has to wait, or the call ends."""
+        ops = self.ops
+        while call.pc < len(ops):
+            op = ops[call.pc]
+            for name, value in op.setting:
+                call.variables[name] = value
+            call.token += 1
+            call.op_started = now
+            try:
+                done = self._BEGIN[type(op.step)](self, call, op, now)
+            except StepFailed as exc:
+                self._fail(call, exc.cause)
+                return
+            except ValueError as exc:  # a ${var} whose value the field does not take
+                self._fail(call, f"{op.title}: {exc}")
+                return
+            if not done:
+                return
+            self.recorder.record(op.title, now - call.op_started)
+            call.pc += 1
+        self._end(call)
+        self.tally.completed += 1
+
+    def _resume(self, call: Call, now: float) -> None:
+        """The step ``call`` waited on is done: record it and go on."""
+        self.recorder.record(self.ops[call.pc].title, now - call.op_started)
+        call.pc += 1
+        self._run(call, now)
+
+    def _at(self, when: float, call: Call) -> None:
+        first = not self._heap or when < self._heap[0][0]
+        heapq.heappush(self._heap, (when, next(self._sequence), call, call.token))
+        if first:
+            self.on_deadline()
+
+    # --- gate commands --------------------------------------------------------------------------
+
+    def _command(self, call: Call, op: Op, now: float) -> bool:
+        step = op.step
+        command = build_command(step, call.variables)
+        token = call.token
+        controller = call.controller
+        try:
+            call.tid = controller.submit(command, lambda result: self._reply(call, token, op, command, result))
+        except GateControlLost as exc:
+            raise StepFailed(str(exc), exc.cause) from None
+        self.mark_dirty(controller)
+        timeout = resolve(step.timeout, call.variables) or controller.options.request_timeout
+        self._at(now + timeout, call)
+        return False
+
+    def _reply(self, call: Call, token: int, op: Op, command, result: outcome.Outcome) -> None:
+        if call.token != token:
+            return
+        now = self.clock()
+        call.tid = None
+        latency = now - call.op_started
+        error: ControllerError | None = None
+        try:
+            reply = result.unwrap()
+        except GateControlLost as exc:
+            self._fail(call, exc.cause)
+            return
+        except ControllerError as exc:  # GateError, UnexpectedReply
+            error, reply = exc, getattr(exc, "reply", None)
+        self.recorder.record(op.command_title, latency)
+        self._track(call, command, reply)
+        try:
+            judge_reply(op.step, reply, error, latency, call.variables)
+        except StepFailed as exc:
+            self._fail(call, exc.cause)
+            return
+        self._resume(call, now)
+
+    def _track(self, call: Call, command, reply) -> None:
+        """Keep the call's Gate-IDs: new from an Alloc/Set-Ack, gone with a Gate-Delete-Ack (or unknown-gate Err)."""
+        kind = type(reply)
+        if kind in _GATE_ACKS and reply.gate_id not in call.gates:
+            call.gates[reply.gate_id] = command.subscriber
+            self.by_gate[reply.gate_id] = call
+            self.tally.gates += 1
+        elif kind is GateDeleteAck or kind is GateDeleteErr:
+            if call.gates.get(command.gate_id) is not None:
+                self.tally.gates -= 1
+            call.gates.pop(command.gate_id, None)
+            if self.by_gate.get(command.gate_id) is call:
+                del self.by_gate[command.gate_id]
+
+    # --- events ---------------------------------------------------------------------------------
+
+    def on_event(self, event) -> None:
+        """Every event of every controller: gate events go to the call owning the gate."""
+        kind = type(event)
+        if kind is GateOpened or kind is GateClosed:
+            call = self.by_gate.get(event.gate_id)
+            if call is None:
+                return  # a gate of a call that has ended (a Gate-Close after its cleanup, ...)
+            if kind is GateClosed and call.gates.get(event.gate_id) is not None:
+                call.gates[event.gate_id] = None
+                self.tally.gates -= 1
+            self._deliver(call, event)
+        elif kind is Connected:
+            self._connected(event)
+        elif kind is ConnectionLost:
+            self._lost(event)
+
+    def _deliver(self, call: Call, event) -> None:
+        waiting = call.waiting
+        if waiting is not None and type(event) is waiting[0] and waiting[1] in (None, event.gate_id):
+            call.waiting = None
+            if not waiting[2]:  # looked at, not claimed: a later expect_event may still take it
+                self._keep(call, event)
+            self._event_arrived(call, self.ops[call.pc], event, self.clock())
+        else:
+            self._keep(call, event)
+
+    @staticmethod
+    def _keep(call: Call, event) -> None:
+        if call.events is None:
+            call.events = []
+        call.events.append(event)
+
+    def _await_event(self, call: Call, op: Op, kind: type, gate_id: int | None, claim: bool, timeout: float,
+                     now: float) -> bool:
+        for index, event in enumerate(call.events or ()):
+            if type(event) is kind and gate_id in (None, event.gate_id):
+                if claim:
+                    del call.events[index]
+                self._judge_event(call, op, event)
+                return True
+        call.waiting = (kind, gate_id, claim)
+        self._at(now + timeout, call)
+        return False
+
+    def _event_arrived(self, call: Call, op: Op, event, now: float) -> None:
+        try:
+            self._judge_event(call, op, event)
+        except StepFailed as exc:
+            self._fail(call, exc.cause)
+            return
+        self._resume(call, now)
+
+    @staticmethod
+    def _judge_event(call: Call, op: Op, event) -> None:
+        step = op.step
+        if isinstance(step, ExpectEventStep):
+            title = EVENT_TITLES[step.expect_event.event]
+            judge_event(step.expect_event, event, call.variables, op.title)
+            save(step.save, event._asdict(), title, call.variables)
+
+    def _expect_event(self, call: Call, op: Op, now: float) -> bool:
+        params, variables = op.step.expect_event, call.variables
+        return self._await_event(call, op, EVENT_KINDS[params.event], resolve(params.gate_id, variables), True,
+                                 resolve(params.timeout, variables), now)
+
+    # --- modem, hold, wait --------------------------------------------------------------------
+
+    def _modem(self, call: Call, op: Op, now: float) -> bool:
+        step, variables = op.step, call.variables
+        gate_id = resolve(step.action.gate_id, variables)
+        timeout = resolve(step.action.timeout, variables) or self.modem_timeout
+        if self.modem is None:  # real gear: a real MTA acts; we see the events it causes
+            if isinstance(step, ReserveStep):
+                return True
+            kind = GateOpened if isinstance(step, CommitStep) else GateClosed
+            return self._await_event(call, op, kind, gate_id, False, timeout, now)
+        token = call.token
+        self.modem.act(step.KIND, gate_id, lambda refusal: self._modem_done(call, token, op, refusal))
+        self._at(now + timeout, call)
+        return False
+
+    def _modem_done(self, call: Call, token: int, op: Op, refusal: str | None) -> None:
+        if call.token != token:
+            return
+        refused = refusal is not None
+        if refused != (op.step.expect == "refused"):
+            verb = op.step.KIND
+            self._fail(call, f"{op.title}: the CMTS refused to {verb}" if refused
+                       else f"{op.title}: expected the CMTS to refuse to {verb}")
+            return
+        self._resume(call, self.clock())
+
+    def _hold(self, call: Call, op: Op, now: float) -> bool:
+        return self._pause(call, sample_hold(op.step.hold, call.variables, self.rng), now)
+
+    def _wait(self, call: Call, op: Op, now: float) -> bool:
+        return self._pause(call, resolve(op.step.wait, call.variables), now)
+
+    def _pause(self, call: Call, seconds: float, now: float) -> bool:
+        if seconds <= 0:
+            return True
+        self._at(now + seconds, call)
+        return False
+
+    _BEGIN = {**dict.fromkeys(REQUEST_CLASS, _command), ReserveStep: _modem, CommitStep: _modem,
+              ReleaseStep: _modem, ExpectEventStep: _expect_event, HoldStep: _hold, WaitStep: _wait}
+
+    def _deadline(self, call: Call, op: Op, now: float) -> None:
+        step = op.step
+        if isinstance(step, (HoldStep, WaitStep)):
+            self._resume(call, now)
+        elif isinstance(step, GateCommandStep):
+            call.controller.abandon(call.tid)
+            call.tid = None
+            timeout = now - call.op_started
+            try:
+                judge_reply(step, None, RequestTimeout(op.command_title, timeout), timeout, call.variables)
+            except StepFailed as exc:
+                self._fail(call, exc.cause)
+                return
+            self._resume(call, now)
+        elif call.waiting is not None:
+            kind = call.waiting[0]
+            title = "Gate-Open" if kind is GateOpened else "Gate-Close"
+            self._fail(call, f"{op.title}: no {title}")
+        else:
+            self._fail(call, f"{op.title}: no answer from the modem")
+
+    # --- ending -----------------------------------------------------------------------------------
+
+    def _end(self, call: Call) -> None:
+        del self.calls[call.number]
+        self.tally.concurrent -= 1
+        call.token = -1
+        call.waiting = None
+        if call.tid is not None:
+            call.controller.abandon(call.tid)
+            call.tid = None
+        for gate_id in call.gates:
+            if self.by_gate.get(gate_id) is call:
+                del self.by_gate[gate_id]
+
+    def _fail(self, call: Call, cause: str) -> None:
+        self._end(call)
+        self.tally.failed += 1
+        self.tally.failed_by_cause[cause] += 1
+        for gate_id, subscriber in call.gates.items():
+            if subscriber is not None:
+                self.tally.gates -= 1
+                self._delete(call.controller, subscriber, gate_id)
+
+    def _delete(self, controller, subscriber, gate_id: int) -> None:
+        """Cleanup: Gate-Delete a gate a failed call left; if the connection is down, once it is back."""
+        try:
+            controller.submit(GateDelete(0, subscriber, gate_id), self._cleaned)
+        except GateControlLost:
+            self._orphans.setdefault(controller, []).append((subscriber, gate_id))
+            return
+        self.cleanups += 1
+        self.mark_dirty(controller)
+
+    def _cleaned(self, result: outcome.Outcome) -> None:
+        self.cleanups -= 1
+
+    # --- connections ------------------------------------------------------------------------------
+
+    def _connected(self, event: Connected) -> None:
+        for controller, orphans in list(self._orphans.items()):
+            if controller.peer == event.peer and controller.connected:
+                del self._orphans[controller]
+                for subscriber, gate_id in orphans:
+                    self._delete(controller, subscriber, gate_id)
+        if event.peer in self._connected_once:
+            self.tally.reconnects += 1
+        self._connected_once.add(event.peer)
+
+    def _lost(self, event: ConnectionLost) -> None:
+        """Calls on a lost connection fail at once with its cause (their gates are deleted once it is back)."""
+        self.tally.lost += 1
+        for call in list(self.calls.values()):
+            if not call.controller.connected:
+                self._fail(call, event.cause)

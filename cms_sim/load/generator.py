@@ -1,0 +1,282 @@
+"""One load process: connect to the CMTSes, start calls on schedule, move them along, sample the statistics.
+
+:class:`LoadGenerator` owns four tasks beside the controllers' readers: the
+scheduler (starts the calls the :class:`~.rate.RateSchedule` says are due,
+in batches), the timer task (one cancel-scope deadline for every call
+deadline, as cmts-sim's gate timers), the flusher (one write per connection
+for everything queued since it last ran) and the sampler (one
+:class:`~.stats.Sample` per interval to ``on_sample``).  A run ends when the
+duration or call count is reached and the calls in progress have finished
+(:meth:`stop`), or at once with their gates deleted (:meth:`abort`: ``q``
+twice, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import trio
+
+from ..controller import Backoff, GateController
+from ..pool import GateControllerPool
+from ..scenario.model import Scenario
+from .calls import CallEngine, ModemControl
+from .program import Program
+from .rate import RateSchedule
+from .stats import Recorder, Sample
+from .subscribers import Subscribers
+
+TICK = 0.001  # seconds: calls due within a tick start together (one wake-up, one write per connection)
+CLEANUP_TIMEOUT = 5.0
+RECONNECT = Backoff(initial=0.5, maximum=10.0)
+
+
+@dataclass
+class LoadSettings:
+    """How many calls, how fast, for how long."""
+
+    rate: float = 10.0
+    rate_start: float | None = None
+    ramp_step: float = 0.0
+    ramp_interval: float = 1.0
+    max_concurrent: int | None = None
+    calls: int | None = None
+    duration: float | None = None
+    interval: float = 1.0
+    modem_timeout: float = 60.0
+    seed: int | None = None
+
+
+@dataclass
+class Target:
+    """A CMTS to load, and its share of the calls (weights are relative)."""
+
+    address: str
+    weight: int = 1
+
+
+class LoadGenerator:
+    """Calls from one scenario at a rate, spread over ``targets``; see the module docstring."""
+
+    def __init__(self, scenario: Scenario, program: Program, settings: LoadSettings, subscribers: Subscribers,
+                 targets: list[Target], *, variables: dict[str, Any] | None = None,
+                 modem: ModemControl | None = None, on_sample: Callable[[Sample], None] = lambda sample: None,
+                 first_call: int = 1, call_step: int = 1) -> None:
+        self.scenario = scenario
+        self.settings = settings
+        self.subscribers = subscribers
+        self.targets = targets
+        self.variables = {**scenario.variables, **(variables or {})}
+        self.on_sample = on_sample
+        self.recorder = Recorder()
+        self.engine = CallEngine(program, self.recorder, clock=trio.current_time, mark_dirty=self._mark_dirty,
+                                 modem=modem, modem_timeout=settings.modem_timeout,
+                                 rng=random.Random(settings.seed if settings.seed is not None else scenario.seed))
+        self.engine.on_deadline = self._rearm
+        self.schedule: RateSchedule | None = None
+        self.started_at: float | None = None
+        self.stopped_at: float | None = None  # when calls stopped being started
+        self.active_seconds = 0.0  # time spent starting calls (pauses excluded): achieved = attempted / this
+        self.stopping = False
+        self.aborted: str | None = None
+        self.controllers: list[tuple[GateController, int]] = []
+        self._next_call = first_call
+        self._call_step = call_step
+        self._weights: dict[GateController, int] = {}
+        self._dirty: set = set()
+        self._flush_lot = trio.lowlevel.ParkingLot()
+        self._timer_scope: trio.CancelScope | None = None
+        self._nap: trio.CancelScope | None = None
+        self._paused_at: float | None = None
+        self._resumed_at: float | None = None
+        self._extended = 0.0  # pauses push the end of a --duration run back by their length
+
+    # --- the run ------------------------------------------------------------------------------------
+
+    async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        """Connect (ConnectError if a target cannot be reached), run the calls, end cleanly."""
+        options = {**self.scenario.controller.options(), "reconnect": RECONNECT}
+        async with GateControllerPool(on_event=self.engine.on_event, **options) as pool:
+            self.pool = pool
+            for target in self.targets:
+                controller = await pool.connect(target.address)
+                self.controllers.append((controller, target.weight))
+                self._weights[controller] = 0
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._timers)
+                nursery.start_soon(self._flusher)
+                nursery.start_soon(self._sampler)
+                now = trio.current_time()
+                settings = self.settings
+                self.started_at = now
+                self.schedule = RateSchedule(settings.rate, now, start=settings.rate_start, step=settings.ramp_step,
+                                             interval=settings.ramp_interval)
+                task_status.started()
+                try:
+                    await self._place_calls()
+                    await self._drain()
+                finally:
+                    with trio.CancelScope(shield=True):
+                        if self.engine.calls:  # cancelled from outside (Ctrl-C): fail the rest, delete their gates
+                            self.abort("interrupted")
+                            await self._drain()
+                        self.on_sample(self.sample())
+                    nursery.cancel_scope.cancel()
+
+    def stop(self) -> None:
+        """Start no more calls; the run ends when the calls in progress have ended."""
+        if not self.stopping:
+            self.stopping = True
+            self._mark_stopped()
+            if self._nap is not None:
+                self._nap.cancel()
+
+    def abort(self, cause: str = "stopped by the user") -> None:
+        """Stop, and end every call in progress now (failed with ``cause``), deleting its gates."""
+        self.stop()
+        self.aborted = cause
+        self.engine.abort(cause)
+
+    def set_rate(self, rate: float) -> None:
+        self.schedule.set_rate(rate, trio.current_time())
+        if self._nap is not None:
+            self._nap.cancel()
+
+    def pause(self) -> None:
+        if not self.schedule.paused:
+            self.schedule.pause()
+            self._paused_at = trio.current_time()
+            self.active_seconds += self._paused_at - (self._resumed_at or self.started_at)
+
+    def resume(self) -> None:
+        if self.schedule.paused:
+            now = trio.current_time()
+            self.schedule.resume(now)
+            self._resumed_at = now
+            if self.settings.duration is not None:  # a pause does not eat into the duration
+                self._extended += now - self._paused_at
+            if self._nap is not None:
+                self._nap.cancel()
+
+    @property
+    def achieved_cps(self) -> float:
+        """Calls started per second of starting them (pauses excluded)."""
+        seconds = self.active_seconds
+        if not self.schedule.paused and self.stopped_at is None and self.started_at is not None:
+            seconds += trio.current_time() - (self._resumed_at or self.started_at)
+        return self.recorder.tally.attempted / seconds if seconds > 0 else 0.0
+
+    def sample(self) -> Sample:
+        tally = self.recorder.tally
+        tally.sent = sum(controller.stats.messages_out for controller, _ in self.controllers)
+        tally.received = sum(controller.stats.messages_in for controller, _ in self.controllers)
+        tally.target_cps = 0.0 if self.stopping or self.schedule is None or self.schedule.paused \
+            else self.schedule.current
+        return self.recorder.sample(trio.current_time())
+
+    # --- tasks --------------------------------------------------------------------------------------------
+
+    async def _place_calls(self) -> None:
+        settings, schedule, engine = self.settings, self.schedule, self.engine
+        end = math.inf if settings.duration is None else self.started_at + settings.duration
+        while not self.stopping:
+            now = trio.current_time()
+            if now >= end + self._extended:
+                break
+            for _ in range(schedule.due(now)):
+                if settings.calls is not None and engine.tally.attempted >= settings.calls:
+                    self.stop()
+                    break
+                self._place(now)
+            if settings.calls is not None and engine.tally.attempted >= settings.calls:
+                break
+            wake = max(schedule.next_due, now + TICK) if not schedule.paused else math.inf
+            with trio.CancelScope(deadline=min(wake, end + self._extended)) as self._nap:
+                await trio.sleep_forever()
+        self.stop()
+
+    def _place(self, now: float) -> None:
+        engine = self.engine
+        tally = engine.tally
+        if self.settings.max_concurrent is not None and tally.concurrent >= self.settings.max_concurrent:
+            tally.capped += 1
+            return
+        controller = self._pick()
+        if controller is None:
+            tally.unplaced += 1
+            return
+        number = self._next_call
+        self._next_call += self._call_step
+        variables = {**self.variables, **self.subscribers.next(), "call": number}
+        engine.start(number, variables, controller, now)
+
+    def _pick(self) -> GateController | None:
+        """Smooth weighted round robin over the connected CMTSes (nginx's): weights 3:1 give A A B A ..."""
+        best, total = None, 0
+        weights = self._weights
+        for controller, weight in self.controllers:
+            if not controller.connected:
+                continue
+            weights[controller] += weight
+            total += weight
+            if best is None or weights[controller] > weights[best]:
+                best = controller
+        if best is not None:
+            weights[best] -= total
+        return best
+
+    async def _drain(self) -> None:
+        """Until every call has ended and every cleanup Gate-Delete is answered (those at most CLEANUP_TIMEOUT)."""
+        engine = self.engine
+        while engine.calls:
+            await trio.sleep(0.05)
+        with trio.move_on_after(CLEANUP_TIMEOUT):
+            while engine.cleanups:
+                await trio.sleep(0.05)
+
+    def _mark_stopped(self) -> None:
+        now = trio.current_time()
+        if self.stopped_at is None and self.started_at is not None:
+            self.stopped_at = now
+            if not self.schedule.paused:
+                self.active_seconds += now - (self._resumed_at or self.started_at)
+
+    async def _timers(self) -> None:
+        engine = self.engine
+        while True:
+            with trio.CancelScope() as scope:
+                self._timer_scope = scope
+                deadline = engine.next_deadline
+                scope.deadline = math.inf if deadline is None else deadline
+                await trio.sleep_forever()
+            engine.expire(trio.current_time())
+
+    def _rearm(self) -> None:
+        scope = self._timer_scope
+        deadline = self.engine.next_deadline
+        if scope is not None and deadline is not None and deadline < scope.deadline:
+            scope.deadline = deadline
+
+    def _mark_dirty(self, controller) -> None:
+        if not self._dirty:
+            self._flush_lot.unpark_all()
+        self._dirty.add(controller)
+
+    async def _flusher(self) -> None:
+        while True:
+            if not self._dirty:
+                await self._flush_lot.park()
+            dirty, self._dirty = self._dirty, set()
+            for controller in dirty:
+                await controller.flush()
+
+    async def _sampler(self) -> None:
+        interval = self.settings.interval
+        next_at = trio.current_time() + interval
+        while True:
+            await trio.sleep_until(next_at)
+            next_at += interval
+            self.on_sample(self.sample())

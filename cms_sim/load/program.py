@@ -1,0 +1,104 @@
+"""A scenario compiled for load: its steps as a flat list of operations that a call walks through.
+
+``cms-sim load`` runs a scenario as thousands of calls at once, each a small
+record with a program counter (SIPp's model), instead of a task per call.
+Compiling flattens ``repeat`` (its count must be a number) and refuses the
+steps that act on the connection every call shares (disconnect, reconnect,
+sync): they make sense in one call flow, not in a thousand at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..scenario.actions import REQUEST_CLASS
+from ..scenario.loader import ScenarioError
+from ..scenario.model import (
+    CommitStep,
+    DisconnectStep,
+    ExpectEventStep,
+    GateCommandStep,
+    HoldStep,
+    ReconnectStep,
+    ReleaseStep,
+    RepeatStep,
+    ReserveStep,
+    Scenario,
+    Step,
+    SyncStep,
+    WaitStep,
+)
+from ..scenario.values import Template
+
+CONNECTION_STEPS = (DisconnectStep, ReconnectStep, SyncStep)
+LOAD_STEPS = (GateCommandStep, ReserveStep, CommitStep, ReleaseStep, ExpectEventStep, HoldStep, WaitStep)
+GATE_EVENTS = ("gate_open", "gate_close")
+MAX_OPS = 10_000  # steps in one call, repeats unrolled
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One step of the program: the step, the name its latency is recorded under, loop variables to set."""
+
+    step: Step
+    title: str  # "3. authorize the media": unique per step, in file order
+    setting: tuple[tuple[str, int], ...] = ()  # (variable, value) set before the step: ${iteration}
+
+    @property
+    def command_title(self) -> str | None:
+        """The gate command's name (``Gate-Set``) for a gate-command step, else None."""
+        if isinstance(self.step, GateCommandStep):
+            return REQUEST_CLASS[type(self.step)].title
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    ops: tuple[Op, ...]
+
+    @property
+    def command_titles(self) -> list[str]:
+        """The gate commands the program sends, in first-use order (the report's ``latency_ms`` keys)."""
+        return list(dict.fromkeys(op.command_title for op in self.ops if op.command_title))
+
+    @property
+    def step_titles(self) -> list[str]:
+        return list(dict.fromkeys(op.title for op in self.ops))
+
+
+def compile_program(scenario: Scenario) -> Program:
+    """The scenario's steps as a :class:`Program`; ScenarioError (FILE:LINE: ...) for what cannot run as load."""
+    problems: list[str] = []
+    ops: list[Op] = []
+    _flatten(scenario.steps, scenario.source or scenario.name, ops, problems, "")
+    if problems:
+        raise ScenarioError(problems)
+    return Program(tuple(ops))
+
+
+def _flatten(steps: list[Step], source: str, ops: list[Op], problems: list[str], prefix: str) -> None:
+    """Append ``steps`` to ``ops``; titles number them as the file does (``4.2.`` inside repeat step 4)."""
+    for number, step in enumerate(steps, 1):
+        where = f"{source}:{step.line}: {step.KIND}"
+        if isinstance(step, CONNECTION_STEPS):
+            problems.append(f"{where}: cannot run under load: it acts on the connection that every call shares")
+        elif isinstance(step, RepeatStep):
+            count = step.repeat.count
+            if isinstance(count, Template):
+                problems.append(f"{where}: under load the repeat count must be a number, not {count}")
+            elif count * len(step.repeat.steps) > MAX_OPS:
+                problems.append(f"{where}: {count} passes of {len(step.repeat.steps)} steps is too long for one call")
+            else:
+                for iteration in range(1, count + 1):
+                    mark = len(ops)
+                    _flatten(step.repeat.steps, source, ops, problems, f"{prefix}{number}.")
+                    if len(ops) > mark:  # ${iteration} is set as the pass begins
+                        first = ops[mark]
+                        ops[mark] = Op(first.step, first.title, first.setting + (("iteration", iteration),))
+        elif isinstance(step, ExpectEventStep) and step.expect_event.event not in GATE_EVENTS:
+            problems.append(f"{where}: under load only gate events ({', '.join(GATE_EVENTS)}) can be awaited; "
+                            f"connection events belong to the connection every call shares")
+        elif isinstance(step, LOAD_STEPS):
+            ops.append(Op(step, f"{prefix}{number}. {step.name or step.KIND}"))
+        else:  # a step type added to the model but not taught to load
+            problems.append(f"{where}: this step type cannot run under load")

@@ -1,0 +1,68 @@
+"""When calls start: an open-loop schedule at a rate in calls per second, with an optional ramp.
+
+Open loop, as SIPp places calls: a call starts when the schedule says so,
+whether or not earlier calls finished, so a slow peer shows up as latency,
+failures and concurrency, not as a quietly lower rate.  Pure arithmetic with
+``now`` passed in: the generator asks :meth:`RateSchedule.due` how many calls
+are owed by now, and :attr:`RateSchedule.next_due` when to ask again.
+"""
+
+from __future__ import annotations
+
+import math
+
+MIN_RATE = 0.01  # calls/s: '/' and '-' stop here rather than at a rate that never places a call
+
+
+class RateSchedule:
+    """Calls owed by time ``now``; the rate ramps from ``start`` by ``step`` every ``interval`` up to ``rate``.
+
+    Without ``start`` the schedule starts at ``rate``.  The first call is due
+    at ``now``; call ``n+1`` is due ``1/r`` after call ``n``, where ``r`` is the
+    rate in force when call ``n`` was due.
+    """
+
+    def __init__(self, rate: float, now: float, *, start: float | None = None, step: float = 0.0,
+                 interval: float = 1.0) -> None:
+        if rate <= 0 or (start is not None and start <= 0) or step < 0 or interval <= 0:
+            raise ValueError("rates and the ramp interval must be positive, the ramp step not negative")
+        self.target = rate
+        self.current = rate if start is None else min(start, rate)
+        self.step = step
+        self.interval = interval
+        self._next_ramp = now + interval if self.current < rate and step > 0 else math.inf
+        self.next_due = now
+        self.paused = False
+
+    def due(self, now: float) -> int:
+        """How many calls are due by ``now`` (and so start now); 0 while paused."""
+        if self.paused:
+            return 0
+        count = 0
+        while self.next_due <= now:
+            count += 1
+            while self.next_due >= self._next_ramp:
+                self._ramp()
+            self.next_due += 1.0 / self.current
+        return count
+
+    def _ramp(self) -> None:
+        self.current = min(self.target, self.current + self.step)
+        self._next_ramp = self._next_ramp + self.interval if self.current < self.target else math.inf
+
+    def set_rate(self, rate: float, now: float) -> None:
+        """A new rate from ``now`` on (a key press); it also ends any ramp."""
+        rate = max(MIN_RATE, rate)
+        self.target = self.current = rate
+        self._next_ramp = math.inf
+        self.next_due = min(self.next_due, now + 1.0 / rate)
+
+    def pause(self) -> None:
+        self.paused = True
+
+    def resume(self, now: float) -> None:
+        """Start again from ``now``: the calls the pause skipped are not made up in a burst."""
+        self.paused = False
+        self.next_due = max(self.next_due, now)
+        if self._next_ramp < now:
+            self._next_ramp = now + self.interval
