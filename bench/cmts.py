@@ -193,9 +193,10 @@ def memory(gates: int) -> dict:
     for n in range(gates):
         struct.pack_into("!H", template, tid_at, n & 0xFFFF)
         struct.pack_into("!I", template, sub_at, FIRST_SUBSCRIBER + n)
-        command = decode_gate_command(bytes(template))
-        reply, _ = table.handle(command, owner, 0.0)
-    del command, reply
+        payload = bytes(template)
+        command = decode_gate_command(payload)
+        reply, _ = table.handle(command, owner, 0.0, payload)  # as the server calls it
+    del payload, command, reply
     gc.collect()
     with_cache = tracemalloc.get_traced_memory()[0] - base
     cache_entries = ipv4.cache_info().currsize

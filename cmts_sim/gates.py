@@ -49,8 +49,11 @@ from cops_core.dqos import (
     SessionClass,
 )
 from cops_core.dqos.objects import GateSpec, decode_packetcable_objects
+from cops_core.wire import OBJECT_HEADER
 
 from .admission import Admission
+
+_SPEC_SIZE = 60  # a Gate-Spec object on the wire, header included
 
 
 class GateState(IntEnum):
@@ -145,6 +148,7 @@ class Refused(Exception):
 
 
 _TIMER_FIELD = {Timer.T0: "t0_at", Timer.T1: "t1_at", Timer.T7: "t7_at", Timer.T8: "t8_at"}
+_TIMER_NAME = {timer: timer.name.lower() for timer in _TIMER_FIELD}  # the Gate-Spec / Timers field: t0, t1 ...
 _SET_EXTRAS = ("remote_gate_info", "event_generation_info", "media_connection_event_info",
                "electronic_surveillance_parameters", "session_description_parameters")
 
@@ -166,12 +170,17 @@ class GateTable:
 
     # --- commands from the gate controller ------------------------------------------------
 
-    def handle(self, command, owner: Any, now: float) -> tuple[Any, list[Event]]:
-        """Apply a GC command; return its Ack or Err and any events it causes."""
-        handler = _HANDLERS[type(command)]
-        return handler(self, command, owner, now)
+    def handle(self, command, owner: Any, now: float, payload: bytes = b"") -> tuple[Any, list[Event]]:
+        """Apply a GC command; return its Ack or Err and any events it causes.
 
-    def _gate_alloc(self, command: GateAlloc, owner, now: float):
+        ``payload`` is the 6/4 payload ``command`` was decoded from, if there
+        is one: a Gate-Set's Gate-Specs are kept as their bytes in it rather
+        than encoded again.
+        """
+        handler = _HANDLERS[type(command)]
+        return handler(self, command, owner, now, payload)
+
+    def _gate_alloc(self, command: GateAlloc, owner, now: float, payload: bytes):
         error = self._check_new_gate(command.subscriber, command.activity_count)
         if error:
             return GateAllocErr(command.transaction_id, error, command.subscriber), []
@@ -180,7 +189,7 @@ class GateTable:
         return GateAllocAck(command.transaction_id, gate.gate_id, command.subscriber,
                             self.held_by(command.subscriber)), []
 
-    def _gate_set(self, command: GateSet, owner, now: float):
+    def _gate_set(self, command: GateSet, owner, now: float, payload: bytes):
         def err(code: int, subcode: int = 0):
             return GateSetErr(command.transaction_id, PacketCableError(code, subcode), command.subscriber,
                               command.gate_id), []
@@ -200,8 +209,8 @@ class GateTable:
             gate.owner = owner
             if command.activity_count is not None:
                 gate.limit = command.activity_count
-        gate.specs = command.gate_specs
-        extras = {name: getattr(command, name) for name in _SET_EXTRAS if getattr(command, name) is not None}
+        gate.specs_wire = _specs_wire(command.gate_specs, payload)
+        extras = {name: value for name in _SET_EXTRAS if (value := getattr(command, name)) is not None}
         gate.extras = extras or None
         newly_authorized = command.gate_id is None or gate.state is GateState.ALLOCATED
         if gate.state is GateState.ALLOCATED:
@@ -214,7 +223,7 @@ class GateTable:
         return GateSetAck(command.transaction_id, gate.gate_id, command.subscriber,
                           self.held_by(gate.subscriber)), []
 
-    def _gate_info(self, command: GateInfo, owner, now: float):
+    def _gate_info(self, command: GateInfo, owner, now: float, payload: bytes):
         gate = self.gates.get(command.gate_id)
         if gate is None:
             return GateInfoErr(command.transaction_id, PacketCableError(PacketCableErrorCode.UNKNOWN_GATE_ID),
@@ -222,7 +231,7 @@ class GateTable:
         return GateInfoAck(command.transaction_id, gate.gate_id, gate.subscriber, self.held_by(gate.subscriber),
                            gate.specs, **(gate.extras or {})), []
 
-    def _gate_delete(self, command: GateDelete, owner, now: float):
+    def _gate_delete(self, command: GateDelete, owner, now: float, payload: bytes):
         # Real gate controllers send Subscriber-ID 0.0.0.0 here: match by Gate-ID alone (protocol.md 5).
         gate = self.gates.get(command.gate_id)
         if gate is None and self.closed.pop(command.gate_id, None) is not None:
@@ -344,10 +353,9 @@ class GateTable:
 
     def _timer(self, gate: Gate, timer: Timer, specs: tuple[GateSpec, ...] | None = None) -> float:
         """A gate's timer in seconds: the smallest non-zero value its Gate-Specs give, else the default."""
-        field_name = timer.name.lower()
-        own = [getattr(spec, field_name) for spec in (gate.specs if specs is None else specs)
-               if getattr(spec, field_name)]
-        return float(min(own)) if own else getattr(self.timers, field_name)
+        name = _TIMER_NAME[timer]
+        own = [value for spec in (gate.specs if specs is None else specs) if (value := getattr(spec, name))]
+        return float(min(own)) if own else getattr(self.timers, name)
 
     def _arm(self, gate: Gate, timer: Timer, deadline: float) -> None:
         setattr(gate, _TIMER_FIELD[timer], deadline)
@@ -411,18 +419,52 @@ class GateTable:
         return Event(gate.owner, closed)
 
 
+_INVALID_SPEC = (PacketCableErrorCode.INVALID_OBJECT, (GateSpec.SNUM << 8) | GateSpec.STYPE)
+_DIRECTIONS = frozenset((Direction.DOWNSTREAM, Direction.UPSTREAM))
+_SESSION_CLASSES = frozenset((SessionClass.UNSPECIFIED, SessionClass.NORMAL, SessionClass.HIGH_PRIORITY))
+
+
 def _check_specs(specs: tuple[GateSpec, ...]) -> tuple[int, int] | None:
-    """PacketCable-Error (code, sub-code) for Gate-Specs the CMTS cannot take, else None."""
-    invalid = (PacketCableErrorCode.INVALID_OBJECT, (GateSpec.SNUM << 8) | GateSpec.STYPE)
+    """PacketCable-Error (code, sub-code) for Gate-Specs the CMTS cannot take, else None.
+
+    At most one Gate-Spec each way; then a session class it knows.  (Every Gate-Set passes here: plain loops.)
+    """
     if len(specs) > 2:
-        return invalid
-    directions = [spec.direction for spec in specs]
-    if any(d not in (Direction.DOWNSTREAM, Direction.UPSTREAM) for d in directions) or len(set(directions)) != len(directions):
-        return invalid
-    if any(spec.session_class not in (SessionClass.UNSPECIFIED, SessionClass.NORMAL, SessionClass.HIGH_PRIORITY)
-           for spec in specs):
-        return (PacketCableErrorCode.ILLEGAL_SESSION_CLASS, 0)
+        return _INVALID_SPEC
+    seen = None
+    for spec in specs:
+        if spec.direction not in _DIRECTIONS or spec.direction == seen:
+            return _INVALID_SPEC
+        seen = spec.direction
+    for spec in specs:
+        if spec.session_class not in _SESSION_CLASSES:
+            return (PacketCableErrorCode.ILLEGAL_SESSION_CLASS, 0)
     return None
+
+
+def _specs_wire(specs: tuple[GateSpec, ...], payload: bytes) -> bytes:
+    """The wire form of ``specs``: their bytes in the payload they were decoded from, else encoded again.
+
+    The decoder collects every Gate-Spec of the payload in order, so when
+    they lie back to back (as every gate controller sends them: last) that
+    stretch is exactly their encoding; the object walk costs a fraction of
+    encoding two Gate-Specs.
+    """
+    start = end = None
+    offset = 0
+    while offset + 4 <= len(payload):
+        length, snum, stype = OBJECT_HEADER.unpack_from(payload, offset)
+        if length < 4:
+            break
+        if snum == GateSpec.SNUM and stype == GateSpec.STYPE:
+            if end is not None and end != offset:
+                break  # Gate-Specs with other objects between them: encode
+            start = offset if start is None else start
+            end = offset + length
+        offset += length
+    if start is not None and offset == len(payload) and end - start == len(specs) * _SPEC_SIZE:
+        return payload[start:end]
+    return b"".join([spec.encode() for spec in specs])
 
 
 GATE_CONTROLLER_COMMANDS = (GateAlloc, GateSet, GateInfo, GateDelete)

@@ -74,7 +74,7 @@ class CmtsServer:
         self.gates = GateTable(Admission(config.capacity.to_capacity()), config.timers.to_timers(),
                                config.policy.to_gate_policy(), self._rng)
         self.modem = Modem(self.gates, config.modem, self.dispatch, trio.current_time)
-        self.modem.on_schedule = self._rearm
+        self.modem.on_schedule = self.rearm
         self.gates.on_authorized = self.modem.gate_authorized
         self.faults = Faults(config.faults, self._rng)
         self.sessions: set[PeerSession] = set()
@@ -82,6 +82,7 @@ class CmtsServer:
         self.dropped_events = 0
         self.failed_sessions = 0
         self._timer_scope: trio.CancelScope | None = None
+        self._armed_at = math.inf  # the timer task's deadline, kept here: reading trio's costs more
         self._nursery: trio.Nursery | None = None
 
     # --- running ------------------------------------------------------------------------
@@ -144,18 +145,28 @@ class CmtsServer:
         while True:
             with trio.CancelScope() as scope:
                 self._timer_scope = scope
-                scope.deadline = self._next_deadline()
+                scope.deadline = self._armed_at = self._next_deadline()
                 await trio.sleep_forever()
             now = trio.current_time()
             await self.dispatch(self.gates.expire(now) + self.modem.run_due(now))
 
     def _next_deadline(self) -> float:
-        deadlines = [d for d in (self.gates.next_deadline, self.modem.next_deadline) if d is not None]
-        return min(deadlines) if deadlines else math.inf
+        gates, modem = self.gates.next_deadline, self.modem.next_deadline
+        if gates is None:
+            return math.inf if modem is None else modem
+        return gates if modem is None or gates < modem else modem
 
-    def _rearm(self) -> None:
-        if self._timer_scope is not None:
-            self._timer_scope.deadline = min(self._timer_scope.deadline, self._next_deadline())
+    def rearm(self) -> None:
+        """Wake the timer task earlier if a timer now falls due before its deadline.
+
+        Call it after changing gates or modem schedules, before the next
+        checkpoint (sessions call it once per batch of commands).  Setting a
+        trio deadline is costly, so only an earlier deadline touches trio;
+        a later one is found when the timer task wakes.
+        """
+        deadline = self._next_deadline()
+        if deadline < self._armed_at and self._timer_scope is not None:
+            self._armed_at = self._timer_scope.deadline = deadline
 
     def _route(self, owner: "PeerSession") -> "PeerSession | None":
         """The session to tell about a gate: its owner, or, once the owner is gone, a gate controller
@@ -180,9 +191,9 @@ class CmtsServer:
                     gate.owner = session  # its later events follow
             else:
                 self.dropped_events += 1
+        self.rearm()
         for session in touched:
             await session.flush()
-        self._rearm()
 
 
 class PeerSession:
@@ -242,9 +253,12 @@ class PeerSession:
                 log.info("%s: protocol error: %s", self.peer, exc)
                 await self.close(exc.error_code, exc.error_subcode)
                 return
-            for message in messages:
-                if type(message) is ConnectionClosed or not await self._on_message(message):
-                    return
+            try:
+                for message in messages:
+                    if type(message) is ConnectionClosed or not await self._on_message(message):
+                        return
+            finally:
+                self.server.rearm()  # once per batch: the commands' new gate timers
             delay = self.server.faults.reply_delay()
             if delay:
                 await trio.sleep(delay)
@@ -299,20 +313,19 @@ class PeerSession:
             if unknown:  # malformed_decision == "error-reply"
                 reply = _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
             else:
-                reply = self._apply(command)
+                reply = self._apply(command, carrier.data)
         self.transport.queue(report_for(message.handle, reply))
 
-    def _apply(self, command):
+    def _apply(self, command, payload: bytes):
         server = self.server
         rejection = server.faults.rejection(command)
         if rejection is not None:
             return rejection
         if type(command) not in GATE_CONTROLLER_COMMANDS:  # a CMTS-side command (an Ack, Gate-Open ...) sent to us
             return _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
-        reply, events = server.gates.handle(command, self, trio.current_time())
+        reply, events = server.gates.handle(command, self, trio.current_time(), payload)
         for event in events:
             self.queue_event(event.command)
-        server._rearm()
         return reply
 
     def _delete_request_state(self, reason: int, subcode: int = 0) -> None:

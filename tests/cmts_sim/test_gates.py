@@ -10,6 +10,7 @@ import pytest
 from cmts_sim.admission import Admission, Capacity
 from cmts_sim.gates import Event, GatePolicy, GateState, GateTable, Refused, Timers
 from cops_core.dqos import (
+    ActivityCount,
     EventGenerationInfo,
     GateAlloc,
     GateAllocAck,
@@ -27,6 +28,7 @@ from cops_core.dqos import (
     GateSetErr,
     PacketCableError,
     PacketCableReason,
+    decode_gate_command,
 )
 
 from .conftest import SUBSCRIBER, gate_spec
@@ -410,3 +412,36 @@ def test_gate_info_ack_echoes_the_gate():
     reply, _ = table.handle(GateSet(1, SUBSCRIBER, specs, activity_count=4, event_generation_info=egi), OWNER, 0.0)
     info, _ = table.handle(GateInfo(2, SUBSCRIBER, reply.gate_id), OWNER, 1.0)
     assert info == GateInfoAck(2, reply.gate_id, SUBSCRIBER, 1, specs, event_generation_info=egi)
+
+
+# --- Gate-Specs kept in wire form ------------------------------------------------------------------------------
+
+
+def with_odd_padding(spec) -> bytes:
+    """A Gate-Spec's bytes with its reserved bytes set: they decode alike, but encoding gives zeros there."""
+    data = bytearray(spec.encode())
+    data[4 + 17] = 0x55  # the 3 reserved bytes after the DS field
+    return bytes(data)
+
+
+def test_a_gate_set_keeps_its_gate_specs_as_the_bytes_they_came_in():
+    table = make_table()
+    wire = with_odd_padding(gate_spec(0)) + with_odd_padding(gate_spec(1))
+    payload = GateSet(1, SUBSCRIBER, ()).encode() + wire
+    command = decode_gate_command(payload)
+    assert command.gate_specs == (gate_spec(0), gate_spec(1))
+    reply, _ = table.handle(command, OWNER, 0.0, payload)
+    gate = table.gates[reply.gate_id]
+    assert gate.specs_wire == wire != gate_spec(0).encode() + gate_spec(1).encode()
+    assert gate.specs == (gate_spec(0), gate_spec(1))
+
+
+def test_gate_specs_with_another_object_between_them_are_encoded_again():
+    table = make_table()
+    payload = (GateSet(1, SUBSCRIBER, ()).encode() + with_odd_padding(gate_spec(0)) + ActivityCount(4).encode()
+               + with_odd_padding(gate_spec(1)))
+    command = decode_gate_command(payload)
+    reply, _ = table.handle(command, OWNER, 0.0, payload)
+    gate = table.gates[reply.gate_id]
+    assert gate.specs_wire == gate_spec(0).encode() + gate_spec(1).encode()
+    assert gate.specs == (gate_spec(0), gate_spec(1))

@@ -293,6 +293,17 @@ async def test_timer_expiry_sends_gate_close(nursery, autojump_clock, timer, sub
     assert cmts.gates.gates == {}
 
 
+async def test_a_gate_with_a_shorter_timer_than_any_before_it_closes_on_time(nursery, autojump_clock):
+    cmts = await start_cmts(nursery, timers={"t1": 300})
+    gc = await connect(cmts, ka_seconds=0)  # no keep-alives to answer while the test sleeps
+    await gc.command(GateSet(1, SUBSCRIBER, SPECS))  # the timer task now sleeps until its T1, 300 s away
+    await trio.sleep(100)
+    short = (await gc.command(GateSet(2, SUBSCRIBER, (gate_spec(0, t1=20),)))).gate_id
+    start = trio.current_time()
+    assert (await gc.reply()).gate_id == short
+    assert trio.current_time() - start == pytest.approx(20.0)
+
+
 # --- keep-alives ---------------------------------------------------------------------------------------------------
 
 
