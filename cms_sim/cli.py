@@ -15,6 +15,7 @@ from cops_core import __version__
 
 SUBCOMMANDS = {
     "decode": "cms_sim.decode.command:decode",
+    "load": "cms_sim.load_command:load",
     "run": "cms_sim.run_command:run",
 }
 """Subcommand name -> "module:attribute" of its click command."""
@@ -42,6 +43,7 @@ def main() -> None:
     Examples:
       cms-sim run scenarios/basic_call.yaml      run a call flow against the embedded CMTS
       cms-sim run --cmts 192.0.2.1 --junit results.xml scenarios/basic_call.yaml
+      cms-sim load scenarios/basic_call.yaml --rate 200 --duration 20   calls at a rate, live statistics
       cms-sim decode 10 09 00 00 00 00 00 08     decode a hex message
       cms-sim decode samples/dqos_call.pcap      decode every COPS message in a capture
       cms-sim decode --json call.pcapng          the same, one JSON object per line

@@ -83,6 +83,7 @@ class LoadGenerator:
         self.stopping = False
         self.aborted: str | None = None
         self.controllers: list[tuple[GateController, int]] = []
+        self.finished = trio.Event()  # set when run() is over, calls ended and the last sample given
         self._next_call = first_call
         self._call_step = call_step
         self._weights: dict[GateController, int] = {}
@@ -114,7 +115,7 @@ class LoadGenerator:
                 self.started_at = now
                 self.schedule = RateSchedule(settings.rate, now, start=settings.rate_start, step=settings.ramp_step,
                                              interval=settings.ramp_interval)
-                task_status.started()
+                task_status.started(self)
                 try:
                     await self._place_calls()
                     await self._drain()
@@ -124,6 +125,7 @@ class LoadGenerator:
                             self.abort("interrupted")
                             await self._drain()
                         self.on_sample(self.sample())
+                        self.finished.set()
                     nursery.cancel_scope.cancel()
 
     def stop(self) -> None:
@@ -175,6 +177,7 @@ class LoadGenerator:
         tally.received = sum(controller.stats.messages_in for controller, _ in self.controllers)
         tally.target_cps = 0.0 if self.stopping or self.schedule is None or self.schedule.paused \
             else self.schedule.current
+        tally.achieved_cps = self.achieved_cps if self.schedule is not None else 0.0
         return self.recorder.sample(trio.current_time())
 
     # --- tasks --------------------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ class Tally:
     lost: int = 0  # connections lost
     concurrent: int = 0  # calls in progress now (a gauge)
     gates: int = 0  # gates the calls hold now (a gauge)
-    target_cps: float = 0.0
+    target_cps: float = 0.0  # the schedule's rate now (0 while paused or stopping)
+    achieved_cps: float = 0.0  # calls started per second of starting them, so far
     failed_by_cause: Counter = field(default_factory=Counter)
 
     def __add__(self, other: "Tally") -> "Tally":
@@ -129,7 +130,7 @@ class Row:
 class LoadStatistics:
     """Every source's samples merged: one :class:`Row` per interval, and totals for the report."""
 
-    def __init__(self, start: float) -> None:
+    def __init__(self, start: float = 0.0) -> None:
         self.start = start
         self.totals: dict[str, HdrHistogram] = {}
         self.rows: list[Row] = []
@@ -137,6 +138,10 @@ class LoadStatistics:
         self._interval: dict[str, HdrHistogram] = {}
         self._previous = Tally()
         self._previous_time = start
+
+    def begin(self, now: float) -> None:
+        """The run starts now: row times count from here."""
+        self.start = self._previous_time = now
 
     def add(self, source: int, sample: Sample) -> None:
         self._tallies[source] = sample.tally

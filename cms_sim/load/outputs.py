@@ -1,0 +1,208 @@
+"""What a load run leaves behind: the JSON report, the per-interval CSV, JUnit with thresholds, a plot.
+
+Every file is written to a temporary name beside its target and renamed
+into place, so a reader never sees half a report, and a run cut short
+(Ctrl-C) still writes all of them, marked ``partial``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..scenario.values import parse_duration
+from .stats import PERCENTILES, LoadStatistics, Row
+
+
+@dataclass
+class Summary:
+    """The run as a whole: what the report says and the thresholds judge."""
+
+    scenario: str
+    targets: list[str]
+    target_cps: float
+    achieved_cps: float
+    duration_s: float
+    partial: bool
+    statistics: LoadStatistics
+    commands: list[str]  # gate command names, in the order the scenario uses them
+    steps: list[str]
+
+    def report(self) -> dict:
+        tally = self.statistics.tally
+        return {
+            "calls": {"attempted": tally.attempted, "completed": tally.completed, "failed": tally.failed,
+                      "failed_by_cause": dict(tally.failed_by_cause.most_common())},
+            "rate": {"target_cps": round(self.target_cps, 3), "achieved_cps": round(self.achieved_cps, 3)},
+            "latency_ms": self.statistics.latency(self.commands),
+            "messages": {"sent": tally.sent, "received": tally.received},
+            "duration_s": round(self.duration_s, 3),
+            "partial": self.partial,
+            "scenario": self.scenario,
+            "targets": self.targets,
+            "steps_latency_ms": self.statistics.latency(self.steps),
+            "not_started": {"concurrency_cap": tally.capped, "no_cmts_connected": tally.unplaced},
+            "connections": {"lost": tally.lost, "reconnects": tally.reconnects},
+        }
+
+
+# --- thresholds --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LatencyLimit:
+    """``--max-p99 Gate-Set=5ms``: the whole run's p99 for a gate command (or step) must not exceed it."""
+
+    name: str
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str) -> "LatencyLimit":
+        name, sep, limit = text.rpartition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected NAME=DURATION such as Gate-Set=5ms, got {text!r}")
+        return cls(name.strip(), parse_duration(limit.strip()))
+
+
+def verdicts(summary: Summary, max_failed: int | None, limits: list[LatencyLimit]) -> list[str]:
+    """Every threshold the run broke, as a sentence; empty when it passed.
+
+    Without ``--max-failed`` any failed call fails the run, as in SIPp.
+    """
+    problems = []
+    tally = summary.statistics.tally
+    allowed = 0 if max_failed is None else max_failed
+    if tally.failed > allowed:
+        top = ", ".join(f"{cause} ({count})" for cause, count in tally.failed_by_cause.most_common(3))
+        problems.append(f"{tally.failed} calls failed (allowed: {allowed}): {top}")
+    known = set(summary.commands) | set(summary.steps)
+    for limit in limits:
+        if limit.name not in known:
+            problems.append(f"--max-p99 {limit.name}: the scenario has no such gate command or step; "
+                            f"it has: {', '.join(summary.commands)}")
+            continue
+        p99 = summary.statistics.latency([limit.name])[limit.name]["p99"]
+        if p99 > limit.seconds * 1000:
+            problems.append(f"{limit.name} p99 {p99:g} ms exceeds {limit.seconds * 1000:g} ms")
+    if summary.partial:
+        problems.append("the run was interrupted")
+    return problems
+
+
+# --- files ---------------------------------------------------------------------------------------------------
+
+
+def write_atomically(path: str, text: str | bytes) -> None:
+    """Write to a temporary file in the same folder, then rename: the file is whole or absent."""
+    folder = os.path.dirname(os.path.abspath(path))
+    binary = isinstance(text, bytes)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def check_writable(path: str) -> str | None:
+    """Why ``path`` cannot be written (checked before the run starts), or None."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        return "is a folder"
+    if not os.path.isdir(folder):
+        return f"no folder {folder}"
+    if not os.access(folder, os.W_OK):
+        return f"cannot write in {folder}"
+    return None
+
+
+def json_report(summary: Summary, problems: list[str]) -> str:
+    report = summary.report()
+    report["verdict"] = {"passed": not problems, "problems": problems}
+    return json.dumps(report, indent=2) + "\n"
+
+
+def csv_columns(commands: list[str]) -> list[str]:
+    columns = ["time_s", "target_cps", "achieved_cps", "attempted", "completed", "failed", "concurrent", "gates",
+               "messages_in_per_s", "messages_out_per_s", "capped", "reconnects"]
+    for name in commands:
+        columns += [f"{name} p{p} ms" for p in PERCENTILES] + [f"{name} max ms"]
+    return columns
+
+
+def csv_rows(rows: list[Row], commands: list[str]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(csv_columns(commands))
+    for row in rows:
+        tally = row.tally
+        values = [f"{row.time:.3f}", f"{row.target_cps:g}", f"{row.achieved_cps:.2f}", tally.attempted,
+                  tally.completed, tally.failed, tally.concurrent, tally.gates, f"{row.messages_in_per_s:.1f}",
+                  f"{row.messages_out_per_s:.1f}", tally.capped, tally.reconnects]
+        for name in commands:
+            latency = row.latency.get(name)
+            values += [f"{latency[key]:g}" if latency else "" for key in ("p50", "p90", "p99", "max")]
+        writer.writerow(values)
+    return out.getvalue()
+
+
+def junit_xml(summary: Summary, problems: list[str]) -> str:
+    from junitparser import Failure, JUnitXml, Properties, Property, TestCase, TestSuite
+
+    report = summary.report()
+    case = TestCase(f"load: {summary.scenario}", classname="cms-sim.load")
+    case.time = summary.duration_s
+    if problems:
+        failure = Failure("; ".join(problems))
+        failure.text = json.dumps(report["calls"], indent=2)
+        case.result = [failure]
+    suite = TestSuite("cms-sim load")
+    properties = Properties()
+    for name, value in (("target_cps", report["rate"]["target_cps"]), ("achieved_cps", report["rate"]["achieved_cps"]),
+                        ("attempted", report["calls"]["attempted"]), ("partial", report["partial"])):
+        properties.add_property(Property(name, str(value)))
+    suite.append(properties)
+    suite.add_testcase(case)
+    xml = JUnitXml()
+    xml.add_testsuite(suite)
+    return xml.tostring().decode() if isinstance(xml.tostring(), bytes) else xml.tostring()
+
+
+def plot_png(summary: Summary) -> bytes:
+    """Achieved rate, concurrent calls and each gate command's p99 over time, as a PNG (matplotlib's Agg)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install 'pktcable-sim[plot]'") from None
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    rows = summary.statistics.rows
+    times = [row.time for row in rows]
+    figure = Figure(figsize=(9, 7.5), layout="constrained")
+    rate, concurrent, latency = figure.subplots(3, 1, sharex=True)
+    rate.plot(times, [row.achieved_cps for row in rows], label="achieved", drawstyle="steps-pre")
+    rate.plot(times, [row.target_cps for row in rows], linestyle="--", label="target", drawstyle="steps-pre")
+    rate.set_ylabel("calls/s")
+    rate.legend(loc="lower right")
+    rate.set_title(f"cms-sim load: {summary.scenario}")
+    concurrent.plot(times, [row.tally.concurrent for row in rows], color="tab:green")
+    concurrent.set_ylabel("concurrent calls")
+    for name in summary.commands:
+        latency.plot(times, [row.latency.get(name, {}).get("p99", float("nan")) for row in rows], label=name)
+    latency.set_ylabel("p99 latency (ms)")
+    latency.set_xlabel("seconds since start")
+    latency.legend(loc="upper left")
+    for axes in (rate, concurrent, latency):
+        axes.grid(alpha=0.3)
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=100)
+    return out.getvalue()
+
