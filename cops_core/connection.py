@@ -31,6 +31,10 @@ class Role(enum.Enum):
     PEP = "PEP"  # policy enforcement point: the CMTS
     PDP = "PDP"  # policy decision point: the CMS / gate controller
 
+    # Members are singletons compared by identity: hash them so too.  Enum's own __hash__ is Python code
+    # (hash of the name), and every message sent or received looks up TRANSITIONS by (state, role, op-code).
+    __hash__ = object.__hash__
+
 
 class State(enum.Enum):
     CONNECTED = "connected"  # TCP is up; the PEP has not sent Client-Open
@@ -38,6 +42,8 @@ class State(enum.Enum):
     ACCEPTED = "accepted"  # accepted; no request state (handle) installed
     READY = "ready"  # the PEP's request state is installed: gate control flows
     CLOSED = "closed"  # Client-Close sent or received, or the peer went away
+
+    __hash__ = object.__hash__  # as Role's: a C-level hash for the TRANSITIONS lookups
 
 
 _OPEN = (State.ACCEPTED, State.READY)
