@@ -62,16 +62,21 @@ async def serve_actions(server: CmtsServer, stream: trio.abc.Stream) -> None:
                 await stream.send_all(("\n".join(answers) + "\n").encode())
 
 
-async def run(config: CmtsConfig, socket_path: str) -> None:
-    server = CmtsServer(config)
+async def serve_control(server: CmtsServer, socket_path: str, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Take modem actions for ``server`` on a Unix socket at ``socket_path`` until cancelled."""
     sock = trio.socket.socket(trio.socket.AF_UNIX, trio.socket.SOCK_STREAM)
     await sock.bind(socket_path)
     sock.listen()
+    task_status.started()
+    await trio.serve_listeners(lambda stream: serve_actions(server, stream), [trio.SocketListener(sock)])
+
+
+async def run(config: CmtsConfig, socket_path: str) -> None:
+    server = CmtsServer(config)
     stdin, stdout = trio.lowlevel.FdStream(os.dup(0)), trio.lowlevel.FdStream(os.dup(1))
     async with trio.open_nursery() as nursery:
         (host, port), *_ = await nursery.start(server.serve)
-        nursery.start_soon(trio.serve_listeners, lambda stream: serve_actions(server, stream),
-                           [trio.SocketListener(sock)])
+        await nursery.start(serve_control, server, socket_path)
         await stdout.send_all(f"listening {host} {port}\n".encode())
         while await stdin.receive_some(4096):
             pass  # the parent says nothing on stdin; its end is the signal to stop

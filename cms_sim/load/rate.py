@@ -31,8 +31,16 @@ class RateSchedule:
         self.step = step
         self.interval = interval
         self._next_ramp = now + interval if self.current < rate and step > 0 else math.inf
-        self.next_due = now
+        # Due times are anchor + n / rate, counted afresh from each rate change: adding 1/rate call after call
+        # would drift (a hundred 0.01 s steps do not make 1.0 in floating point).
+        self._anchor = now
+        self._placed = 0
         self.paused = False
+
+    @property
+    def next_due(self) -> float:
+        """When the next call is due."""
+        return self._anchor + self._placed / self.current
 
     def due(self, now: float) -> int:
         """How many calls are due by ``now`` (and so start now); 0 while paused."""
@@ -41,21 +49,25 @@ class RateSchedule:
         count = 0
         while self.next_due <= now:
             count += 1
+            self._placed += 1
             while self.next_due >= self._next_ramp:
                 self._ramp()
-            self.next_due += 1.0 / self.current
         return count
 
     def _ramp(self) -> None:
-        self.current = min(self.target, self.current + self.step)
+        self._restart(self.next_due, min(self.target, self.current + self.step))
         self._next_ramp = self._next_ramp + self.interval if self.current < self.target else math.inf
+
+    def _restart(self, at: float, rate: float) -> None:
+        """From ``at`` on, calls are due every 1/``rate`` seconds."""
+        self._anchor, self._placed, self.current = at, 0, rate
 
     def set_rate(self, rate: float, now: float) -> None:
         """A new rate from ``now`` on (a key press); it also ends any ramp."""
         rate = max(MIN_RATE, rate)
-        self.target = self.current = rate
+        self.target = rate
         self._next_ramp = math.inf
-        self.next_due = min(self.next_due, now + 1.0 / rate)
+        self._restart(min(self.next_due, now + 1.0 / rate), rate)
 
     def pause(self) -> None:
         self.paused = True
@@ -63,6 +75,7 @@ class RateSchedule:
     def resume(self, now: float) -> None:
         """Start again from ``now``: the calls the pause skipped are not made up in a burst."""
         self.paused = False
-        self.next_due = max(self.next_due, now)
+        if self.next_due < now:
+            self._restart(now, self.current)
         if self._next_ramp < now:
             self._next_ramp = now + self.interval

@@ -105,8 +105,9 @@ def read_csv(path: str) -> tuple[list[tuple], tuple[str, ...]]:
              if line.strip() and not line.lstrip().startswith("#")]
     if not lines:
         raise SubscriberError(f"{path}: no header row (the variable names) and no rows")
-    dialect = csv.Sniffer().sniff(lines[0][1], delimiters=",;\t") if len(lines[0][1]) else csv.excel
-    rows = list(csv.reader((line for _, line in lines), dialect))
+    header_line = lines[0][1]
+    delimiter = next((mark for mark in ",;\t" if mark in header_line), ",")
+    rows = list(csv.reader((line for _, line in lines), delimiter=delimiter))
     header = tuple(name.strip() for name in rows[0])
     for name in header:
         if not name.isidentifier():
