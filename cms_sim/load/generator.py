@@ -83,6 +83,7 @@ class LoadGenerator:
         self.stopping = False
         self.aborted: str | None = None
         self.controllers: list[tuple[GateController, int]] = []
+        self._closing = False
         self.finished = trio.Event()  # set when run() is over, calls ended and the last sample given
         self._next_call = first_call
         self._call_step = call_step
@@ -100,7 +101,7 @@ class LoadGenerator:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Connect (ConnectError if a target cannot be reached), run the calls, end cleanly."""
         options = {**self.scenario.controller.options(), "reconnect": RECONNECT}
-        async with GateControllerPool(on_event=self.engine.on_event, **options) as pool:
+        async with GateControllerPool(on_event=self._on_event, **options) as pool:
             self.pool = pool
             for target in self.targets:
                 controller = await pool.connect(target.address)
@@ -124,9 +125,14 @@ class LoadGenerator:
                         if self.engine.calls:  # cancelled from outside (Ctrl-C): fail the rest, delete their gates
                             self.abort("interrupted")
                             await self._drain()
+                        self._closing = True  # our own closing of the connections is no connection loss
                         self.on_sample(self.sample())
                         self.finished.set()
                     nursery.cancel_scope.cancel()
+
+    def _on_event(self, event) -> None:
+        if not self._closing:
+            self.engine.on_event(event)
 
     def stop(self) -> None:
         """Start no more calls; the run ends when the calls in progress have ended."""
@@ -238,6 +244,7 @@ class LoadGenerator:
             await trio.sleep(0.05)
         with trio.move_on_after(CLEANUP_TIMEOUT):
             while engine.cleanups:
+                await self._flush()  # the flusher task is gone when Ctrl-C cancelled the run
                 await trio.sleep(0.05)
 
     def _mark_stopped(self) -> None:
@@ -272,9 +279,12 @@ class LoadGenerator:
         while True:
             if not self._dirty:
                 await self._flush_lot.park()
-            dirty, self._dirty = self._dirty, set()
-            for controller in dirty:
-                await controller.flush()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for controller in dirty:
+            await controller.flush()
 
     async def _sampler(self) -> None:
         interval = self.settings.interval
