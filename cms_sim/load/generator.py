@@ -8,7 +8,9 @@ for everything queued since it last ran) and the sampler (one
 :class:`~.stats.Sample` per interval to ``on_sample``).  A run ends when the
 duration or call count is reached and the calls in progress have finished
 (:meth:`stop`), or at once with their gates deleted (:meth:`abort`: ``q``
-twice, Ctrl-C).
+twice, Ctrl-C).  Cancelling :meth:`run` from outside also ends the calls,
+but cannot wait for the Gate-Delete-Acks: abort first, cancel only if that
+takes too long.
 """
 
 from __future__ import annotations
@@ -122,9 +124,11 @@ class LoadGenerator:
                     await self._drain()
                 finally:
                     with trio.CancelScope(shield=True):
-                        if self.engine.calls:  # cancelled from outside (Ctrl-C): fail the rest, delete their gates
+                        if self.engine.calls:
+                            # Cancelled from outside: the connections' readers are cancelled too, so no reply
+                            # can be awaited.  The Gate-Deletes still go out ahead of the Client-Close.
                             self.abort("interrupted")
-                            await self._drain()
+                            await self._flush()
                         self._closing = True  # our own closing of the connections is no connection loss
                         self.on_sample(self.sample())
                         self.finished.set()

@@ -125,10 +125,24 @@ async def test_an_abort_ends_calls_at_once_and_deletes_their_gates(autojump_cloc
             nursery.start_soon(load.run)
             await trio.sleep(4.95)
             assert len(server.gates.gates) == 50
-            nursery.cancel_scope.cancel()  # what Ctrl-C does to the run
+            load.abort("interrupted")  # what Ctrl-C does to the run
+            aborted = trio.current_time()
         tally = load.recorder.tally
         assert tally.failed_by_cause == {"interrupted": 50} and tally.concurrent == 0
         assert server.gates.gates == {}
+        assert trio.current_time() - aborted < 1.0  # not the 25 s the holds had left
+
+
+async def test_a_run_cancelled_from_outside_ends_at_once_and_still_sends_its_gate_deletes(autojump_clock):
+    scenario = parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", "hold: 30s"), BASIC_CALL)
+    async with simulated_cmts() as (server, target, control), modem_link(control) as modem:
+        load = generator(scenario, [target], modem, rate=10, duration=60)
+        with trio.move_on_after(4.95):
+            await load.run()
+        assert load.recorder.tally.failed_by_cause == {"interrupted": 50}
+        with trio.fail_after(1):
+            while server.gates.gates:  # the Gate-Deletes arrive; nobody waits for their Acks
+                await trio.sleep(0.01)
 
 
 async def test_stop_lets_the_calls_in_progress_finish(autojump_clock):
