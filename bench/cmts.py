@@ -19,7 +19,10 @@ decoded Gate-Set payload (two Gate-Specs per gate, distinct objects as a real
 decode produces them; only the IPv4Address objects are shared, through the
 codec's address cache, as they are in the server).  tracemalloc gives the
 bytes retained per gate (target <= 1 KiB) and where they were allocated;
-``gc.collect()`` is timed with the gates alive.
+``gc.collect()`` is timed with the gates alive.  Then the same fill again,
+timing every automatic collection (gc.callbacks), with Python's defaults
+and with the policy ``cmts-sim serve`` runs under (cmts_sim.gcpolicy:
+freeze at start and after every gen1/gen2 collection).
 """
 
 from __future__ import annotations
@@ -222,6 +225,46 @@ def memory(gates: int) -> dict:
             "gc_tracked": len(gc.get_objects())}
 
 
+def gc_pauses(gates: int, tuned: bool) -> dict:
+    """Fill a table with ``gates`` gates as the server does, timing every automatic collection on the way;
+    then time a full ``gc.collect()`` with them alive.  ``tuned``: under cmts-sim serve's GC policy."""
+    from contextlib import nullcontext
+
+    from cmts_sim.admission import Admission, Capacity
+    from cmts_sim.gates import GateTable
+    from cmts_sim.gcpolicy import tuned_gc
+    from cops_core.dqos import decode_gate_command
+
+    template = bytearray(_gate_set(0, IPv4Address("192.0.2.77")).encode())
+    tid_at = template.index(b"\x00\x08\x01\x01\x00\x00\x00\x04") + 4
+    sub_at = template.index(b"\x00\x08\x02\x01" + IPv4Address("192.0.2.77").packed) + 4
+    pauses: list[float] = []
+    started = [0.0]
+
+    def timer(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((time.perf_counter() - started[0]) * 1000)
+
+    table = GateTable(Admission(Capacity(max_gates=gates)))
+    owner = object()
+    gc.collect()
+    with tuned_gc() if tuned else nullcontext():
+        gc.callbacks.append(timer)  # after the policy's hook: its freeze counts in the pause it follows
+        try:
+            for n in range(gates):
+                struct.pack_into("!H", template, tid_at, n & 0xFFFF)
+                struct.pack_into("!I", template, sub_at, FIRST_SUBSCRIBER + n)
+                payload = bytes(template)
+                table.handle(decode_gate_command(payload), owner, 0.0, payload)
+        finally:
+            gc.callbacks.remove(timer)
+        full = [_gc_pause() for _ in range(3)]
+    return {"collections": len(pauses), "longest_ms": max(pauses, default=0.0), "total_ms": sum(pauses),
+            "full_ms": statistics.median(full)}
+
+
 def _gc_pause() -> float:
     start = time.perf_counter()
     gc.collect()
@@ -287,6 +330,11 @@ def print_memory(gates: int) -> None:
     print(f"Full GC (gc.collect) with {m['gates']} gates alive, {m['gc_tracked']} objects tracked: "
           f"median {statistics.median(pauses):.1f} ms, max {max(pauses):.1f} ms "
           f"(empty table: {m['gc_empty_ms']:.1f} ms)")
+    print(f"GC pauses while {gates} gates are set, and a full gc.collect() with them alive:")
+    print(f"{'':>34}{'collections':>12}{'longest ms':>12}{'total ms':>10}{'gc.collect ms':>15}")
+    for label, tuned in (("Python defaults", False), ("cmts-sim serve (gcpolicy)", True)):
+        p = gc_pauses(gates, tuned)
+        print(f"{label:>34}{p['collections']:>12}{p['longest_ms']:>12.1f}{p['total_ms']:>10.0f}{p['full_ms']:>15.1f}")
 
 
 if __name__ == "__main__":

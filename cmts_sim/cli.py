@@ -131,6 +131,7 @@ def serve(config_path, listen, connect, log_json, quiet, verbose, **overrides) -
 
 
 async def _serve(config: CmtsConfig, log_json, panel: bool, console: Console) -> None:
+    from .gcpolicy import tuned_gc
     from .live import run_panel
     from .server import CmtsServer
     from .stats import JsonLog, Stats
@@ -146,7 +147,8 @@ async def _serve(config: CmtsConfig, log_json, panel: bool, console: Console) ->
                       + "; Ctrl-C to stop", highlight=False)
         if panel:
             nursery.start_soon(run_panel, server, stats, console)
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        # Started and listening: what exists now lives for the whole run, and 100k gates must not stall the loop.
+        with tuned_gc(), trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for _ in signals:
                 await server.shutdown()
                 nursery.cancel_scope.cancel()
