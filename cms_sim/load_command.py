@@ -220,7 +220,7 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
         else:
             trio.run(main)
     except* ConnectError as group:
-        failure = str(group.exceptions[0])
+        failure = str(_innermost(group))
     if failure is not None:
         click.echo(f"cms-sim: {failure}", err=True)
     for line in run.worker_failures:
@@ -237,6 +237,13 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_FAILED if problems else EXIT_PASSED)
+
+
+def _innermost(error: BaseException) -> BaseException:
+    """The first leaf of nested exception groups (nurseries inside nurseries wrap an error once each)."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent, calls, duration,
