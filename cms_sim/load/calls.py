@@ -109,7 +109,15 @@ class CallEngine:
 
     @property
     def next_deadline(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
+        """The earliest deadline still in force.
+
+        Most deadlines go stale (a reply beats its timeout): they are dropped
+        from the top of the heap here, so the timer task never wakes for them.
+        """
+        heap = self._heap
+        while heap and heap[0][2].token != heap[0][3]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def expire(self, now: float) -> None:
         """Act on every deadline due by ``now``: timeouts fail (or pass) their step, holds end."""

@@ -34,21 +34,31 @@ class Template(str):
         """Serialize as the text it is (JSON Schema defaults such as ``${subscriber}``)."""
         return handler(str)
 
-    @property
+    @functools.cached_property
     def names(self) -> list[str]:
         return VARIABLE.findall(self)
+
+    @functools.cached_property
+    def _whole(self) -> str | None:
+        """The variable's name when the template is just ``${name}``."""
+        whole = VARIABLE.fullmatch(self)
+        return whole.group(1) if whole else None
 
     def resolve(self, variables: Mapping[str, Any]) -> Any:
         """The field's value: a lone ``${name}`` keeps the variable's type; otherwise text substitution.
 
         Raises ValueError for an unset variable or a value the field does not take.
         """
-        missing = [name for name in self.names if name not in variables]
-        if missing:
-            raise ValueError(f"variable ${{{missing[0]}}} is not set")
-        whole = VARIABLE.fullmatch(self)
-        value = variables[whole.group(1)] if whole else VARIABLE.sub(lambda m: str(variables[m.group(1)]), self)
-        return self.field_type.parse(value, shown=f"{self} = {value!r}")
+        # Under load this runs for every field of every call: the names are parsed once per template.
+        name = self._whole
+        if name is not None and name in variables:
+            value = variables[name]
+        else:
+            missing = [name for name in self.names if name not in variables]
+            if missing:
+                raise ValueError(f"variable ${{{missing[0]}}} is not set")
+            value = VARIABLE.sub(lambda m: str(variables[m.group(1)]), self)
+        return self.field_type.parse(value, template=self)
 
 
 def resolve(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -68,11 +78,13 @@ class FieldType:
         either = {"anyOf": [json_schema, {"type": "string", "pattern": TEMPLATE_PATTERN}]}
         self.templated = Annotated[Any, PlainValidator(lambda v: self._validate(v, True)), WithJsonSchema(either)]
 
-    def parse(self, value: Any, shown: str | None = None) -> Any:
+    def parse(self, value: Any, template: str | None = None) -> Any:
+        """The value, or ValueError saying what was expected (and the template it came from, if any)."""
         try:
             return self.parser(value)
         except (ValueError, TypeError):
-            raise ValueError(f"expected {self.expected}, got {shown or show(value)}") from None
+            shown = f"{template} = {value!r}" if template is not None else show(value)
+            raise ValueError(f"expected {self.expected}, got {shown}") from None
 
     def template(self, text: str) -> Template:
         template = Template(text)
