@@ -72,7 +72,7 @@ CEILING = BENCH / "ceiling.py"
 SCENARIOS = BENCH / "scenarios"
 HOST = "127.0.0.1"
 
-# --- wire: pre-encoded messages (protocol.md 4.1, 4.2, 4.4) -------------------------------------------------
+# --- wire: pre-encoded messages (protocol.md 4.1, 4.2, 4.4) ------------------------------------------------------
 
 GATE_SET_DEC = bytes.fromhex(
     "10028008 000000b4 00080101 00000001 00080201 00080000 00080601 00010001 00940604"
@@ -92,7 +92,7 @@ REQ, RPT, OPN, CC, KA = 1, 3, 6, 8, 9
 GATE_SET_ACK = 5
 FIRST_SUBSCRIBER = (10 << 24) | (64 << 16) | 1  # 10.64.0.1; connection i starts at (10 + i).64.0.1
 
-# --- /proc: the server's CPU, memory and listening sockets ---------------------------------------------------
+# --- /proc: the server's CPU, memory and listening sockets -------------------------------------------------------
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -132,7 +132,7 @@ def raise_open_files_limit(needed: int = 4096) -> None:
                                                     hard))
 
 
-# --- the gate controller (a child process): raw sockets, no codec --------------------------------------------
+# --- the gate controller (a child process): raw sockets, no codec ------------------------------------------------
 
 
 class Peer:
@@ -503,7 +503,7 @@ def percentiles(samples: list[float]) -> dict:
 CLIENTS = {"pipelined": client_pipelined, "fill": client_fill, "hold": client_hold, "paced": client_paced}
 
 
-# --- the orchestrator: processes -------------------------------------------------------------------------------
+# --- the orchestrator: processes ---------------------------------------------------------------------------------
 
 
 def _die_with_parent() -> None:
@@ -622,7 +622,7 @@ def shown(command: list[str]) -> str:
     return " ".join(os.path.relpath(word, ROOT) if word.startswith(str(ROOT)) else word for word in words)
 
 
-# --- the table ----------------------------------------------------------------------------------------------------
+# --- the table ---------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -687,7 +687,7 @@ def verdict(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-# --- row a: pipelined Gate-Sets ---------------------------------------------------------------------------------------
+# --- row a: pipelined Gate-Sets ----------------------------------------------------------------------------------
 
 
 def row_a(children: Children, workdir: Path, settings: Settings, notes: list[str], found: dict) -> list[Row]:
@@ -716,7 +716,7 @@ def row_a(children: Children, workdir: Path, settings: Settings, notes: list[str
     return rows
 
 
-# --- row b: memory per gate ----------------------------------------------------------------------------------------------
+# --- row b: memory per gate --------------------------------------------------------------------------------------
 
 
 def row_b(children: Children, workdir: Path, settings: Settings, notes: list[str], found: dict) -> list[Row]:
@@ -739,7 +739,7 @@ def row_b(children: Children, workdir: Path, settings: Settings, notes: list[str
                 f"{sim['server_cpu_us']:.1f} / {top['server_cpu_us']:.1f} us/gate", settings.command("b"))]
 
 
-# --- row c: 1,000 connections held ----------------------------------------------------------------------------------------
+# --- row c: 1,000 connections held -------------------------------------------------------------------------------
 
 
 KA_TIMER = 10
@@ -789,7 +789,7 @@ def median(values: list[float]) -> float:
     return ordered[len(ordered) // 2]
 
 
-# --- row d: cms-sim load --------------------------------------------------------------------------------------------------
+# --- row d: cms-sim load -----------------------------------------------------------------------------------------
 
 
 def cms_sim() -> str:
@@ -820,10 +820,17 @@ def run_load(target: Server, workdir: Path, scenario: Path, rate: float, duratio
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # only cms-sim load was reaped meanwhile
     own = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime
     if not report.exists():
-        kept = Path(tempfile.gettempdir()) / f"bench-{log.name}"  # the work directory goes; the evidence stays
-        shutil.copyfile(log, kept)
-        raise RuntimeError(f"cms-sim load exited {done.returncode} without a report (log: {kept}): {tail(log, 3)}")
+        kept = [keep_log(log), keep_log(target.log)]
+        raise RuntimeError(f"cms-sim load exited {done.returncode} without a report (logs: {', '.join(kept)}): "
+                           f"{tail(log, 3)}")
     return json.loads(report.read_text()), command, cpu, own
+
+
+def keep_log(log: Path) -> str:
+    """A copy outside the work directory, which goes at the end of the run: the evidence of a failure stays."""
+    kept = Path(tempfile.gettempdir()) / f"bench-{log.name}"
+    shutil.copyfile(log, kept)
+    return str(kept)
 
 
 def scenario_with_hold(workdir: Path, hold: float) -> Path:
@@ -837,8 +844,11 @@ def scenario_with_hold(workdir: Path, hold: float) -> Path:
 
 
 def modem_flags(hold: float) -> list[str]:
-    # The simulated modem reserves, commits and releases by itself; the scenario waits for Gate-Open/Close.
-    return ["--modem", "auto", "--reserve-delay", "0", "--commit-delay", "0", "--hold", f"{hold:g}"]
+    """cmts-sim for whole calls: the modem reserves, commits and releases by itself (the scenario waits for
+    Gate-Open/Gate-Close), and capacity for every call (the default 100 Mbit/s upstream admits ~1,250 G.711
+    calls: the rest would fail at commit with no Gate-Open)."""
+    return ["--modem", "auto", "--reserve-delay", "0", "--commit-delay", "0", "--hold", f"{hold:g}",
+            "--upstream-kbps", "1e9", "--downstream-kbps", "1e9"]
 
 
 def pipelined_ceiling(children: Children, workdir: Path, settings: Settings, found: dict) -> dict:
@@ -886,6 +896,11 @@ def row_d2(children: Children, workdir: Path, settings: Settings, notes: list[st
         with server(children, workdir, kind, flags) as target:
             raw[kind] = run_client("paced", settings.raw_paced_seconds + 60, port=target.port,
                                    server_pid=target.process.pid, rate=rate, seconds=settings.raw_paced_seconds)
+        result = raw[kind]
+        notes.append(f"d2: paced raw client, {rate:,} Gate-Sets/s for {settings.raw_paced_seconds:g} s against "
+                     f"{kind}: {result['answered']:,}/{result['sent']:,} answered, ms "
+                     + ", ".join(f"{k} {v:.2f}" for k, v in result["latency_ms"].items())
+                     + f"; {result['server_cpu_us']:.0f} us server CPU/Gate-Set")
     with server(children, workdir, "cmts-sim", modem_flags(settings.talk)) as target:
         report, command, cpu, own = run_load(target, workdir, scenario_with_hold(workdir, settings.talk), rate,
                                              settings.paced_seconds, settings.paced_seconds + settings.talk + 180)
@@ -895,11 +910,6 @@ def row_d2(children: Children, workdir: Path, settings: Settings, notes: list[st
     notes.append(f"d2: `{shown(target.command)}`; `{shown(command)}`: {calls}, connections "
                  f"{report.get('connections')}, Gate-Set ms {latency}, cms-sim load used "
                  f"{own * per_call:.0f} us CPU/call")
-    for kind, result in raw.items():
-        notes.append(f"d2: paced raw client, {rate:,} Gate-Sets/s for {settings.raw_paced_seconds:g} s against "
-                     f"{kind}: {result['answered']:,}/{result['sent']:,} answered, ms "
-                     + ", ".join(f"{k} {v:.2f}" for k, v in result["latency_ms"].items())
-                     + f"; {result['server_cpu_us']:.0f} us server CPU/Gate-Set")
     return Row("d2", f"Gate-Set->Ack p99 at {rate:,} calls/s, {settings.talk:g} s holds", f"{latency['p99']:.2f} ms",
                "(none given)", "-", f"{ceiling['p99']:.2f} ms (p99.9 {ceiling['p99.9']:.2f})",
                ratio(latency["p99"], ceiling["p99"]),
@@ -925,7 +935,7 @@ def row_d(children: Children, workdir: Path, settings: Settings, notes: list[str
 ROWS = {"a": row_a, "b": row_b, "c": row_c, "d": row_d}
 
 
-# --- output ----------------------------------------------------------------------------------------------------------------
+# --- output ------------------------------------------------------------------------------------------------------
 
 COLUMNS = ("row", "figure", "value", "target", "met", "ceiling", "ratio", "server CPU (cmts-sim / ceiling)", "command",
            "date")
