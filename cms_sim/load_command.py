@@ -12,11 +12,14 @@ from __future__ import annotations
 import ipaddress
 import signal
 import sys
+from contextlib import nullcontext
 from dataclasses import asdict
 
 import click
 import trio
 from rich.console import Console
+
+from cmts_sim.gcpolicy import tuned_gc
 
 from .errors import ConnectError
 from .load.generator import LoadSettings, Target
@@ -214,10 +217,7 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
 
     failure: str | None = None
     try:
-        if live and sys.stdin.isatty():
-            with raw_keys():
-                trio.run(main)
-        else:
+        with tuned_gc(), (raw_keys() if live and sys.stdin.isatty() else nullcontext()):
             trio.run(main)
     except* ConnectError as group:
         failure = str(_innermost(group))

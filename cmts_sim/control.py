@@ -27,6 +27,7 @@ import trio
 
 from .config import CmtsConfig
 from .gates import Refused
+from .gcpolicy import tuned_gc
 from .server import CmtsServer
 
 ACTIONS = ("reserve", "commit", "release")
@@ -89,7 +90,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print("usage: python -m cmts_sim.control CONFIG_JSON SOCKET_PATH", file=sys.stderr)
         return 2
-    trio.run(run, CmtsConfig.model_validate_json(argv[0]), argv[1])
+    with tuned_gc():  # as cmts-sim serve: the gate table out of the collector's way
+        trio.run(run, CmtsConfig.model_validate_json(argv[0]), argv[1])
     return 0
 
 

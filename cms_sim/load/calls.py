@@ -29,7 +29,7 @@ from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateDeleteEr
 
 from ..errors import ControllerError, GateControlLost, GateError, RequestTimeout
 from ..events import EVENT_KINDS, Connected, ConnectionLost, GateClosed, GateOpened
-from ..scenario.actions import EVENT_TITLES, REQUEST_CLASS, StepFailed, build_command, judge_event, judge_reply, sample_hold, save
+from ..scenario.actions import EVENT_TITLES, REQUEST_CLASS, StepFailed, judge_event, judge_reply, sample_hold, save
 from ..scenario.model import CommitStep, ExpectEventStep, GateCommandStep, HoldStep, ReleaseStep, ReserveStep, WaitStep
 from ..scenario.values import resolve
 from .program import Op, Program
@@ -169,7 +169,7 @@ class CallEngine:
 
     def _command(self, call: Call, op: Op, now: float) -> bool:
         step = op.step
-        command = build_command(step, call.variables)
+        command = op.build(call.variables)
         token = call.token
         controller = call.controller
         try:

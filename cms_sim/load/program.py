@@ -10,8 +10,9 @@ sync): they make sense in one call flow, not in a thousand at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
-from ..scenario.actions import REQUEST_CLASS
+from ..scenario.actions import REQUEST_CLASS, command_builder
 from ..scenario.loader import ScenarioError
 from ..scenario.model import (
     CommitStep,
@@ -43,6 +44,7 @@ class Op:
     step: Step
     title: str  # "3. authorize the media": unique per step, in file order
     setting: tuple[tuple[str, int], ...] = ()  # (variable, value) set before the step: ${iteration}
+    build: Callable[[dict[str, Any]], Any] | None = None  # a gate-command step: variables -> the command
 
     @property
     def command_title(self) -> str | None:
@@ -94,11 +96,13 @@ def _flatten(steps: list[Step], source: str, ops: list[Op], problems: list[str],
                     _flatten(step.repeat.steps, source, ops, problems, f"{prefix}{number}.")
                     if len(ops) > mark:  # ${iteration} is set as the pass begins
                         first = ops[mark]
-                        ops[mark] = Op(first.step, first.title, first.setting + (("iteration", iteration),))
+                        ops[mark] = Op(first.step, first.title, first.setting + (("iteration", iteration),),
+                                       first.build)
         elif isinstance(step, ExpectEventStep) and step.expect_event.event not in GATE_EVENTS:
             problems.append(f"{where}: under load only gate events ({', '.join(GATE_EVENTS)}) can be awaited; "
                             f"connection events belong to the connection every call shares")
         elif isinstance(step, LOAD_STEPS):
-            ops.append(Op(step, f"{prefix}{number}. {step.name or step.KIND}"))
+            build = command_builder(step) if isinstance(step, GateCommandStep) else None
+            ops.append(Op(step, f"{prefix}{number}. {step.name or step.KIND}", (), build))
         else:  # a step type added to the model but not taught to load
             problems.append(f"{where}: this step type cannot run under load")

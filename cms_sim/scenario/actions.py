@@ -10,7 +10,7 @@ fails for the same reason in either.
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, Callable
 
 from cops_core.dqos import (
     COMMAND_CLASSES,
@@ -41,7 +41,7 @@ from .model import (
     Normal,
     Uniform,
 )
-from .values import resolve
+from .values import Template, resolve
 
 REQUEST_CLASS = {GateAllocStep: GateAlloc, GateSetStep: GateSet, GateInfoStep: GateInfo, GateDeleteStep: GateDelete}
 EVENT_TITLES = {"gate_open": "Gate-Open", "gate_close": "Gate-Close", "connected": "connection up",
@@ -63,18 +63,58 @@ class StepFailed(Exception):
 
 def build_command(step: GateCommandStep, variables: dict[str, Any]):
     """The gate command ``step`` sends (TID 0: the controller assigns one); ValueError for a bad value."""
+    return command_builder(step)(variables)
+
+
+def command_builder(step: GateCommandStep) -> Callable[[dict[str, Any]], Any]:
+    """``variables -> command`` for ``step``, with every field that holds no ``${var}`` worked out once.
+
+    ``cms-sim load`` builds one per step and calls it for every call, so
+    per call only the templates are resolved (and the Gate-Specs made).
+    """
     params = step.action
-    subscriber = as_address(resolve(params.subscriber, variables))
+    subscriber = _getter(params.subscriber)
     if isinstance(step, GateAllocStep):
-        return GateAlloc(0, subscriber, resolve(params.activity_count, variables))
-    if isinstance(step, GateSetStep):
-        return GateSet(0, subscriber, gate_specs(params, variables, subscriber), resolve(params.gate_id, variables),
-                       resolve(params.activity_count, variables))
+        count = _getter(params.activity_count)
+        return lambda variables: GateAlloc(0, as_address(subscriber(variables)), count(variables))
     if isinstance(step, GateInfoStep):
-        return GateInfo(0, subscriber, resolve(params.gate_id, variables))
-    subcode = resolve(params.reason, variables)
-    reason = None if subcode is None else PacketCableReason(PacketCableReasonCode.GATE_DELETE, subcode)
-    return GateDelete(0, subscriber, resolve(params.gate_id, variables), reason)
+        gate = _getter(params.gate_id)
+        return lambda variables: GateInfo(0, as_address(subscriber(variables)), gate(variables))
+    if isinstance(step, GateDeleteStep):
+        gate, subcode = _getter(params.gate_id), _getter(params.reason)
+
+        def delete(variables):
+            code = subcode(variables)
+            reason = None if code is None else PacketCableReason(PacketCableReasonCode.GATE_DELETE, code)
+            return GateDelete(0, as_address(subscriber(variables)), gate(variables), reason)
+        return delete
+    gate, count, specs = _getter(params.gate_id), _getter(params.activity_count), _specs_builder(params)
+
+    def gate_set(variables):
+        address = as_address(subscriber(variables))
+        return GateSet(0, address, specs(variables, address), gate(variables), count(variables))
+    return gate_set
+
+
+def _getter(value: Any) -> Callable[[dict[str, Any]], Any]:
+    """``variables -> value``: a template's resolution, or the literal itself."""
+    if isinstance(value, Template):
+        return value.resolve
+    return lambda variables: value
+
+
+_PROFILE_FIELDS = ("profile", "local_ip", "remote_ip", "local_port", "remote_port", "t1", "t7", "t8", "session_class")
+
+
+def _specs_builder(params: GateSetParams) -> Callable[[dict[str, Any], Any], tuple[GateSpec, ...]]:
+    """``(variables, subscriber) -> Gate-Specs``; a profile with literal settings is looked up once."""
+    if params.gate_specs is not None or any(isinstance(getattr(params, name), Template) for name in _PROFILE_FIELDS):
+        return lambda variables, subscriber: gate_specs(params, variables, subscriber)
+    profile = media.profile(params.profile)
+    options = {"local_port": params.local_port, "remote_port": params.remote_port, "t1": params.t1, "t7": params.t7,
+               "t8": params.t8, "session_class": params.session_class}
+    remote, local = params.remote_ip, params.local_ip
+    return lambda variables, subscriber: profile.gate_specs(local or subscriber, remote, **options)
 
 
 def gate_specs(params: GateSetParams, variables: dict[str, Any], subscriber) -> tuple[GateSpec, ...]:
