@@ -128,6 +128,9 @@ class CmtsConfig(_Settings):
     ka_tolerance: Annotated[float, Field(gt=0)] = Field(
         1.0, description="peer is dead after this many KA intervals of silence")
     max_message: PositiveInt = 64 * 1024
+    receive_buffer: PositiveInt | None = Field(
+        128 * 1024, description="SO_RCVBUF of each connection, bytes: bounds the requests a peer can queue "
+        "unanswered, and so how far replies can lag under overload; null = the kernel's autotuning")
     timers: TimerSettings = Field(default_factory=TimerSettings)
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     modem: ModemSettings = Field(default_factory=ModemSettings)

@@ -9,15 +9,18 @@ from rich.panel import Panel
 from rich.table import Table
 
 from .gates import GateState
-from .server import CmtsServer
+from .server import LAG_WARNING, MAX_BATCH, CmtsServer
 from .stats import Stats
+
+
+BACKLOG_ALARM = 4 * MAX_BATCH * 128  # bytes: four batches of ~128-byte Gate-Sets waiting
 
 
 def render(server: CmtsServer, stats: Stats, rates: tuple[float, float]) -> Group:
     """One frame of the panel."""
     now = trio.current_time()
     peers = Table(title="Gate controllers", expand=True)
-    for column in ("peer", "state", "KA interval", "last heard", "KA health"):
+    for column in ("peer", "state", "KA interval", "last heard", "KA health", "backlog", "reply lag (max)"):
         peers.add_column(column)
     for session in sorted(server.sessions, key=lambda s: s.peer):
         connection = session.connection
@@ -30,10 +33,11 @@ def render(server: CmtsServer, stats: Stats, rates: tuple[float, float]) -> Grou
         else:
             health = "[yellow]late[/]"
         peers.add_row(f"{session.peer[0]}:{session.peer[1]}", connection.state.value,
-                      f"{interval} s" if interval else "-", f"{heard:.1f} s ago" if heard is not None else "-", health)
+                      f"{interval} s" if interval else "-", f"{heard:.1f} s ago" if heard is not None else "-", health,
+                      _backlog(session), _lag(session))
     if not server.sessions:
         peers.add_row("[dim]waiting for a gate controller on " +
-                      ", ".join(f"{h}:{p}" for h, p in server.addresses) + "[/]", "", "", "", "")
+                      ", ".join(f"{h}:{p}" for h, p in server.addresses) + "[/]", "", "", "", "", "", "")
 
     gates = Table(title="Gates", expand=True)
     counts = server.gates.count_by_state()
@@ -56,6 +60,22 @@ def render(server: CmtsServer, stats: Stats, rates: tuple[float, float]) -> Grou
         errors.add_row("[dim]none[/]", "")
     title = f"cmts-sim {server.config.cmts_id}: modem {server.config.modem.mode}"
     return Group(Panel(peers, title=title), gates, traffic, errors)
+
+
+def _backlog(session) -> str:
+    """Bytes the peer sent that are not answered yet; red when more than a few batches' worth wait."""
+    try:
+        waiting = session.backlog()
+    except OSError:  # the socket went between the panel's look at the sessions and this
+        return "-"
+    text = f"{waiting / 1024:.1f} KiB"
+    return f"[red]{text}[/]" if waiting > BACKLOG_ALARM else text
+
+
+def _lag(session) -> str:
+    """Seconds from reading the last batch to answering it, and the worst so far; red from a second."""
+    text = f"{session.lag * 1000:.0f} ms ({session.max_lag * 1000:.0f} ms)"
+    return f"[red]{text}[/]" if session.max_lag >= LAG_WARNING else text
 
 
 async def run_panel(server: CmtsServer, stats: Stats, console: Console, interval: float = 0.5) -> None:

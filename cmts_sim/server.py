@@ -13,6 +13,7 @@ import itertools
 import logging
 import math
 import random
+import socket
 from typing import Callable
 
 import trio
@@ -53,6 +54,13 @@ from .mta import Modem
 
 log = logging.getLogger("cmts_sim")
 
+# Messages handled between two checkpoints.  A batch is answered (one send_all) before the next is read, so this
+# bounds how long keep-alives, the timer task and the other peers wait behind one busy peer (~64 x 40 us), and,
+# with the kernel's receive buffer (config receive_buffer), how much a peer can have queued that we have not
+# answered: beyond that TCP holds the peer back.
+MAX_BATCH = 64
+LAG_WARNING = 1.0  # seconds: a batch answered this late is logged (each time the connection's worst lag grows)
+
 _ERR_FOR_COMMAND = {
     GateCommandType.GATE_ALLOC: GateAllocErr,
     GateCommandType.GATE_SET: GateSetErr,
@@ -81,6 +89,9 @@ class CmtsServer:
         self.addresses: list[tuple[str, int]] = []
         self.dropped_events = 0
         self.failed_sessions = 0
+        # Called after each batch a session answered, with its size and the seconds from reading its bytes to
+        # sending the replies (the metrics' latency histogram); a no-op unless someone listens.
+        self.on_batch: Callable[[int, float], None] = lambda messages, lag: None
         self._timer_scope: trio.CancelScope | None = None
         self._armed_at = math.inf  # the timer task's deadline, kept here: reading trio's costs more
         self._nursery: trio.Nursery | None = None
@@ -116,6 +127,9 @@ class CmtsServer:
 
     async def _run_session(self, stream: trio.abc.Stream) -> None:
         try:
+            if self.config.receive_buffer is not None:
+                # Bounds what a peer can queue unanswered in the kernel, and so how far our replies can lag.
+                stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.config.receive_buffer)
             session = PeerSession(self, stream)
         except OSError as exc:
             # The peer reset the connection before we looked at it (getpeername: ENOTCONN): that must not
@@ -212,6 +226,8 @@ class PeerSession:
         self.peer = self.transport.peer
         self.handle: Handle | None = None
         self.received = 0
+        self.lag = 0.0  # seconds from reading the last batch's bytes to sending its replies
+        self.max_lag = 0.0  # the longest such wait on this connection
         self._cancel = trio.CancelScope()
 
     @property
@@ -240,11 +256,15 @@ class PeerSession:
             server.sessions.discard(self)
             await self.transport.aclose()
 
+    def backlog(self) -> int:
+        """Bytes the gate controller sent that we have not answered yet (kernel queue and framer)."""
+        return self.transport.backlog()
+
     async def _serve_messages(self) -> None:
         transport = self.transport
         while True:
             try:
-                messages = await transport.receive()
+                messages = await transport.receive(MAX_BATCH)
             except DecodeError as exc:
                 if await self._bad_message(exc):
                     return
@@ -263,6 +283,18 @@ class PeerSession:
             if delay:
                 await trio.sleep(delay)
             await transport.flush()
+            self._answered(len(messages))
+
+    def _answered(self, messages: int) -> None:
+        """Bookkeeping once a batch's replies are sent: how long its bytes waited on our side."""
+        lag = trio.current_time() - self.transport.read_at
+        self.lag = lag
+        if lag > self.max_lag:
+            self.max_lag = lag
+            if lag >= LAG_WARNING:
+                log.warning("%s: replies lag %.1f s behind the requests: more offered than this CMTS can take",
+                            self.peer, lag)
+        self.server.on_batch(messages, lag)
 
     async def _on_message(self, message) -> bool:
         """Handle one message; False when the session is over."""
@@ -314,6 +346,10 @@ class PeerSession:
                 reply = _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
             else:
                 reply = self._apply(command, carrier.data)
+        if self.connection.state is State.CLOSED:
+            # A Client-Close later in the same read has already ended the session (a whole read is decoded
+            # before its messages are handled): the command is carried out, but no one is left to answer.
+            return
         self.transport.queue(report_for(message.handle, reply))
 
     def _apply(self, command, payload: bytes):

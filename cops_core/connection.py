@@ -148,6 +148,11 @@ class Connection:
         return message
 
     @property
+    def buffered(self) -> int:
+        """Bytes received that :meth:`next_event` has not returned as messages yet."""
+        return self._framer.buffered
+
+    @property
     def framing_lost(self) -> bool:
         """True once the byte stream cannot be cut into messages any more (answer: Client-Close)."""
         return self._framer.broken

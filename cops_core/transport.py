@@ -10,6 +10,9 @@ live views and reports all read.  Nothing else hooks into I/O.
 
 from __future__ import annotations
 
+import fcntl
+import struct
+import termios
 import time
 from typing import Callable, NamedTuple
 
@@ -36,12 +39,17 @@ class TraceRecord(NamedTuple):
 Tap = Callable[[TraceRecord], None]
 
 RECEIVE_SIZE = 65536
+_INT = struct.Struct("i")
+
+
+def stream_socket(stream: trio.abc.Stream):
+    """The socket of a TCP stream, or of the TCP stream under a TLS one."""
+    return getattr(stream, "transport_stream", stream).socket
 
 
 def stream_addresses(stream: trio.abc.Stream) -> tuple[Address, Address]:
     """(local, peer) host/port of a TCP stream, or of the TCP stream under a TLS one."""
-    inner = getattr(stream, "transport_stream", stream)
-    sock = inner.socket
+    sock = stream_socket(stream)
     return sock.getsockname()[:2], sock.getpeername()[:2]
 
 
@@ -56,12 +64,19 @@ class CopsTransport:
         self._outgoing: list[bytes] = []
         self._send_lock = trio.StrictFIFOLock()
         self._deferred: Exception | None = None
+        self.read_at: float | None = None  # trio time the last chunk arrived: how long its messages have waited
 
     def add_tap(self, tap: Tap) -> None:
         self._taps.append(tap)
 
-    async def receive(self) -> list:
+    async def receive(self, limit: int | None = None) -> list:
         """Messages from the peer: every one the next chunk completes (at least one), or [ConnectionClosed()].
+
+        With ``limit``, at most that many: the rest stay buffered and come
+        with the next call, which does not read the socket until they are
+        gone.  A server that answers each batch before asking for the next
+        thereby holds a bounded backlog, and lets its other tasks (keep-alives,
+        other peers) run between batches.
 
         Raises DecodeError / RemoteProtocolError like
         :meth:`Connection.next_event`; messages decoded before the fault in the
@@ -69,23 +84,33 @@ class CopsTransport:
         """
         connection = self.connection
         while True:
-            events = self._drain()
+            events = self._drain(limit)
             if events:
                 return events
             try:
                 data = await self.stream.receive_some(RECEIVE_SIZE)
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 data = b""
-            connection.receive_data(data, trio.current_time())
+            self.read_at = trio.current_time()
+            connection.receive_data(data, self.read_at)
 
-    def _drain(self) -> list:
+    def backlog(self) -> int:
+        """Bytes the peer sent that no :meth:`receive` returned yet: unread in the kernel, or buffered here.
+
+        A system call (FIONREAD): for a live view or a metrics scrape, not for
+        every message.
+        """
+        unread = fcntl.ioctl(stream_socket(self.stream).fileno(), termios.FIONREAD, bytes(_INT.size))
+        return _INT.unpack(unread)[0] + self.connection.buffered
+
+    def _drain(self, limit: int | None) -> list:
         if self._deferred is not None:
             error, self._deferred = self._deferred, None
             raise error
         events = []
         now = wall = None
         connection = self.connection
-        while True:
+        while len(events) != limit:
             try:
                 event = connection.next_event()
             except Exception as exc:
@@ -102,6 +127,7 @@ class CopsTransport:
             events.append(event)
             if type(event) is ConnectionClosed:
                 return events
+        return events  # the limit: the rest stays framed for the next call
 
     def queue(self, message: Message) -> None:
         """Check and encode ``message`` now; it goes out with the next :meth:`flush`."""

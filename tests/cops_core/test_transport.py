@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 
 from cops_core.connection import Connection, Role
-from cops_core.messages import ClientAccept, ClientOpen
+from cops_core.messages import ClientAccept, ClientOpen, KeepAlive
 from cops_core.transport import CopsTransport
 
 
@@ -49,3 +49,18 @@ async def test_a_sent_message_is_traced_with_the_bytes_that_went_out(autojump_cl
     received = await peer.receive_some(65536)
     assert [(r.outgoing, type(r.message)) for r in records] == [(False, ClientOpen), (True, ClientAccept)]
     assert records[1].data == received == ClientAccept.new(30).encode()
+
+
+async def test_receive_with_a_limit_returns_at_most_that_many_and_keeps_the_rest_for_the_next_call(autojump_clock):
+    ours, peer = await socket_pair()
+    connection = Connection(Role.PDP)
+    transport = CopsTransport(ours, connection)
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    await transport.send(ClientAccept.new(0))
+    await peer.receive_some(65536)
+    await peer.send_all(KeepAlive().encode() * 5)
+    first = await transport.receive(2)
+    assert len(first) == 2 and transport.backlog() == 3 * len(KeepAlive().encode())
+    assert len(await transport.receive(2)) == 2
+    assert len(await transport.receive(2)) == 1 and transport.backlog() == 0
