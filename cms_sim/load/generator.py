@@ -188,7 +188,9 @@ class LoadGenerator:
         tally.target_cps = 0.0 if self.stopping or self.schedule is None or self.schedule.paused \
             else self.schedule.current
         tally.achieved_cps = self.achieved_cps if self.schedule is not None else 0.0
-        return self.recorder.sample(trio.current_time())
+        sample = self.recorder.sample(trio.current_time())
+        tally.schedule_lag_ms = 0.0  # the worst of each interval
+        return sample
 
     # --- tasks --------------------------------------------------------------------------------------------
 
@@ -199,7 +201,13 @@ class LoadGenerator:
             now = trio.current_time()
             if now >= end + self._extended:
                 break
-            for _ in range(schedule.due(now)):
+            first_due = schedule.next_due
+            due = schedule.due(now)
+            if due:
+                lag = (now - first_due) * 1000
+                if lag > engine.tally.schedule_lag_ms:
+                    engine.tally.schedule_lag_ms = lag
+            for _ in range(due):
                 if settings.calls is not None and engine.tally.attempted >= settings.calls:
                     self.stop()
                     break

@@ -48,7 +48,24 @@ class Summary:
             "steps_latency_ms": self.statistics.latency(self.steps),
             "not_started": {"concurrency_cap": tally.capped, "no_cmts_connected": tally.unplaced},
             "connections": {"lost": tally.lost, "reconnects": tally.reconnects},
+            "notes": self.notes(),
         }
+
+    def notes(self) -> list[str]:
+        """What a reader should know to trust the figures: why the rate fell short, where calls failed."""
+        tally = self.statistics.tally
+        notes = []
+        why = tally.shortfall(self.target_cps, self.achieved_cps)
+        if why is None and self.achieved_cps < 0.99 * self.target_cps:
+            lagged = max((row.tally.schedule_lag_ms for row in self.statistics.rows), default=0.0)
+            if lagged >= 10:
+                why = f"this load process was too busy: calls started up to {lagged:.0f} ms late (more --workers)"
+        if why:
+            notes.append(f"achieved {self.achieved_cps:.1f} of {self.target_cps:g} calls/s: {why}")
+        if tally.failed:
+            cause, count = tally.failed_by_cause.most_common(1)[0]
+            notes.append(f"{tally.failed} calls failed, most with: {cause} ({count})")
+        return notes
 
 
 # --- thresholds --------------------------------------------------------------------------------------------

@@ -39,7 +39,8 @@ def plain_line(row: Row, commands: list[str]) -> str:
         latency = row.latency.get(name)
         if latency:
             line += f" {name}:p99={latency['p99']:g}ms"
-    return line
+    why = tally.shortfall(row.target_cps, row.achieved_cps)
+    return line + (f" (below target: {why})" if why else "")
 
 
 class LiveScreen:
@@ -73,7 +74,11 @@ class LiveScreen:
                                f"   {row.time:.0f} s" if row else "")
         if row is None:
             return Group(header, Text("connecting…"), Text(KEYS, style="dim"))
-        return Group(header, self._counts(row), self._failures(row), self._latency(row), Text(KEYS, style="dim"))
+        parts = [header, self._counts(row)]
+        why = row.tally.shortfall(row.target_cps, row.achieved_cps)
+        if why:
+            parts.append(Text(f"below the target rate: {why}", style="yellow"))
+        return Group(*parts, self._failures(row), self._latency(row), Text(KEYS, style="dim"))
 
     def _counts(self, row: Row) -> Table:
         tally = row.tally

@@ -12,6 +12,7 @@ totals for the report.  Never a list of every sample.
 from __future__ import annotations
 
 import base64
+import operator
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Iterable
@@ -30,7 +31,7 @@ def new_histogram() -> HdrHistogram:
 
 @dataclass
 class Tally:
-    """Cumulative counts of one generator (or, summed, of all)."""
+    """Cumulative counts of one generator (or, summed, of all; gauges of the worst kind take the worst)."""
 
     attempted: int = 0  # calls started
     completed: int = 0  # calls whose every step passed
@@ -43,6 +44,7 @@ class Tally:
     lost: int = 0  # connections lost
     concurrent: int = 0  # calls in progress now (a gauge)
     gates: int = 0  # gates the calls hold now (a gauge)
+    schedule_lag_ms: float = 0.0  # how late calls started, at worst, in the last interval (busy load process)
     target_cps: float = 0.0  # the schedule's rate now (0 while paused or stopping)
     achieved_cps: float = 0.0  # calls started per second of starting them, so far
     failed_by_cause: Counter = field(default_factory=Counter)
@@ -50,8 +52,22 @@ class Tally:
     def __add__(self, other: "Tally") -> "Tally":
         total = Tally()
         for f in fields(Tally):
-            setattr(total, f.name, getattr(self, f.name) + getattr(other, f.name))
+            merge = max if f.name in _WORST_OF else operator.add
+            setattr(total, f.name, merge(getattr(self, f.name), getattr(other, f.name)))
         return total
+
+    def shortfall(self, target_cps: float, achieved_cps: float) -> str | None:
+        """Why calls start slower than the target, if they do by more than 1% (None otherwise)."""
+        if not target_cps or achieved_cps >= 0.99 * target_cps:
+            return None
+        if self.capped:
+            return f"the concurrency cap held back {self.capped} calls"
+        if self.unplaced:
+            return f"{self.unplaced} calls were due while no CMTS was connected"
+        if self.schedule_lag_ms >= 10:
+            return f"this load process is too busy: calls started up to {self.schedule_lag_ms:.0f} ms late " \
+                   "(more --workers)"
+        return None
 
     def to_json(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in fields(Tally)}
@@ -62,6 +78,9 @@ class Tally:
     def from_json(cls, data: dict) -> "Tally":
         tally = cls(**{**data, "failed_by_cause": Counter(data.get("failed_by_cause", {}))})
         return tally
+
+
+_WORST_OF = {"schedule_lag_ms"}
 
 
 @dataclass

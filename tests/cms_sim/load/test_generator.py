@@ -181,3 +181,12 @@ async def test_a_paused_run_places_no_calls_and_its_duration_waits(autojump_cloc
             load.resume()
     assert load.recorder.tally.attempted == pytest.approx(100, abs=1)  # ten seconds of calls, the pause not counted
     assert load.achieved_cps == pytest.approx(10, rel=0.01)
+
+
+async def test_the_concurrency_cap_holds_calls_back_and_counts_them(autojump_clock):
+    scenario = parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", "hold: 10s"), BASIC_CALL)
+    load, _ = await run_against_one_cmts(scenario, rate=10, duration=20, max_concurrent=50)
+    tally = load.recorder.tally
+    assert tally.attempted + tally.capped == 200
+    assert tally.capped >= 50 and tally.failed == 0
+    assert tally.shortfall(10, load.achieved_cps).startswith("the concurrency cap held back")

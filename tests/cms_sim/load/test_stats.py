@@ -76,3 +76,14 @@ def test_a_tally_round_trips_through_json():
     tally = Tally(attempted=3, failed=1, target_cps=2.5)
     tally.failed_by_cause["connection lost"] = 1
     assert Tally.from_json(tally.to_json()) == tally
+
+
+def test_a_rate_short_of_the_target_says_why():
+    assert Tally().shortfall(100, 99.5) is None  # within 1%
+    assert Tally(capped=40).shortfall(100, 60) == "the concurrency cap held back 40 calls"
+    assert Tally(unplaced=7).shortfall(100, 90) == "7 calls were due while no CMTS was connected"
+    assert "too busy: calls started up to 25 ms late" in Tally(schedule_lag_ms=25).shortfall(100, 80)
+
+
+def test_the_worst_lag_of_any_worker_is_the_lag_of_all():
+    assert (Tally(schedule_lag_ms=3) + Tally(schedule_lag_ms=12)).schedule_lag_ms == 12
