@@ -25,12 +25,14 @@ Examples:
   cmts-sim serve --config lab.yaml --t1 30 --log-json cops.jsonl
   cmts-sim serve --connect 192.0.2.10:3288          # PEP dials the PDP (generic COPS)
   cmts-sim serve --fault-reject-share 0.1 --fault-reject-code 1
+  cmts-sim serve --metrics-port 9126                # Prometheus: http://127.0.0.1:9126/metrics
 """
 
 # flag name -> (dotted config path, click type, help)
 FLAGS: dict[str, tuple[str, Any, str]] = {
     "cmts_id": ("cmts_id", str, "PEPID sent in Client-Open"),
     "ka_tolerance": ("ka_tolerance", float, "KA intervals of silence before the peer is dead (default 1)"),
+    "metrics_port": ("metrics_port", int, "serve Prometheus metrics (GET /metrics) on this port"),
     "t0": ("timers.t0", float, "T0 seconds: Allocated without Gate-Set (default 30)"),
     "t1": ("timers.t1", float, "T1 seconds: Authorized without commit (default 200)"),
     "t7": ("timers.t7", float, "T7 seconds: Reserved without activation (default 200)"),
@@ -133,6 +135,7 @@ def serve(config_path, listen, connect, log_json, quiet, verbose, **overrides) -
 async def _serve(config: CmtsConfig, log_json, panel: bool, console: Console) -> None:
     from .gcpolicy import tuned_gc
     from .live import run_panel
+    from .metrics import cmts_registry, serve_metrics
     from .server import CmtsServer
     from .stats import JsonLog, Stats
 
@@ -145,6 +148,11 @@ async def _serve(config: CmtsConfig, log_json, panel: bool, console: Console) ->
         console.print(f"cmts-sim {config.cmts_id}: listening on {where or '(nothing)'}"
                       + (f", dialling {', '.join(config.connect)}" if config.connect else "")
                       + "; Ctrl-C to stop", highlight=False)
+        if config.metrics_port is not None:
+            host = addresses[0][0] if addresses else "127.0.0.1"
+            host, port = await nursery.start(serve_metrics, cmts_registry(server, stats), host, config.metrics_port)
+            shown = f"[{host}]" if ":" in host else host
+            console.print(f"cmts-sim: Prometheus metrics at http://{shown}:{port}/metrics", highlight=False)
         if panel:
             nursery.start_soon(run_panel, server, stats, console)
         # Started and listening: what exists now lives for the whole run, and 100k gates must not stall the loop.

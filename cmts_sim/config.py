@@ -131,6 +131,9 @@ class CmtsConfig(_Settings):
     receive_buffer: PositiveInt | None = Field(
         128 * 1024, description="SO_RCVBUF of each connection, bytes: bounds the requests a peer can queue "
         "unanswered, and so how far replies can lag under overload; null = the kernel's autotuning")
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
+        None, description="serve Prometheus metrics (GET /metrics) on this port, on the first listen address's "
+        "host; null = none")
     timers: TimerSettings = Field(default_factory=TimerSettings)
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     modem: ModemSettings = Field(default_factory=ModemSettings)

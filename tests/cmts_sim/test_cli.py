@@ -31,6 +31,15 @@ def test_flags_win_over_the_file():
     assert config.faults.reject_gate_set.share == 0.5 and config.faults.reject_gate_set.code == 1
 
 
+def test_metrics_port_and_receive_buffer_come_from_flags_or_the_file(tmp_path):
+    assert build_config(None, (), (), {"metrics_port": 9126}).metrics_port == 9126
+    settings = tmp_path / "cmts.yaml"
+    settings.write_text("metrics_port: 9127\nreceive_buffer: null\n")
+    config = build_config(str(settings), (), (), {})
+    assert (config.metrics_port, config.receive_buffer) == (9127, None)
+    assert build_config(str(EXAMPLE), (), (), {}).metrics_port is None
+
+
 def test_connect_alone_means_no_listener():
     config = build_config(None, (), ("127.0.0.1:3288",), {})
     assert config.connect == ["127.0.0.1:3288"] and config.listen == []
