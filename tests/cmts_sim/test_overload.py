@@ -52,7 +52,9 @@ async def test_a_flood_is_answered_in_bounded_batches_with_other_tasks_running_b
     sizes = [size for size, _ in batches]
     assert sum(sizes) == 1000 and max(sizes) <= MAX_BATCH
     seen = [seen for _, seen in batches]
-    assert all(later > earlier for earlier, later in zip(seen, seen[1:]))  # it ran between every two batches
+    # A checkpoint after each batch: the other task runs once every scheduling round, and trio may order a round
+    # either way, so at most two batches go by without it.
+    assert all(later > earlier for earlier, later in zip(seen, seen[2:]))
 
 
 async def test_each_connection_gets_the_configured_kernel_receive_buffer(nursery, autojump_clock):

@@ -64,3 +64,28 @@ async def test_receive_with_a_limit_returns_at_most_that_many_and_keeps_the_rest
     assert len(first) == 2 and transport.backlog() == 3 * len(KeepAlive().encode())
     assert len(await transport.receive(2)) == 2
     assert len(await transport.receive(2)) == 1 and transport.backlog() == 0
+
+
+async def test_flush_is_a_checkpoint_even_with_nothing_to_send(autojump_clock):
+    ours, _ = await socket_pair()
+    transport = CopsTransport(ours, Connection(Role.PDP))
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await transport.flush()
+    assert scope.cancelled_caught
+
+
+async def test_senders_flushing_at_once_each_get_their_messages_out_whole(autojump_clock):
+    ours, peer = await socket_pair()
+    transport = CopsTransport(ours, Connection(Role.PDP))
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    await transport.send(ClientAccept.new(30))
+    async with trio.open_nursery() as senders:
+        for _ in range(3):
+            senders.start_soon(transport.send, *[KeepAlive()] * 100)
+    expected = ClientAccept.new(30).encode() + KeepAlive().encode() * 300
+    received = b""
+    while len(received) < len(expected):
+        received += await peer.receive_some(65536)
+    assert received == expected
