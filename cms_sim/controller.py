@@ -306,6 +306,8 @@ class GateController:
 
     def add_tap(self, tap: Tap) -> None:
         """Call ``tap(TraceRecord)`` for every message sent or received, on this and every later connection."""
+        if not self._taps and self._link is not None:
+            self._link.transport.add_tap(self._trace)  # the first tap: this connection starts tracing
         self._taps.append(tap)
 
     def remove_tap(self, tap: Tap) -> None:
@@ -394,7 +396,10 @@ class GateController:
             raise GateControlLost(f"{self.name}: not connected")
         tid = self._tids.allocate(self._pending)
         command = command._replace(transaction_id=tid)
-        self._queue(link, decision_for(link.handle, command))
+        try:
+            self._queue(link, decision_for(link.handle, command))
+        except LocalProtocolError as exc:  # the connection closed in this very batch; the reader has yet to see it
+            raise GateControlLost(f"{self.name}: not connected ({exc})") from None
         self._pending[tid] = _Pending(command, callback)
         self.stats.requests += 1
         return tid
@@ -500,7 +505,8 @@ class GateController:
 
     async def _session(self, stream: trio.abc.Stream, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         connection = Connection(Role.PDP, ka_tolerance=self.options.ka_tolerance)
-        transport = CopsTransport(stream, connection, tap=self._trace)
+        # No taps, no trace records: a load run traces nothing and would build one per message for nobody.
+        transport = CopsTransport(stream, connection, tap=self._trace if self._taps else None)
         link = _Link(transport)
         self._link = link
         try:

@@ -190,3 +190,28 @@ async def test_the_concurrency_cap_holds_calls_back_and_counts_them(autojump_clo
     assert tally.attempted + tally.capped == 200
     assert tally.capped >= 50 and tally.failed == 0
     assert tally.shortfall(10, load.achieved_cps).startswith("the concurrency cap held back")
+
+
+async def test_a_cmts_that_falls_silent_fails_calls_with_that_cause_and_the_generator_carries_on(autojump_clock):
+    scenario = parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", "hold: 10s")
+                              + "controller: {ka_seconds: 2}\n", BASIC_CALL)
+    async with simulated_cmts(faults={"stop_keepalives": True}) as (server, target, control), \
+            modem_link(control) as modem:
+        load = generator(scenario, [target], modem, rate=200, duration=8)
+        await load.run()
+    tally = load.recorder.tally
+    # Replies kept it alive while calls were placed; once they stopped the silence counted, mid-hold.
+    assert tally.failed_by_cause == {"CMTS silent (keep-alive timeout)": tally.attempted}
+    assert tally.lost == 1 and tally.concurrent == 0
+
+
+async def test_calls_placed_while_a_dead_cmts_is_being_closed_fail_rather_than_crash_the_run(autojump_clock):
+    scenario = parse_scenario(open(BASIC_CALL).read() + "controller: {ka_seconds: 2}\n", BASIC_CALL)
+    async with simulated_cmts(faults={"reply_delay": 100.0}) as (server, target, control), \
+            modem_link(control) as modem:  # a CMTS that has stopped answering
+        load = generator(scenario, [target], modem, rate=200, duration=6)
+        await load.run()
+    tally = load.recorder.tally
+    assert tally.failed == tally.attempted > 0 and tally.lost >= 1
+    assert set(tally.failed_by_cause) <= {"CMTS silent (keep-alive timeout)", "connection lost",
+                                          "Client-Close error 9 communication failure"}, tally
