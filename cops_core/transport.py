@@ -10,9 +10,7 @@ live views and reports all read.  Nothing else hooks into I/O.
 
 from __future__ import annotations
 
-import fcntl
 import struct
-import termios
 import time
 from typing import Callable, NamedTuple
 
@@ -100,6 +98,9 @@ class CopsTransport:
         A system call (FIONREAD): for a live view or a metrics scrape, not for
         every message.
         """
+        import fcntl  # Unix only: imported here so that the rest of the transport imports anywhere
+        import termios
+
         unread = fcntl.ioctl(stream_socket(self.stream).fileno(), termios.FIONREAD, bytes(_INT.size))
         return _INT.unpack(unread)[0] + self.connection.buffered
 
