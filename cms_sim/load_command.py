@@ -163,16 +163,19 @@ def _subscribers(range_text: str | None, csv_path: str | None, scenario, variabl
 @click.option("--max-failed", type=int, help="threshold: at most this many failed calls (default 0)")
 @click.option("--max-p99", "p99_limits", multiple=True, metavar="NAME=DURATION",
               help="threshold: a gate command's (or step's) p99, e.g. Gate-Set=5ms (repeatable)")
+@click.option("--metrics-port", "metrics", metavar="[HOST:]PORT",
+              help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1)")
 @click.option("--quiet", "-q", is_flag=True, help="no live screen; one line per interval")
 def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent, calls, duration,
          subscriber_range, csv_path, var_pairs, workers, interval, seed, modem_timeout, report_path, csv_out,
-         junit_path, plot_path, max_failed, p99_limits, quiet) -> None:
+         junit_path, plot_path, max_failed, p99_limits, metrics, quiet) -> None:
     """Run SCENARIO as many calls: open-loop at --rate calls/s, with live statistics."""
     errors = Console(stderr=True, highlight=False)
     try:
         prepared = _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent,
                             calls, duration, subscriber_range, csv_path, var_pairs, workers, interval, seed,
                             modem_timeout, (report_path, csv_out, junit_path, plot_path), max_failed, p99_limits)
+        metrics_address = _metrics_address(metrics) if metrics else None
     except (Usage, ScenarioError, SubscriberError, click.BadParameter) as exc:
         for line in getattr(exc, "problems", None) or [exc.format_message() if isinstance(exc, click.BadParameter)
                                                         else str(exc)]:
@@ -208,6 +211,13 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
                         run.interrupt()
 
             nursery.start_soon(watch_signals)
+            if metrics_address is not None:
+                from cmts_sim.metrics import serve_metrics
+
+                from .load.metrics import load_registry
+
+                host, port = await nursery.start(serve_metrics, load_registry(run, commands), *metrics_address)
+                errors.print(f"cms-sim: Prometheus metrics at http://{host}:{port}/metrics")
             if live:
                 nursery.start_soon(screen.run)
                 if sys.stdin.isatty():
@@ -221,6 +231,9 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
             trio.run(main)
     except* ConnectError as group:
         failure = str(_innermost(group))
+    except* OSError as group:  # the metrics port is taken, or not an address of this host
+        click.echo(f"cms-sim: --metrics-port {metrics}: {_innermost(group).strerror or _innermost(group)}", err=True)
+        sys.exit(EXIT_USAGE)
     if failure is not None:
         click.echo(f"cms-sim: {failure}", err=True)
     for line in run.worker_failures:
@@ -237,6 +250,13 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_FAILED if problems else EXIT_PASSED)
+
+
+def _metrics_address(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise Usage(f"--metrics-port {text}: expected [HOST:]PORT with a port from 0 to 65535")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _innermost(error: BaseException) -> BaseException:
