@@ -105,6 +105,7 @@ def test_a_cmts_that_cannot_be_reached_is_one_line_and_exit_1():
     (["--calls", "5", "--report", "/nonexistent/r.json"], "--report /nonexistent/r.json: no folder /nonexistent"),
     (["--calls", "5", "--max-p99", "Gate-Set"], "--max-p99: expected NAME=DURATION"),
     (["--calls", "5", "--var", "nosuch=1"], "--var nosuch: the scenario has no such variable"),
+    (["--calls", "5", "--metrics-port", "99999"], "--metrics-port 99999: expected [HOST:]PORT with a port from 0"),
     (["--calls", "5", "--var", "subscriber=not-an-ip"], "subscriber: expected an IP address, got 'not-an-ip'"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_anything_is_sent(args, message):
