@@ -167,6 +167,7 @@ class GateTable:
         self.gates: dict[int, Gate] = {}
         self.closed: dict[int, float] = {}  # closed gate ID -> when it stops taking a Gate-Delete
         self.by_subscriber: dict[Any, int] = {}  # gates each subscriber holds (a count: a set costs ~200 B/gate)
+        self._by_state = dict.fromkeys(GateState, 0)  # kept as gates move: the panel and metrics ask often
         self._heap: list[tuple[float, int, int]] = []
         self._rng = rng or random.SystemRandom()
         self.on_authorized: Callable[[int, float], None] = lambda gate_id, now: None  # the automatic modem
@@ -220,7 +221,7 @@ class GateTable:
             gate.extras = {name: value for name in _SET_EXTRAS if (value := getattr(command, name)) is not None}
         newly_authorized = command.gate_id is None or gate.state is GateState.ALLOCATED
         if gate.state is GateState.ALLOCATED:
-            gate.state = GateState.AUTHORIZED
+            self._move(gate, GateState.AUTHORIZED)
             self._disarm(gate, Timer.T0)
         if gate.state is GateState.AUTHORIZED:
             self._arm(gate, Timer.T1, now + self._timer(gate, Timer.T1, command.gate_specs))
@@ -286,7 +287,7 @@ class GateTable:
         for direction, rate in wanted.items():
             self.admission.take(direction, rate)
         gate.reserved_kbps = tuple(wanted.items())
-        gate.state = GateState.RESERVED
+        self._move(gate, GateState.RESERVED)
         t7 = self._timer(gate, Timer.T7, specs)
         if t7:
             self._arm(gate, Timer.T7, now + t7)
@@ -299,7 +300,7 @@ class GateTable:
         gate = self._gate(gate_id)
         if gate.state is not GateState.RESERVED:
             raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}, not RESERVED")
-        gate.state = GateState.COMMITTED
+        self._move(gate, GateState.COMMITTED)
         gate.media_active = True
         self._disarm(gate, Timer.T1)
         self._disarm(gate, Timer.T7)
@@ -383,10 +384,14 @@ class GateTable:
         return self.by_subscriber.get(subscriber, 0)
 
     def count_by_state(self) -> dict[GateState, int]:
-        counts = dict.fromkeys(GateState, 0)
-        for gate in self.gates.values():
-            counts[gate.state] += 1
-        return counts
+        """Gates in each state, without a walk of the table (which takes ~10 ms at 100k gates)."""
+        return dict(self._by_state)
+
+    def _move(self, gate: Gate, state: GateState) -> None:
+        """Every change of a live gate's state goes through here, so that the counts by state stay exact."""
+        self._by_state[gate.state] -= 1
+        self._by_state[state] += 1
+        gate.state = state
 
     def _gate(self, gate_id: int) -> Gate:
         gate = self.gates.get(gate_id)
@@ -407,12 +412,14 @@ class GateTable:
         gate = Gate(self._new_gate_id(), subscriber, owner, state)
         gate.limit = limit
         self.gates[gate.gate_id] = gate
+        self._by_state[state] += 1
         self.by_subscriber[subscriber] = held + 1
         self.admission.gates += 1
         return gate
 
     def _remove(self, gate: Gate) -> None:
         del self.gates[gate.gate_id]
+        self._by_state[gate.state] -= 1
         held = self.by_subscriber.pop(gate.subscriber, 0) - 1
         if held > 0:
             self.by_subscriber[gate.subscriber] = held

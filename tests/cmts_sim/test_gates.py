@@ -445,3 +445,30 @@ def test_gate_specs_with_another_object_between_them_are_encoded_again():
     gate = table.gates[reply.gate_id]
     assert gate.specs_wire == gate_spec(0).encode() + gate_spec(1).encode()
     assert gate.specs == (gate_spec(0), gate_spec(1))
+
+
+def walk_by_state(table: GateTable) -> dict:
+    """Gates by state, counted the slow way."""
+    counts = dict.fromkeys(GateState, 0)
+    for gate in table.gates.values():
+        counts[gate.state] += 1
+    return counts
+
+
+def test_the_counts_by_state_follow_every_move_without_walking_the_table():
+    table = make_table(timers=Timers(t0=5.0))
+    allocated = table.handle(GateAlloc(1, SUBSCRIBER, 9), OWNER, 0.0)[0].gate_id
+    expiring = table.handle(GateAlloc(2, SUBSCRIBER, 9), OWNER, 0.0)[0].gate_id
+    authorized, reserved, committed, deleted = (set_gate(table, 1.0) for _ in range(4))
+    set_gate(table, 1.0, gate_id=allocated)
+    table.reserve(reserved, 2.0)
+    table.reserve(committed, 2.0)
+    table.commit(committed, 3.0)
+    table.handle(GateDelete(3, SUBSCRIBER, deleted), OWNER, 4.0)
+    assert table.count_by_state() == walk_by_state(table) == {
+        GateState.ALLOCATED: 1, GateState.AUTHORIZED: 2, GateState.RESERVED: 1, GateState.COMMITTED: 1}
+    table.expire(5.0)  # T0 of the gate still allocated
+    table.release(committed, 6.0)
+    assert expiring not in table.gates
+    assert table.count_by_state() == walk_by_state(table) == {
+        GateState.ALLOCATED: 0, GateState.AUTHORIZED: 2, GateState.RESERVED: 1, GateState.COMMITTED: 0}
