@@ -199,7 +199,7 @@ class _Link:
     """One TCP connection's worth of state; a reconnect makes a new one."""
 
     __slots__ = ("transport", "handle", "ready", "up", "pep_id", "reason", "cause", "scope", "nursery", "done",
-                 "sync_waiters", "ending")
+                 "sync_waiters", "ending", "dirty", "wake")
 
     def __init__(self, transport: CopsTransport) -> None:
         self.transport = transport
@@ -214,6 +214,8 @@ class _Link:
         self.nursery: trio.Nursery | None = None
         self.done = trio.Event()
         self.sync_waiters: list[trio.Event] = []
+        self.dirty = False  # messages queued since the writer last sent
+        self.wake = trio.lowlevel.ParkingLot()  # where the writer waits for them
 
 
 _REQUESTS = (GateAlloc, GateSet, GateInfo, GateDelete)
@@ -361,15 +363,10 @@ class GateController:
             self.stats.requests += 1
             try:
                 self._queue(link, decision_for(link.handle, command))
-                await link.transport.flush()
-            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            except LocalProtocolError as exc:  # the connection closed in this very batch
                 self._pending.pop(tid, None)
-                raise GateControlLost(f"{self.name}: sending {command.title} failed: {exc}") from exc
-            except BaseException:
-                self._pending.pop(tid, None)
-                raise
-            if pending.result is not None:  # the reply beat us to it
-                return pending.result.unwrap()
+                raise GateControlLost(f"{self.name}: not connected ({exc})") from None
+            self._kick(link)  # a send that fails ends the link, and that fails this request
             pending.task = trio.lowlevel.current_task()
 
             def abort(_raise_cancel) -> trio.lowlevel.Abort:
@@ -408,12 +405,11 @@ class GateController:
         """Stop waiting for ``tid``'s reply (its deadline passed); a late reply counts as unmatched."""
         self._pending.pop(tid, None)
 
-    async def flush(self) -> None:
-        """Send what :meth:`submit` queued; a connection that broke meanwhile is the reader's to report."""
+    def flush(self) -> None:
+        """Have the writer send what :meth:`submit` queued (without waiting for it)."""
         link = self._link
         if link is not None:
-            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await link.transport.flush()
+            self._kick(link)
 
     async def sync(self, *, timeout: float | None = None) -> None:
         """Synchronize State Request: the CMTS re-sends its Request and ends with Synchronize Complete."""
@@ -423,7 +419,7 @@ class GateController:
             done = trio.Event()
             link.sync_waiters.append(done)
             self._queue(link, SyncRequest.new())
-            await link.transport.flush()
+            self._kick(link)
             await done.wait()
             if link.done.is_set():
                 raise GateControlLost(f"{self.name}: {link.reason}")
@@ -513,6 +509,7 @@ class GateController:
             async with trio.open_nursery() as nursery:
                 link.scope, link.nursery = nursery.cancel_scope, nursery
                 nursery.start_soon(self._read, link)
+                nursery.start_soon(self._write, link)
                 with trio.move_on_after(self.options.handshake_timeout) as handshake:
                     await link.ready.wait()
                 if handshake.cancelled_caught:
@@ -606,19 +603,36 @@ class GateController:
             except RemoteProtocolError as exc:
                 await self._end(link, f"{self.name} broke the protocol: {exc.reason}", exc.error_code)
                 return
-            ended = False
             for message in messages:
                 if handlers[type(message)](self, link, message):
-                    ended = True
-                    break
+                    link.scope.cancel()
+                    return
+            self._kick(link)
+
+    async def _write(self, link: _Link) -> None:
+        """The connection's one writer, so that the reader never waits on a send.
+
+        A reader that flushed its own answers would stop reading while the
+        CMTS is slow to read, and a CMTS that answers while we send would
+        then wait on us: both blocked in send, the connection stuck.
+        """
+        while True:
+            if not link.dirty:
+                await link.wake.park()
+            link.dirty = False
             try:
-                await transport.flush()
+                await link.transport.flush()
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 link.reason = f"{self.name} reset the connection"
-                ended = True
-            if ended:
                 link.scope.cancel()
                 return
+
+    @staticmethod
+    def _kick(link: _Link) -> None:
+        """Messages were queued on ``link``: the writer sends them."""
+        if not link.dirty:
+            link.dirty = True
+            link.wake.unpark_all()
 
     # Each handler runs in the reader, queues any answer, and returns True when the connection is over.
 

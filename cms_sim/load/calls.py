@@ -10,8 +10,9 @@ whether a reply passes) comes from :mod:`cms_sim.scenario.actions`, as for
 ``cms-sim run``.
 
 The engine does no I/O of its own and reads no clock: callers pass ``now``
-(callbacks ask ``clock``), and ``mark_dirty(controller)`` tells the generator
-which connections have queued commands to flush.  A call that fails deletes
+(callbacks ask ``clock``); commands it queues go out when it calls the
+controller's :meth:`~cms_sim.controller.GateController.flush`, which wakes
+that connection's writer.  A call that fails deletes
 the gates it still holds (cleanup), so one failure does not leak into the
 CMTS's gate table for the rest of the run.
 """
@@ -73,13 +74,12 @@ class CallEngine:
     """Starts calls, moves them through the program, counts what happens in ``recorder``."""
 
     def __init__(self, program: Program, recorder: Recorder, *, clock: Callable[[], float],
-                 mark_dirty: Callable[[Any], None], modem: ModemControl | None = None,
+                 modem: ModemControl | None = None,
                  modem_timeout: float = DEFAULT_MODEM_TIMEOUT, rng: random.Random | None = None) -> None:
         self.ops = program.ops
         self.recorder = recorder
         self.tally = recorder.tally
         self.clock = clock
-        self.mark_dirty = mark_dirty
         self.modem = modem  # None: real gear, where modem steps watch for the events a real MTA causes
         self.modem_timeout = modem_timeout
         self.rng = rng or random.Random()
@@ -176,7 +176,7 @@ class CallEngine:
             call.tid = controller.submit(command, lambda result: self._reply(call, token, op, command, result))
         except GateControlLost as exc:
             raise StepFailed(str(exc), exc.cause) from None
-        self.mark_dirty(controller)
+        controller.flush()
         timeout = resolve(step.timeout, call.variables) or controller.options.request_timeout
         self._at(now + timeout, call)
         return False
@@ -379,7 +379,7 @@ class CallEngine:
             self._orphans.setdefault(controller, []).append((subscriber, gate_id))
             return
         self.cleanups += 1
-        self.mark_dirty(controller)
+        controller.flush()
 
     def _cleaned(self, result: outcome.Outcome) -> None:
         self.cleanups -= 1

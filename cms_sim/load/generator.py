@@ -1,10 +1,9 @@
 """One load process: connect to the CMTSes, start calls on schedule, move them along, sample the statistics.
 
-:class:`LoadGenerator` owns four tasks beside the controllers' readers: the
-scheduler (starts the calls the :class:`~.rate.RateSchedule` says are due,
-in batches), the timer task (one cancel-scope deadline for every call
-deadline, as cmts-sim's gate timers), the flusher (one write per connection
-for everything queued since it last ran) and the sampler (one
+:class:`LoadGenerator` owns three tasks beside the controllers' readers and
+writers: the scheduler (starts the calls the :class:`~.rate.RateSchedule`
+says are due, in batches), the timer task (one cancel-scope deadline for
+every call deadline, as cmts-sim's gate timers) and the sampler (one
 :class:`~.stats.Sample` per interval to ``on_sample``).  A run ends when the
 duration or call count is reached and the calls in progress have finished
 (:meth:`stop`), or at once with their gates deleted (:meth:`abort`: ``q``
@@ -74,7 +73,7 @@ class LoadGenerator:
         self.variables = {**scenario.variables, **(variables or {})}
         self.on_sample = on_sample
         self.recorder = Recorder()
-        self.engine = CallEngine(program, self.recorder, clock=trio.current_time, mark_dirty=self._mark_dirty,
+        self.engine = CallEngine(program, self.recorder, clock=trio.current_time,
                                  modem=modem, modem_timeout=settings.modem_timeout,
                                  rng=random.Random(settings.seed if settings.seed is not None else scenario.seed))
         self.engine.on_deadline = self._rearm
@@ -90,8 +89,6 @@ class LoadGenerator:
         self._next_call = first_call
         self._call_step = call_step
         self._weights: dict[GateController, int] = {}
-        self._dirty: set = set()
-        self._flush_lot = trio.lowlevel.ParkingLot()
         self._timer_scope: trio.CancelScope | None = None
         self._nap: trio.CancelScope | None = None
         self._paused_at: float | None = None
@@ -111,7 +108,6 @@ class LoadGenerator:
                 self._weights[controller] = 0
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._timers)
-                nursery.start_soon(self._flusher)
                 nursery.start_soon(self._sampler)
                 now = trio.current_time()
                 settings = self.settings
@@ -126,9 +122,8 @@ class LoadGenerator:
                     with trio.CancelScope(shield=True):
                         if self.engine.calls:
                             # Cancelled from outside: the connections' readers are cancelled too, so no reply
-                            # can be awaited.  The Gate-Deletes still go out ahead of the Client-Close.
+                            # can be awaited.  The Gate-Deletes still go out, ahead of the Client-Close.
                             self.abort("interrupted")
-                            await self._flush()
                         self._closing = True  # our own closing of the connections is no connection loss
                         self.on_sample(self.sample())
                         self.finished.set()
@@ -256,7 +251,6 @@ class LoadGenerator:
             await trio.sleep(0.05)
         with trio.move_on_after(CLEANUP_TIMEOUT):
             while engine.cleanups:
-                await self._flush()  # the flusher task is gone when Ctrl-C cancelled the run
                 await trio.sleep(0.05)
 
     def _mark_stopped(self) -> None:
@@ -281,22 +275,6 @@ class LoadGenerator:
         deadline = self.engine.next_deadline
         if scope is not None and deadline is not None and deadline < scope.deadline:
             scope.deadline = deadline
-
-    def _mark_dirty(self, controller) -> None:
-        if not self._dirty:
-            self._flush_lot.unpark_all()
-        self._dirty.add(controller)
-
-    async def _flusher(self) -> None:
-        while True:
-            if not self._dirty:
-                await self._flush_lot.park()
-            await self._flush()
-
-    async def _flush(self) -> None:
-        dirty, self._dirty = self._dirty, set()
-        for controller in dirty:
-            await controller.flush()
 
     async def _sampler(self) -> None:
         interval = self.settings.interval
