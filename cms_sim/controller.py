@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
@@ -218,6 +219,8 @@ class _Link:
         self.wake = trio.lowlevel.ParkingLot()  # where the writer waits for them
 
 
+_LATE = _Pending(None)  # stands in _pending for an abandoned request's TID (see GateController.abandon)
+
 _REQUESTS = (GateAlloc, GateSet, GateInfo, GateDelete)
 # A request's Ack is the next command type, its Err the one after (protocol.md 3.2).
 _REPLIES = {cls: (COMMAND_CLASSES[cls.COMMAND + 1], COMMAND_CLASSES[cls.COMMAND + 2]) for cls in _REQUESTS}
@@ -247,7 +250,8 @@ class GateController:
         self._tids = tids
         self._events_send, self._events_receive = events
         self._on_event = on_event  # instead of the channel: called in the reader task with each event
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, _Pending] = {}  # TID -> request awaiting its reply, or _LATE (abandoned)
+        self._tombstones: deque[tuple[float, int]] = deque()  # (until, TID) of abandoned requests, oldest first
         self._taps: list[Tap] = []
         self._link: _Link | None = None
         self._linked = trio.Event()  # set whenever a link is up; replaced when it goes down
@@ -300,7 +304,7 @@ class GateController:
     @property
     def pending(self) -> int:
         """Requests awaiting their reply."""
-        return len(self._pending)
+        return sum(1 for pending in self._pending.values() if pending is not _LATE)
 
     def events(self) -> trio.MemoryReceiveChannel:
         """Gate-Open/Gate-Close and connection events, an async iterator (shared by a pool's controllers)."""
@@ -371,7 +375,7 @@ class GateController:
 
             def abort(_raise_cancel) -> trio.lowlevel.Abort:
                 if self._pending.get(tid) is pending:
-                    del self._pending[tid]
+                    self.abandon(tid)
                 return trio.lowlevel.Abort.SUCCEEDED
 
             return await trio.lowlevel.wait_task_rescheduled(abort)
@@ -402,8 +406,20 @@ class GateController:
         return tid
 
     def abandon(self, tid: int) -> None:
-        """Stop waiting for ``tid``'s reply (its deadline passed); a late reply counts as unmatched."""
-        self._pending.pop(tid, None)
+        """Stop waiting for ``tid``'s reply (its deadline passed); a late reply counts as unmatched.
+
+        The TID is not given out again for twice the request timeout: under
+        load the 16-bit TIDs come round in seconds, and a late reply must not
+        be taken for the answer to a newer request with the same TID.
+        """
+        if self._pending.pop(tid, None) is not None:
+            self._pending[tid] = _LATE
+            now = trio.current_time()
+            self._tombstones.append((now + 2 * self.options.request_timeout, tid))
+            while self._tombstones and self._tombstones[0][0] <= now:
+                _, old = self._tombstones.popleft()
+                if self._pending.get(old) is _LATE:
+                    del self._pending[old]
 
     def flush(self) -> None:
         """Have the writer send what :meth:`submit` queued (without waiting for it)."""
@@ -679,7 +695,7 @@ class GateController:
     def _on_reply(self, reply) -> None:
         self.stats.replies += 1
         pending = self._pending.get(reply.transaction_id)
-        if pending is None:
+        if pending is None or pending is _LATE:
             self.stats.unmatched_replies += 1
             return
         request = pending.command
@@ -754,6 +770,8 @@ class GateController:
 
     def _resolve(self, tid: int, result: outcome.Outcome) -> None:
         pending = self._pending.pop(tid)
+        if pending is _LATE:
+            return
         if pending.callback is not None:
             pending.callback(result)
         elif pending.task is None:

@@ -154,8 +154,10 @@ class CallEngine:
         self.tally.completed += 1
 
     def _resume(self, call: Call, now: float) -> None:
-        """The step ``call`` waited on is done: record it and go on."""
-        self.recorder.record(self.ops[call.pc].title, now - call.op_started)
+        """The step ``call`` waited on is done: record it (a gate command's reply is recorded as it comes) and go on."""
+        op = self.ops[call.pc]
+        if op.build is None:
+            self.recorder.record(op.title, now - call.op_started)
         call.pc += 1
         self._run(call, now)
 
@@ -176,6 +178,8 @@ class CallEngine:
             call.tid = controller.submit(command, lambda result: self._reply(call, token, op, command, result))
         except GateControlLost as exc:
             raise StepFailed(str(exc), exc.cause) from None
+        except ControllerError as exc:  # every Transaction-ID in flight: the CMTS is that far behind
+            raise StepFailed(str(exc), f"{op.title}: {exc}") from None
         controller.flush()
         timeout = resolve(step.timeout, call.variables) or controller.options.request_timeout
         self._at(now + timeout, call)
@@ -195,8 +199,9 @@ class CallEngine:
             return
         except ControllerError as exc:  # GateError, UnexpectedReply
             error, reply = exc, getattr(exc, "reply", None)
-        self.recorder.record(op.command_title, latency)
-        self._track(call, command, reply)
+        self.recorder.record(op.title, latency)  # every reply, Ack or Err: the gate command's latency too
+        if error is None or isinstance(error, GateError):  # a reply of the wrong type names other gates
+            self._track(call, command, reply)
         try:
             judge_reply(op.step, reply, error, latency, call.variables)
         except StepFailed as exc:
@@ -205,7 +210,7 @@ class CallEngine:
         self._resume(call, now)
 
     def _track(self, call: Call, command, reply) -> None:
-        """Keep the call's Gate-IDs: new from an Alloc/Set-Ack, gone with a Gate-Delete-Ack (or unknown-gate Err)."""
+        """Keep the call's Gate-IDs: new from an Alloc/Set-Ack, gone with a Gate-Delete-Ack or -Err."""
         kind = type(reply)
         if kind in _GATE_ACKS and reply.gate_id not in call.gates:
             call.gates[reply.gate_id] = command.subscriber
@@ -278,7 +283,8 @@ class CallEngine:
         if isinstance(step, ExpectEventStep):
             title = EVENT_TITLES[step.expect_event.event]
             judge_event(step.expect_event, event, call.variables, op.title)
-            save(step.save, event._asdict(), title, call.variables)
+            if step.save:
+                save(step.save, event._asdict(), title, call.variables)
 
     def _expect_event(self, call: Call, op: Op, now: float) -> bool:
         params, variables = op.step.expect_event, call.variables
