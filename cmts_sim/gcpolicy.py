@@ -33,32 +33,48 @@ reference counting all the same (``tests/cmts_sim/test_gcpolicy.py``).
 from __future__ import annotations
 
 import gc
+import time
 from contextlib import contextmanager
 from typing import Iterator
 
 
 class GcStats:
-    """What :func:`tuned_gc` did: how many times it froze the survivors of a collection."""
+    """What :func:`tuned_gc` did: how many times it froze the survivors of a collection, and the pauses."""
 
     def __init__(self) -> None:
         self.freezes = 0
+        self.collections = 0
+        self.longest_pause = 0.0  # seconds: the longest collection (a stall of the whole trio loop)
+        self._started = 0.0
 
     def after_collection(self, phase: str, info: dict) -> None:
-        """A ``gc.callbacks`` hook: freeze the survivors when a gen1 or gen2 collection ends."""
-        if phase == "stop" and info["generation"] >= 1:
+        """A ``gc.callbacks`` hook: time every collection; freeze the survivors when a gen1 or gen2 one ends."""
+        if phase == "start":
+            self._started = time.perf_counter()
+            return
+        self.collections += 1
+        self.longest_pause = max(self.longest_pause, time.perf_counter() - self._started)
+        if info["generation"] >= 1:
             gc.freeze()
             self.freezes += 1
+
+
+ACTIVE: GcStats | None = None
+"""The stats of the :func:`tuned_gc` in force in this process, if any (reports read the pauses here)."""
 
 
 @contextmanager
 def tuned_gc() -> Iterator[GcStats]:
     """Freeze what exists now and the survivors of every older-generation collection; undone on exit."""
+    global ACTIVE
     stats = GcStats()
     gc.collect()
     gc.freeze()
     gc.callbacks.append(stats.after_collection)
+    ACTIVE = stats
     try:
         yield stats
     finally:
+        ACTIVE = None
         gc.callbacks.remove(stats.after_collection)
         gc.unfreeze()  # back to the oldest generation: a later collection may reclaim what was frozen

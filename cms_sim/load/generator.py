@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import math
 import random
+import resource
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import trio
+
+from cmts_sim import gcpolicy
 
 from ..controller import Backoff, GateController
 from ..pool import GateControllerPool
@@ -59,6 +62,15 @@ class Target:
     weight: int = 1
 
 
+def resident_kib() -> int:
+    """This process's resident memory now (Linux's /proc; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * resource.getpagesize() // 1024
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 class LoadGenerator:
     """Calls from one scenario at a rate, spread over ``targets``; see the module docstring."""
 
@@ -72,7 +84,7 @@ class LoadGenerator:
         self.targets = targets
         self.variables = {**scenario.variables, **(variables or {})}
         self.on_sample = on_sample
-        self.recorder = Recorder()
+        self.recorder = Recorder(program.steps_by_command)
         self.engine = CallEngine(program, self.recorder, clock=trio.current_time,
                                  modem=modem, modem_timeout=settings.modem_timeout,
                                  rng=random.Random(settings.seed if settings.seed is not None else scenario.seed))
@@ -183,6 +195,8 @@ class LoadGenerator:
         tally.target_cps = 0.0 if self.stopping or self.schedule is None or self.schedule.paused \
             else self.schedule.current
         tally.achieved_cps = self.achieved_cps if self.schedule is not None else 0.0
+        tally.gc_pause_ms = gcpolicy.ACTIVE.longest_pause * 1000 if gcpolicy.ACTIVE is not None else 0.0
+        tally.rss_kib = resident_kib()
         sample = self.recorder.sample(trio.current_time())
         tally.schedule_lag_ms = 0.0  # the worst of each interval
         return sample

@@ -48,6 +48,10 @@ class Summary:
             "steps_latency_ms": self.statistics.latency(self.steps),
             "not_started": {"concurrency_cap": tally.capped, "no_cmts_connected": tally.unplaced},
             "connections": {"lost": tally.lost, "reconnects": tally.reconnects},
+            "process": {"rss_kib_at_most": max((row.tally.rss_kib for row in self.statistics.rows), default=0),
+                        "concurrent_calls_at_most": max((row.tally.concurrent for row in self.statistics.rows),
+                                                        default=0),
+                        "longest_gc_pause_ms": round(tally.gc_pause_ms, 3)},
             "notes": self.notes(),
         }
 
@@ -148,7 +152,7 @@ def json_report(summary: Summary, problems: list[str]) -> str:
 
 def csv_columns(commands: list[str]) -> list[str]:
     columns = ["time_s", "target_cps", "achieved_cps", "attempted", "completed", "failed", "concurrent", "gates",
-               "messages_in_per_s", "messages_out_per_s", "capped", "reconnects"]
+               "messages_in_per_s", "messages_out_per_s", "capped", "reconnects", "rss_kib"]
     for name in commands:
         columns += [f"{name} p{p} ms" for p in PERCENTILES] + [f"{name} max ms"]
     return columns
@@ -162,7 +166,7 @@ def csv_rows(rows: list[Row], commands: list[str]) -> str:
         tally = row.tally
         values = [f"{row.time:.3f}", f"{row.target_cps:g}", f"{row.achieved_cps:.2f}", tally.attempted,
                   tally.completed, tally.failed, tally.concurrent, tally.gates, f"{row.messages_in_per_s:.1f}",
-                  f"{row.messages_out_per_s:.1f}", tally.capped, tally.reconnects]
+                  f"{row.messages_out_per_s:.1f}", tally.capped, tally.reconnects, tally.rss_kib]
         for name in commands:
             latency = row.latency.get(name)
             values += [f"{latency[key]:g}" if latency else "" for key in ("p50", "p90", "p99", "max")]

@@ -64,6 +64,15 @@ class Program:
         return list(dict.fromkeys(op.command_title for op in self.ops if op.command_title))
 
     @property
+    def steps_by_command(self) -> dict[str, list[str]]:
+        """Each gate command and the steps that send it (a command's latency is that of its steps)."""
+        steps: dict[str, list[str]] = {}
+        for op in self.ops:
+            if op.command_title and op.title not in steps.setdefault(op.command_title, []):
+                steps[op.command_title].append(op.title)
+        return steps
+
+    @property
     def step_titles(self) -> list[str]:
         return list(dict.fromkeys(op.title for op in self.ops))
 

@@ -95,6 +95,8 @@ class LiveScreen:
         table.add_row(f"{tally.gates}", "gates held", f"{tally.capped}", "held back by --max-concurrent",
                       f"{tally.unplaced}", "not placed (no CMTS)", f"{tally.lost} / {tally.reconnects}",
                       "connections lost / back")
+        table.add_row(f"{tally.rss_kib / 1024:.0f} MiB", "memory", f"{tally.gc_pause_ms:.1f} ms", "longest GC pause",
+                      f"{tally.schedule_lag_ms:.1f} ms", "calls started late by", "", "")
         return table
 
     def _failures(self, row: Row) -> Table | Text:

@@ -45,6 +45,8 @@ class Tally:
     concurrent: int = 0  # calls in progress now (a gauge)
     gates: int = 0  # gates the calls hold now (a gauge)
     schedule_lag_ms: float = 0.0  # how late calls started, at worst, in the last interval (busy load process)
+    gc_pause_ms: float = 0.0  # the longest garbage collection so far (it stalls every call in flight)
+    rss_kib: int = 0  # the load processes' resident memory now
     target_cps: float = 0.0  # the schedule's rate now (0 while paused or stopping)
     achieved_cps: float = 0.0  # calls started per second of starting them, so far
     failed_by_cause: Counter = field(default_factory=Counter)
@@ -80,7 +82,7 @@ class Tally:
         return tally
 
 
-_WORST_OF = {"schedule_lag_ms"}
+_WORST_OF = {"schedule_lag_ms", "gc_pause_ms"}
 
 
 @dataclass
@@ -112,8 +114,10 @@ MANTISSA_BITS = 8
 class Recorder:
     """A generator's side: latencies into interval histograms; :meth:`sample` hands them over and starts anew."""
 
-    def __init__(self) -> None:
+    def __init__(self, commands: dict[str, list[str]] | None = None) -> None:
         self.tally = Tally()
+        # Gate command -> the steps that send it: a command's latencies are its steps' (recorded once, per step).
+        self.commands = commands or {}
         self._counts: dict[str, dict[int, int]] = {}
 
     def record(self, name: str, seconds: float) -> None:
@@ -131,12 +135,20 @@ class Recorder:
         counts[value] = counts.get(value, 0) + 1
 
     def sample(self, now: float) -> Sample:
+        counts_by_name = self._counts
+        self._counts = {}
+        for command, steps in self.commands.items():
+            merged: dict[int, int] = {}
+            for step in steps:
+                for value, count in counts_by_name.get(step, {}).items():
+                    merged[value] = merged.get(value, 0) + count
+            if merged:
+                counts_by_name[command] = merged
         histograms = {}
-        for name, counts in self._counts.items():
+        for name, counts in counts_by_name.items():
             histogram = histograms[name] = new_histogram()
             for value, count in counts.items():
                 histogram.record_value(value, count)
-        self._counts = {}
         tally = Tally(**{f.name: getattr(self.tally, f.name) for f in fields(Tally)})
         tally.failed_by_cause = Counter(self.tally.failed_by_cause)
         return Sample(now, tally, histograms)

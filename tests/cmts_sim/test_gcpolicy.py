@@ -7,6 +7,7 @@ import weakref
 
 import trio
 
+from cmts_sim import gcpolicy
 from cmts_sim.gcpolicy import tuned_gc
 
 from .conftest import connect, start_cmts
@@ -60,3 +61,14 @@ async def test_a_connection_frozen_while_open_is_freed_when_it_closes(nursery, a
         gc.collect()
         # Frozen objects in a cycle would outlive their connection; these went by reference counting.
         assert [ref() for ref in sessions + parts] == [None] * 30
+
+
+def test_every_collection_is_timed_and_the_active_policy_is_found_by_reports():
+    with tuned_gc() as stats:
+        assert gcpolicy.ACTIVE is stats
+        garbage = []
+        garbage.append(garbage)  # a cycle: only the collector frees it
+        del garbage
+        gc.collect()
+        assert stats.collections >= 1 and 0 < stats.longest_pause < 1.0
+    assert gcpolicy.ACTIVE is None

@@ -87,3 +87,14 @@ def test_a_rate_short_of_the_target_says_why():
 
 def test_the_worst_lag_of_any_worker_is_the_lag_of_all():
     assert (Tally(schedule_lag_ms=3) + Tally(schedule_lag_ms=12)).schedule_lag_ms == 12
+
+
+def test_a_gate_commands_latency_is_that_of_every_step_sending_it():
+    recorder = Recorder({"Gate-Set": ["2. authorize", "5. modify"]})
+    recorder.record("2. authorize", 0.001)
+    recorder.record("5. modify", 0.009)
+    recorder.record("3. hold", 1.0)
+    histograms = recorder.sample(1.0).histograms
+    assert histograms["Gate-Set"].get_total_count() == 2
+    assert percentiles(histograms["Gate-Set"])["max"] == pytest.approx(9, rel=0.01)
+    assert histograms["2. authorize"].get_total_count() == 1 and "Gate-Info" not in histograms
