@@ -45,15 +45,19 @@ class GcStats:
         self.freezes = 0
         self.collections = 0
         self.longest_pause = 0.0  # seconds: the longest collection (a stall of the whole trio loop)
-        self._started = 0.0
+        # ... and the CPU it took: on a shared machine the wall time also counts being descheduled meanwhile.
+        self.longest_pause_cpu = 0.0
+        self._started = (0.0, 0.0)
 
     def after_collection(self, phase: str, info: dict) -> None:
         """A ``gc.callbacks`` hook: time every collection; freeze the survivors when a gen1 or gen2 one ends."""
         if phase == "start":
-            self._started = time.perf_counter()
+            self._started = (time.perf_counter(), time.thread_time())
             return
         self.collections += 1
-        self.longest_pause = max(self.longest_pause, time.perf_counter() - self._started)
+        wall, cpu = self._started
+        self.longest_pause = max(self.longest_pause, time.perf_counter() - wall)
+        self.longest_pause_cpu = max(self.longest_pause_cpu, time.thread_time() - cpu)
         if info["generation"] >= 1:
             gc.freeze()
             self.freezes += 1

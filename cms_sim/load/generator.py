@@ -195,7 +195,9 @@ class LoadGenerator:
         tally.target_cps = 0.0 if self.stopping or self.schedule is None or self.schedule.paused \
             else self.schedule.current
         tally.achieved_cps = self.achieved_cps if self.schedule is not None else 0.0
-        tally.gc_pause_ms = gcpolicy.ACTIVE.longest_pause * 1000 if gcpolicy.ACTIVE is not None else 0.0
+        if gcpolicy.ACTIVE is not None:
+            tally.gc_pause_ms = gcpolicy.ACTIVE.longest_pause * 1000
+            tally.gc_pause_cpu_ms = gcpolicy.ACTIVE.longest_pause_cpu * 1000
         tally.rss_kib = resident_kib()
         sample = self.recorder.sample(trio.current_time())
         tally.schedule_lag_ms = 0.0  # the worst of each interval

@@ -51,7 +51,8 @@ class Summary:
             "process": {"rss_kib_at_most": max((row.tally.rss_kib for row in self.statistics.rows), default=0),
                         "concurrent_calls_at_most": max((row.tally.concurrent for row in self.statistics.rows),
                                                         default=0),
-                        "longest_gc_pause_ms": round(tally.gc_pause_ms, 3)},
+                        "longest_gc_pause_ms": round(tally.gc_pause_ms, 3),
+                        "longest_gc_pause_cpu_ms": round(tally.gc_pause_cpu_ms, 3)},
             "notes": self.notes(),
         }
 

@@ -45,7 +45,8 @@ class Tally:
     concurrent: int = 0  # calls in progress now (a gauge)
     gates: int = 0  # gates the calls hold now (a gauge)
     schedule_lag_ms: float = 0.0  # how late calls started, at worst, in the last interval (busy load process)
-    gc_pause_ms: float = 0.0  # the longest garbage collection so far (it stalls every call in flight)
+    gc_pause_ms: float = 0.0  # the longest garbage collection so far (it stalls every call in flight), wall time
+    gc_pause_cpu_ms: float = 0.0  # the CPU that collection took (the wall time also counts being descheduled)
     rss_kib: int = 0  # the load processes' resident memory now
     target_cps: float = 0.0  # the schedule's rate now (0 while paused or stopping)
     achieved_cps: float = 0.0  # calls started per second of starting them, so far
@@ -82,7 +83,7 @@ class Tally:
         return tally
 
 
-_WORST_OF = {"schedule_lag_ms", "gc_pause_ms"}
+_WORST_OF = {"schedule_lag_ms", "gc_pause_ms", "gc_pause_cpu_ms"}
 
 
 @dataclass

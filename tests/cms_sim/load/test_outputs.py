@@ -48,7 +48,8 @@ def test_the_json_report_has_the_documented_fields():
     assert set(report["messages"]) == {"sent", "received"}
     assert report["duration_s"] == 3.0 and report["partial"] is False
     assert report["verdict"] == {"passed": True, "problems": []}
-    assert set(report["process"]) == {"rss_kib_at_most", "concurrent_calls_at_most", "longest_gc_pause_ms"}
+    assert set(report["process"]) == {"rss_kib_at_most", "concurrent_calls_at_most", "longest_gc_pause_ms",
+                                      "longest_gc_pause_cpu_ms"}
 
 
 def test_the_csv_has_a_row_per_interval_with_each_gate_commands_percentiles():
