@@ -378,10 +378,10 @@ class CallEngine:
                 self._delete(call.controller, subscriber, gate_id)
 
     def _delete(self, controller, subscriber, gate_id: int) -> None:
-        """Cleanup: Gate-Delete a gate a failed call left; if the connection is down, once it is back."""
+        """Cleanup: Gate-Delete a gate a failed call left; if it cannot go now, once the connection is (back) up."""
         try:
             controller.submit(GateDelete(0, subscriber, gate_id), self._cleaned)
-        except GateControlLost:
+        except ControllerError:  # the connection is down, or every Transaction-ID is in flight: try again later
             self._orphans.setdefault(controller, []).append((subscriber, gate_id))
             return
         self.cleanups += 1
@@ -392,12 +392,21 @@ class CallEngine:
 
     # --- connections ------------------------------------------------------------------------------
 
-    def _connected(self, event: Connected) -> None:
+    def retry_cleanup(self) -> None:
+        """Send the Gate-Deletes that could not go when their calls failed, on every connection now up."""
         for controller, orphans in list(self._orphans.items()):
-            if controller.peer == event.peer and controller.connected:
+            if controller.connected:
                 del self._orphans[controller]
                 for subscriber, gate_id in orphans:
                     self._delete(controller, subscriber, gate_id)
+
+    @property
+    def cleanup_pending(self) -> int:
+        """Gate-Deletes of failed calls not yet answered, or not yet sent."""
+        return self.cleanups + sum(len(orphans) for orphans in self._orphans.values())
+
+    def _connected(self, event: Connected) -> None:
+        self.retry_cleanup()
         if event.peer in self._connected_once:
             self.tally.reconnects += 1
         self._connected_once.add(event.peer)

@@ -266,7 +266,8 @@ class LoadGenerator:
         while engine.calls:
             await trio.sleep(0.05)
         with trio.move_on_after(CLEANUP_TIMEOUT):
-            while engine.cleanups:
+            while engine.cleanup_pending:
+                engine.retry_cleanup()
                 await trio.sleep(0.05)
 
     def _mark_stopped(self) -> None:
@@ -298,4 +299,5 @@ class LoadGenerator:
         while True:
             await trio.sleep_until(next_at)
             next_at += interval
+            self.engine.retry_cleanup()  # Gate-Deletes that found every Transaction-ID in flight
             self.on_sample(self.sample())
