@@ -139,28 +139,28 @@ def _subscribers(range_text: str | None, csv_path: str | None, scenario, variabl
 @click.option("--cmts", "cmts_list", multiple=True, metavar="HOST[:PORT][@WEIGHT]",
               help="a CMTS to load (repeatable; calls are shared by weight); default: the embedded CMTS in its own "
                    "process")
-@click.option("--rate", type=float, default=10.0, show_default=True, help="target calls per second")
-@click.option("--rate-start", type=float, help="ramp: start at this rate ...")
-@click.option("--ramp-step", type=float, default=0.0, help="... and add this many calls/s ...")
-@click.option("--ramp-interval", default="1s", show_default=True, help="... every this long, up to --rate")
-@click.option("--max-concurrent", type=int, help="most calls in progress at once (SIPp's -l)")
-@click.option("--calls", type=int, help="stop after starting this many calls (SIPp's -m)")
-@click.option("--duration", help="stop starting calls after this long (20s, 5m, 1h)")
+@click.option("--rate", type=float, metavar="CPS", default=10.0, show_default=True, help="target calls per second")
+@click.option("--rate-start", type=float, metavar="CPS", help="ramp: start at this rate ...")
+@click.option("--ramp-step", type=float, metavar="CPS", default=0.0, help="... and add this many calls/s ...")
+@click.option("--ramp-interval", default="1s", metavar="DURATION", show_default=True, help="... every this long, up to --rate")
+@click.option("--max-concurrent", type=int, metavar="N", help="most calls in progress at once (SIPp's -l)")
+@click.option("--calls", type=int, metavar="N", help="stop after starting this many calls (SIPp's -m)")
+@click.option("--duration", metavar="DURATION", help="stop starting calls after this long (20s, 5m, 1h)")
 @click.option("--subscribers", "subscriber_range", metavar="RANGE",
               help="subscriber per call from A-B or NET/LEN (default: counting up from the scenario's subscriber)")
 @click.option("--inf", "csv_path", metavar="FILE.csv",
               help="per-call variables from a CSV file whose header row names them (SIPp's -inf)")
 @click.option("--var", "var_pairs", multiple=True, metavar="NAME=VALUE", help="set a scenario variable (repeatable)")
-@click.option("--workers", type=int, default=1, show_default=True, help="load processes (each takes its share)")
-@click.option("--interval", default="1s", show_default=True, help="statistics interval")
-@click.option("--seed", type=int, help="seed for hold-time distributions")
-@click.option("--modem-timeout", default="60s", show_default=True,
+@click.option("--workers", type=int, metavar="N", default=1, show_default=True, help="load processes (each takes its share)")
+@click.option("--interval", default="1s", metavar="DURATION", show_default=True, help="statistics interval")
+@click.option("--seed", type=int, metavar="N", help="seed for hold-time distributions")
+@click.option("--modem-timeout", default="60s", metavar="DURATION", show_default=True,
               help="real gear: how long a commit/release step waits for the modem's Gate-Open/Gate-Close")
 @click.option("--report", "report_path", metavar="FILE.json", help="write the JSON report")
 @click.option("--stats-csv", "csv_out", metavar="FILE.csv", help="write one row per interval")
 @click.option("--junit", "junit_path", metavar="FILE.xml", help="write JUnit XML with the thresholds' verdict")
 @click.option("--plot", "plot_path", metavar="FILE.png", help="plot rate, concurrency and p99 (needs matplotlib)")
-@click.option("--max-failed", type=int, help="threshold: at most this many failed calls (default 0)")
+@click.option("--max-failed", type=int, metavar="N", help="threshold: at most this many failed calls (default 0)")
 @click.option("--max-p99", "p99_limits", multiple=True, metavar="NAME=DURATION",
               help="threshold: a gate command's (or step's) p99, e.g. Gate-Set=5ms (repeatable)")
 @click.option("--metrics-port", "metrics", metavar="[HOST:]PORT",
