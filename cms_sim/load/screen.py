@@ -55,9 +55,12 @@ class LiveScreen:
         self.steps = steps
         self.state = state
         self.row: Row | None = None
+        self._totals: dict[str, dict[str, float]] = {}
 
     def update(self, row: Row) -> None:
+        """A new interval: the whole-run percentiles are read now, once, not at every redraw."""
         self.row = row
+        self._totals = self.statistics.latency(self.commands + self.steps)
 
     async def run(self) -> None:
         with Live(self.render(), console=self.console, auto_refresh=False, transient=False) as live:
@@ -116,10 +119,9 @@ class LiveScreen:
         table.add_column("")
         for label in ("p50", "p90", "p99", "max", "p99 run", "max run"):
             table.add_column(label, justify="right")
-        totals = self.statistics.latency(self.commands + self.steps)
         for name in self.commands + self.steps:
             now = row.latency.get(name) or percentiles(None)
-            whole = totals[name]
+            whole = self._totals.get(name) or percentiles(None)
             style = "bold" if name in self.commands else "dim"
             table.add_row(Text(name, style=style), *(f"{now[key]:g}" for key in ("p50", "p90", "p99", "max")),
                           f"{whole['p99']:g}", f"{whole['max']:g}")

@@ -12,6 +12,8 @@ totals for the report.  Never a list of every sample.
 from __future__ import annotations
 
 import base64
+import bisect
+import itertools
 import operator
 from collections import Counter
 from dataclasses import dataclass, field, fields
@@ -156,11 +158,22 @@ class Recorder:
 
 
 def percentiles(histogram: HdrHistogram | None) -> dict[str, float]:
-    """p50, p90, p99 and max in milliseconds (zeros for an empty histogram)."""
+    """p50, p90, p99 and max in milliseconds (zeros for an empty histogram), as hdrh reads them.
+
+    hdrh's own percentile walk calls a Python method per bucket (3,000+ of
+    them, ~1 ms a histogram); a run reads two dozen histograms a second in
+    the loop that moves the calls.  The running sums and the search are done
+    in C here instead, with hdrh's own target count and value rounding.
+    """
     if histogram is None or not histogram.get_total_count():
         return {"p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
-    values = histogram.get_percentile_to_value_dict(PERCENTILES)  # one walk of the counts for all three
-    result = {f"p{p}": values[p] / 1000 for p in PERCENTILES}
+    # The counts are a ctypes array of native-endian uint64: read through the buffer, not element by element.
+    cumulative = list(itertools.accumulate(memoryview(histogram.counts).cast("B").cast("Q").tolist()))
+    result = {}
+    for percentile in PERCENTILES:
+        index = bisect.bisect_left(cumulative, histogram.get_target_count_at_percentile(percentile))
+        value = histogram.get_highest_equivalent_value(histogram.get_value_from_index(index))
+        result[f"p{percentile}"] = value / 1000
     result["max"] = histogram.get_max_value() / 1000
     return result
 

@@ -3,8 +3,10 @@
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from cms_sim.load.stats import LoadStatistics, Recorder, Sample, Tally, percentiles
+from cms_sim.load.stats import LoadStatistics, Recorder, Sample, Tally, new_histogram, percentiles
 
 
 def test_percentiles_are_read_from_the_histogram_in_milliseconds():
@@ -98,3 +100,13 @@ def test_a_gate_commands_latency_is_that_of_every_step_sending_it():
     assert histograms["Gate-Set"].get_total_count() == 2
     assert percentiles(histograms["Gate-Set"])["max"] == pytest.approx(9, rel=0.01)
     assert histograms["2. authorize"].get_total_count() == 1 and "Gate-Info" not in histograms
+
+
+@given(st.lists(st.integers(min_value=1, max_value=3_600_000_000), min_size=1, max_size=300))
+def test_percentiles_read_exactly_what_hdrh_reads(values):
+    histogram = new_histogram()
+    for value in values:
+        histogram.record_value(value)
+    reference = histogram.get_percentile_to_value_dict([50, 90, 99])
+    got = percentiles(histogram)
+    assert [got["p50"], got["p90"], got["p99"]] == [reference[p] / 1000 for p in (50, 90, 99)]
