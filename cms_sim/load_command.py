@@ -184,6 +184,7 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
     run, scenario, program, limits = prepared
     console = Console(highlight=False)
     live = console.is_terminal and not quiet
+    run.in_process = run.in_process and not live  # with the screen here, calls run in a worker: no redraw stalls them
     commands, steps = program.command_titles, program.step_titles
     screen = LiveScreen(console, f"{scenario.name}  →  {', '.join(run.targets) or 'embedded CMTS'}",
                         run.statistics, commands, steps, lambda: run.state_text)

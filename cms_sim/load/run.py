@@ -29,10 +29,13 @@ class LoadRun:
     """``await LoadRun(job, settings, ...).run()``; ``statistics`` and ``state`` are live while it runs."""
 
     def __init__(self, job: Job, settings: LoadSettings, *, workers: int = 1, embedded: CmtsConfig | None = None,
-                 on_row: Callable[[Row], None] = lambda row: None) -> None:
+                 in_process: bool = True, on_row: Callable[[Row], None] = lambda row: None) -> None:
         self.job = job
         self.settings = settings
         self.workers = workers
+        # One worker's calls run in this process unless told otherwise: the live screen, whose redraw takes
+        # tens of milliseconds of Python, would stall every call in flight if they shared a loop.
+        self.in_process = in_process and workers == 1
         self.embedded = embedded
         self.on_row = on_row
         self.target_cps = settings.rate
@@ -59,7 +62,7 @@ class LoadRun:
                 if cmts is not None:
                     job = replace(job, targets=[{"address": cmts.target, "weight": 1}], control=cmts.control)
                     self.targets = [cmts.target]
-                if self.workers == 1:
+                if self.in_process:
                     await self._in_process(job)
                 else:
                     await self._in_workers(job)

@@ -25,7 +25,7 @@ from rich.text import Text
 from .stats import LoadStatistics, Row, percentiles
 
 KEYS = "+/- rate ±10%   * / rate ×2 ÷2   p pause/resume   q stop (q again: clean up now)"
-REFRESH_PER_SECOND = 4
+REFRESH_PER_SECOND = 2  # the figures change once per interval; a redraw costs tens of ms of Python
 
 
 def plain_line(row: Row, commands: list[str]) -> str:
