@@ -90,11 +90,7 @@ class LoadGenerator:
                                  rng=random.Random(settings.seed if settings.seed is not None else scenario.seed))
         self.engine.on_deadline = self._rearm
         self.schedule: RateSchedule | None = None
-        self.started_at: float | None = None
-        self.stopped_at: float | None = None  # when calls stopped being started
-        self.active_seconds = 0.0  # time spent starting calls (pauses excluded): achieved = attempted / this
         self.stopping = False
-        self.aborted: str | None = None
         self.controllers: list[tuple[GateController, int]] = []
         self._closing = False
         self.finished = trio.Event()  # set when run() is over, calls ended and the last sample given
@@ -102,10 +98,7 @@ class LoadGenerator:
         self._call_step = call_step
         self._weights: dict[GateController, int] = {}
         self._timer_scope: trio.CancelScope | None = None
-        self._nap: trio.CancelScope | None = None
-        self._paused_at: float | None = None
-        self._resumed_at: float | None = None
-        self._extended = 0.0  # pauses push the end of a --duration run back by their length
+        self._nap: trio.CancelScope | None = None  # the scheduler's sleep, cut short when the rate or state changes
 
     # --- the run ------------------------------------------------------------------------------------
 
@@ -113,7 +106,6 @@ class LoadGenerator:
         """Connect (ConnectError if a target cannot be reached), run the calls, end cleanly."""
         options = {**self.scenario.controller.options(), "reconnect": RECONNECT}
         async with GateControllerPool(on_event=self._on_event, **options) as pool:
-            self.pool = pool
             for target in self.targets:
                 controller = await pool.connect(target.address)
                 self.controllers.append((controller, target.weight))
@@ -121,11 +113,9 @@ class LoadGenerator:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._timers)
                 nursery.start_soon(self._sampler)
-                now = trio.current_time()
                 settings = self.settings
-                self.started_at = now
-                self.schedule = RateSchedule(settings.rate, now, start=settings.rate_start, step=settings.ramp_step,
-                                             interval=settings.ramp_interval)
+                self.schedule = RateSchedule(settings.rate, trio.current_time(), start=settings.rate_start,
+                                             step=settings.ramp_step, interval=settings.ramp_interval)
                 task_status.started(self)
                 try:
                     await self._place_calls()
@@ -149,43 +139,35 @@ class LoadGenerator:
         """Start no more calls; the run ends when the calls in progress have ended."""
         if not self.stopping:
             self.stopping = True
-            self._mark_stopped()
-            if self._nap is not None:
-                self._nap.cancel()
+            if self.schedule is not None:
+                self.schedule.stop(trio.current_time())
+            self._wake_scheduler()
 
     def abort(self, cause: str = "stopped by the user") -> None:
         """Stop, and end every call in progress now (failed with ``cause``), deleting its gates."""
         self.stop()
-        self.aborted = cause
         self.engine.abort(cause)
 
     def set_rate(self, rate: float) -> None:
         self.schedule.set_rate(rate, trio.current_time())
-        if self._nap is not None:
-            self._nap.cancel()
+        self._wake_scheduler()
 
     def pause(self) -> None:
-        if not self.schedule.paused:
-            self.schedule.pause()
-            self._paused_at = trio.current_time()
-            self.active_seconds += self._paused_at - (self._resumed_at or self.started_at)
+        """No calls until :meth:`resume`; a pause does not count towards the duration or the achieved rate."""
+        self.schedule.pause(trio.current_time())
 
     def resume(self) -> None:
-        if self.schedule.paused:
-            now = trio.current_time()
-            self.schedule.resume(now)
-            self._resumed_at = now
-            if self.settings.duration is not None:  # a pause does not eat into the duration
-                self._extended += now - self._paused_at
-            if self._nap is not None:
-                self._nap.cancel()
+        self.schedule.resume(trio.current_time())
+        self._wake_scheduler()
+
+    def _wake_scheduler(self) -> None:
+        if self._nap is not None:
+            self._nap.cancel()
 
     @property
     def achieved_cps(self) -> float:
         """Calls started per second of starting them (pauses excluded)."""
-        seconds = self.active_seconds
-        if not self.schedule.paused and self.stopped_at is None and self.started_at is not None:
-            seconds += trio.current_time() - (self._resumed_at or self.started_at)
+        seconds = self.schedule.active(trio.current_time())
         return self.recorder.tally.attempted / seconds if seconds > 0 else 0.0
 
     def sample(self) -> Sample:
@@ -207,10 +189,11 @@ class LoadGenerator:
 
     async def _place_calls(self) -> None:
         settings, schedule, engine = self.settings, self.schedule, self.engine
-        end = math.inf if settings.duration is None else self.started_at + settings.duration
+        duration = math.inf if settings.duration is None else settings.duration
         while not self.stopping:
             now = trio.current_time()
-            if now >= end + self._extended:
+            left = duration - schedule.active(now)
+            if left <= 0:
                 break
             first_due = schedule.next_due
             due = schedule.due(now)
@@ -225,8 +208,11 @@ class LoadGenerator:
                 self._place(now)
             if settings.calls is not None and engine.tally.attempted >= settings.calls:
                 break
-            wake = max(schedule.next_due, now + TICK) if not schedule.paused else math.inf
-            with trio.CancelScope(deadline=min(wake, end + self._extended)) as self._nap:
+            if schedule.paused:
+                wake = math.inf
+            else:
+                wake = min(max(schedule.next_due, now + TICK), now + left)
+            with trio.CancelScope(deadline=wake) as self._nap:
                 await trio.sleep_forever()
         self.stop()
 
@@ -269,13 +255,6 @@ class LoadGenerator:
             while engine.cleanup_pending:
                 engine.retry_cleanup()
                 await trio.sleep(0.05)
-
-    def _mark_stopped(self) -> None:
-        now = trio.current_time()
-        if self.stopped_at is None and self.started_at is not None:
-            self.stopped_at = now
-            if not self.schedule.paused:
-                self.active_seconds += now - (self._resumed_at or self.started_at)
 
     async def _timers(self) -> None:
         engine = self.engine

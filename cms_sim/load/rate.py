@@ -36,6 +36,9 @@ class RateSchedule:
         self._anchor = now
         self._placed = 0
         self.paused = False
+        self.stopped = False
+        self._active = 0.0  # seconds spent placing calls before the last pause or stop
+        self._since = now  # when placing (re)started
 
     @property
     def next_due(self) -> float:
@@ -43,8 +46,8 @@ class RateSchedule:
         return self._anchor + self._placed / self.current
 
     def due(self, now: float) -> int:
-        """How many calls are due by ``now`` (and so start now); 0 while paused."""
-        if self.paused:
+        """How many calls are due by ``now`` (and so start now); 0 while paused or stopped."""
+        if self.paused or self.stopped:
             return 0
         count = 0
         while self.next_due <= now:
@@ -69,12 +72,28 @@ class RateSchedule:
         self._next_ramp = math.inf
         self._restart(min(self.next_due, now + 1.0 / rate), rate)
 
-    def pause(self) -> None:
-        self.paused = True
+    def active(self, now: float) -> float:
+        """Seconds spent placing calls so far, pauses excluded: what a duration counts and a rate divides by."""
+        running = 0.0 if self.paused or self.stopped else now - self._since
+        return self._active + running
+
+    def pause(self, now: float) -> None:
+        if not (self.paused or self.stopped):
+            self._active += now - self._since
+            self.paused = True
+
+    def stop(self, now: float) -> None:
+        """No more calls, for good."""
+        if not (self.paused or self.stopped):
+            self._active += now - self._since
+        self.stopped = True
 
     def resume(self, now: float) -> None:
         """Start again from ``now``: the calls the pause skipped are not made up in a burst."""
+        if not self.paused or self.stopped:
+            return
         self.paused = False
+        self._since = now
         if self.next_due < now:
             self._restart(now, self.current)
         if self._next_ramp < now:

@@ -47,11 +47,14 @@ def test_set_rate_takes_effect_at_once_and_ends_the_ramp():
 def test_a_pause_places_nothing_and_does_not_make_up_for_it():
     schedule = RateSchedule(10, 0.0)
     assert schedule.due(0.95) == 10
-    schedule.pause()
+    schedule.pause(1.0)
     assert schedule.due(5.0) == 0
     schedule.resume(5.0)
     assert schedule.due(5.0) == 1
     assert schedule.due(5.95) == 9
+    assert schedule.active(6.0) == pytest.approx(2.0)  # 0-1 s and 5-6 s: the pause does not count
+    schedule.stop(7.0)
+    assert schedule.due(100.0) == 0 and schedule.active(100.0) == pytest.approx(3.0)
 
 
 @pytest.mark.parametrize("arguments", [dict(rate=0), dict(rate=-1), dict(rate=10, start=0), dict(rate=10, step=-1),
