@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 import trio
 
-from .generator import LoadSettings, Target
+from .generator import LoadSettings
 from .stats import Sample
 
 
