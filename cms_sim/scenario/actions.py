@@ -158,10 +158,11 @@ def judge_reply(step: GateCommandStep, reply, error: ControllerError | None, lat
     if within is not None and latency > within:
         raise StepFailed(f"{got} after {latency * 1000:.1f} ms, expected within {within * 1000:g} ms",
                          f"{title}: slower than {within * 1000:g} ms")
-    fields = reply._asdict() if reply is not None else {}
-    if isinstance(error, GateError):
-        fields.update(error_code=error.code, error_subcode=error.subcode)
-    save(step.save, fields, got, variables)
+    if step.save:
+        fields = reply._asdict() if reply is not None else {}
+        if isinstance(error, GateError):
+            fields.update(error_code=error.code, error_subcode=error.subcode)
+        save(step.save, fields, got, variables)
     return got
 
 
