@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Union
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -119,12 +120,17 @@ class PolicySettings(_Settings):
                           self.closed_gate_linger)
 
 
+Address = Annotated[str, AfterValidator(lambda text: _checked_address(text))]
+"""``HOST[:PORT]``, checked when the settings load (a port past 65535 would otherwise wrap)."""
+
+
 class CmtsConfig(_Settings):
     """Everything ``cmts-sim serve`` can be told."""
 
     cmts_id: str = Field("CMTS-SIM", description="PEPID sent in Client-Open")
-    listen: list[str] = Field(default_factory=lambda: ["127.0.0.1:2126"])
-    connect: list[str] = Field(default_factory=list, description="dial these PDPs instead of (or as well as) listening")
+    listen: list[Address] = Field(default_factory=lambda: ["127.0.0.1:2126"])
+    connect: list[Address] = Field(default_factory=list,
+                                   description="dial these PDPs instead of (or as well as) listening")
     ka_tolerance: Annotated[float, Field(gt=0)] = Field(
         1.0, description="peer is dead after this many KA intervals of silence")
     max_message: PositiveInt = 64 * 1024
@@ -142,11 +148,25 @@ class CmtsConfig(_Settings):
 
 
 def parse_address(text: str, default_port: int = 2126) -> tuple[str, int]:
-    """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) as (host, port)."""
+    """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) as (host, port); ValueError saying what is wrong."""
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else default_port
-    if text.count(":") == 1:
-        host, port = text.split(":")
-        return host, int(port)
-    return text, default_port
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            raise ValueError(f"expected [IPV6]:PORT, got {text!r}")
+        port_text = rest[1:] if rest else None
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    else:
+        host, port_text = text, None
+    if not host:
+        raise ValueError(f"no host in {text!r}")
+    if port_text is None:
+        return host, default_port
+    if not port_text.isdigit() or int(port_text) > 65535:
+        raise ValueError(f"the port must be a number from 0 to 65535, got {port_text!r}")
+    return host, int(port_text)
+
+
+def _checked_address(text: str) -> str:
+    parse_address(text)
+    return text
