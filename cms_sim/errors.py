@@ -118,3 +118,10 @@ class InvalidObject(GateError):
 
 class UnspecifiedGateError(GateError):
     CODE = PacketCableErrorCode.UNSPECIFIED
+
+
+def innermost(error: BaseException) -> BaseException:
+    """The first leaf of nested exception groups (trio wraps an error once for each nursery it leaves)."""
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error

@@ -21,7 +21,7 @@ from rich.console import Console
 
 from cmts_sim.gcpolicy import tuned_gc
 
-from .errors import ConnectError
+from .errors import ConnectError, innermost
 from .load.generator import LoadSettings, Target
 from .load.outputs import (
     LatencyLimit,
@@ -231,9 +231,9 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
         with tuned_gc(), (raw_keys() if live and sys.stdin.isatty() else nullcontext()):
             trio.run(main)
     except* ConnectError as group:
-        failure = str(_innermost(group))
+        failure = str(innermost(group))
     except* OSError as group:  # the metrics port is taken, or not an address of this host
-        click.echo(f"cms-sim: --metrics-port {metrics}: {_innermost(group).strerror or _innermost(group)}", err=True)
+        click.echo(f"cms-sim: --metrics-port {metrics}: {innermost(group).strerror or innermost(group)}", err=True)
         sys.exit(EXIT_USAGE)
     if failure is not None:
         click.echo(f"cms-sim: {failure}", err=True)
@@ -243,9 +243,7 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
         sys.exit(EXIT_FAILED)
     summary = Summary(scenario.name, run.targets, run.target_cps, run.achieved_cps, run.duration,
                       run.partial or interrupted, run.statistics, commands, steps)
-    problems = verdicts(summary, max_failed, limits)
-    if failure is not None:
-        problems.insert(0, failure)
+    problems = ([failure] if failure is not None else []) + run.worker_failures + verdicts(summary, max_failed, limits)
     _write_outputs(summary, problems, report_path, csv_out, junit_path, plot_path)
     _final(console, summary, problems)
     if interrupted:
@@ -258,13 +256,6 @@ def _metrics_address(text: str) -> tuple[str, int]:
     if not port.isdigit() or not 0 <= int(port) <= 65535:
         raise Usage(f"--metrics-port {text}: expected [HOST:]PORT with a port from 0 to 65535")
     return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def _innermost(error: BaseException) -> BaseException:
-    """The first leaf of nested exception groups (nurseries inside nurseries wrap an error once each)."""
-    while isinstance(error, BaseExceptionGroup):
-        error = error.exceptions[0]
-    return error
 
 
 def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent, calls, duration,

@@ -17,7 +17,7 @@ import trio
 
 from cmts_sim.gcpolicy import tuned_gc
 
-from ..errors import ConnectError
+from ..errors import ConnectError, innermost
 from ..scenario import ScenarioError, load_scenario
 from .embedded import modem_link
 from .generator import LoadGenerator, LoadSettings, Target
@@ -62,10 +62,14 @@ async def _main() -> int:
         outbox.append((json.dumps(message) + "\n").encode())
         wake.unpark_all()
 
+    finished = False
+
     async def write() -> None:
-        while True:
+        """Every line said, in order; returns once the run is over and all of it is written."""
+        while outbox or not finished:
             if not outbox:
                 await wake.park()
+                continue
             data = b"".join(outbox)
             outbox.clear()
             await stdout.send_all(data)
@@ -96,12 +100,12 @@ async def _main() -> int:
                 await generator.finished.wait()
                 run.cancel_scope.cancel()
         except* (ConnectError, ScenarioError, SubscriberError) as group:
-            say({"error": str(group.exceptions[0])})
+            say({"error": str(innermost(group))})
             code = 1
-        while outbox:
-            await trio.sleep(0)
-        nursery.cancel_scope.cancel()
+        finished = True
+        wake.unpark_all()
     return code
+
 
 
 def main() -> None:

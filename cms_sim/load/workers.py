@@ -84,7 +84,8 @@ class WorkerPool:
                 await self._read(job.worker, process)
                 nursery.cancel_scope.cancel()
             await process.wait()
-            if process.returncode:
+            said = any(line.startswith(f"worker {job.worker}: ") for line in self.failures)
+            if process.returncode and not said:  # a worker that failed without saying why
                 self.failures.append(f"worker {job.worker} ended with exit code {process.returncode}")
         finally:
             with trio.CancelScope(shield=True):

@@ -81,9 +81,10 @@ def test_ctrl_c_ends_the_calls_deletes_their_gates_and_writes_a_partial_report(t
     assert data["calls"]["attempted"] == data["calls"]["completed"] + data["calls"]["failed"]
 
 
-def test_a_cmts_that_cannot_be_reached_is_one_line_and_exit_1():
-    run = _run(str(BASIC), "--cmts", "127.0.0.1:1", "--rate", "10", "--calls", "1")
-    assert run.returncode == 1
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_cmts_that_cannot_be_reached_is_one_line_and_exit_1(workers):
+    run = _run(str(BASIC), "--cmts", "127.0.0.1:1", "--rate", "10", "--calls", "2", "--workers", workers)
+    assert run.returncode == 1, run.stdout + run.stderr
     assert "cannot connect to 127.0.0.1:1" in run.stderr and "Traceback" not in run.stderr
 
 
