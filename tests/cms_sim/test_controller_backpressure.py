@@ -7,9 +7,11 @@ it reads would block in its own send to us, and both ends would hang.
 
 import socket
 
+import pytest
 import trio
 
 from cms_sim import GateController, profile
+from cms_sim.errors import ControllerError
 from cops_core.connection import NEED_DATA, Connection, Role
 from cops_core.dqos import GateOpen, GateSet, report_for
 from cops_core.messages import ClientOpen, Request
@@ -62,3 +64,24 @@ async def test_events_are_read_while_our_commands_are_stuck_in_a_full_send_buffe
         with trio.fail_after(20):  # with a reader that waits on its sends, this never ends
             await all_in.wait()
     assert sum(type(event).__name__ == "GateOpened" for event in events) == EVENTS
+
+
+async def test_an_abandoned_transaction_id_rests_before_it_is_given_out_again(nursery, autojump_clock):
+    # A late reply must never be taken for the answer to a newer request that got the same 16-bit TID.
+    ready, go = trio.Event(), trio.Event()
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    port = listeners[0].socket.getsockname()[1]
+    nursery.start_soon(trio.serve_listeners, lambda stream: pep_that_never_reads_commands(stream, ready, go),
+                       listeners)
+    async with GateController.connect(f"127.0.0.1:{port}", request_timeout=5, client_close_on_exit=False) as gc:
+        await ready.wait()
+        gate_set = GateSet(0, SUBSCRIBER, profile("G711-20").gate_specs(SUBSCRIBER, "10.1.1.20"))
+        resting = gc.submit(gate_set, lambda result: None)
+        gc.abandon(resting)
+        given = {gc.submit(gate_set, lambda result: None) for _ in range(0xFFFF - 1)}  # every other TID
+        assert resting not in given and len(given) == 0xFFFF - 1
+        with pytest.raises(ControllerError, match="all 65535 Transaction-IDs are in flight"):
+            gc.submit(gate_set, lambda result: None)
+        await trio.sleep(11)  # past twice the request timeout: the rest is over once the next abandon looks
+        gc.abandon(min(given))
+        assert gc.submit(gate_set, lambda result: None) == resting
