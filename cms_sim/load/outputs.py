@@ -153,7 +153,7 @@ def json_report(summary: Summary, problems: list[str]) -> str:
 
 def csv_columns(commands: list[str]) -> list[str]:
     columns = ["time_s", "target_cps", "achieved_cps", "attempted", "completed", "failed", "concurrent", "gates",
-               "messages_in_per_s", "messages_out_per_s", "capped", "reconnects", "rss_kib"]
+               "messages_in_per_s", "messages_out_per_s", "capped", "reconnects", "rss_kib", "schedule_lag_ms"]
     for name in commands:
         columns += [f"{name} p{p} ms" for p in PERCENTILES] + [f"{name} max ms"]
     return columns
@@ -167,7 +167,8 @@ def csv_rows(rows: list[Row], commands: list[str]) -> str:
         tally = row.tally
         values = [f"{row.time:.3f}", f"{row.target_cps:g}", f"{row.achieved_cps:.2f}", tally.attempted,
                   tally.completed, tally.failed, tally.concurrent, tally.gates, f"{row.messages_in_per_s:.1f}",
-                  f"{row.messages_out_per_s:.1f}", tally.capped, tally.reconnects, tally.rss_kib]
+                  f"{row.messages_out_per_s:.1f}", tally.capped, tally.reconnects, tally.rss_kib,
+                  f"{tally.schedule_lag_ms:.2f}"]
         for name in commands:
             latency = row.latency.get(name)
             values += [f"{latency[key]:g}" if latency else "" for key in ("p50", "p90", "p99", "max")]

@@ -138,6 +138,15 @@ class Recorder:
         counts[value] = counts.get(value, 0) + 1
 
     def sample(self, now: float) -> Sample:
+        tally, counts_by_name = self.take()
+        return Sample(now, tally, {name: histogram(counts) for name, counts in counts_by_name.items()})
+
+    def take(self) -> tuple[Tally, dict[str, dict[int, int]]]:
+        """The tally so far and the interval's latency counts (by name, each command's too); the next begins.
+
+        Cheap: the histograms are built from these counts by the caller, one
+        at a time if it must not stall the loop (:func:`histogram`).
+        """
         counts_by_name = self._counts
         self._counts = {}
         for command, steps in self.commands.items():
@@ -147,14 +156,17 @@ class Recorder:
                     merged[value] = merged.get(value, 0) + count
             if merged:
                 counts_by_name[command] = merged
-        histograms = {}
-        for name, counts in counts_by_name.items():
-            histogram = histograms[name] = new_histogram()
-            for value, count in counts.items():
-                histogram.record_value(value, count)
         tally = Tally(**{f.name: getattr(self.tally, f.name) for f in fields(Tally)})
         tally.failed_by_cause = Counter(self.tally.failed_by_cause)
-        return Sample(now, tally, histograms)
+        return tally, counts_by_name
+
+
+def histogram(counts: dict[int, int]) -> HdrHistogram:
+    """An HDR histogram of ``{microseconds: count}`` (a few ms of Python for a busy name)."""
+    result = new_histogram()
+    for value, count in counts.items():
+        result.record_value(value, count)
+    return result
 
 
 def percentiles(histogram: HdrHistogram | None) -> dict[str, float]:
