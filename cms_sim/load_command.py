@@ -41,6 +41,7 @@ from .load.subscribers import SubscriberError, Subscribers
 from .load.workers import Job
 from .run_command import _variables
 from .scenario import ScenarioError, load_scenario
+from .scenario.modem import DEFAULT_MODEM_TIMEOUT
 from .scenario.values import parse_duration
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -154,7 +155,7 @@ def _subscribers(range_text: str | None, csv_path: str | None, scenario, variabl
 @click.option("--workers", type=int, metavar="N", default=1, show_default=True, help="load processes (each takes its share)")
 @click.option("--interval", default="1s", metavar="DURATION", show_default=True, help="statistics interval")
 @click.option("--seed", type=int, metavar="N", help="seed for hold-time distributions")
-@click.option("--modem-timeout", default="60s", metavar="DURATION", show_default=True,
+@click.option("--modem-timeout", default=f"{DEFAULT_MODEM_TIMEOUT:g}s", metavar="DURATION", show_default=True,
               help="real gear: how long a commit/release step waits for the modem's Gate-Open/Gate-Close")
 @click.option("--report", "report_path", metavar="FILE.json", help="write the JSON report")
 @click.option("--stats-csv", "csv_out", metavar="FILE.csv", help="write one row per interval")

@@ -21,6 +21,7 @@ from .errors import ConnectError
 from .pool import GateControllerPool
 from .scenario import EmbeddedModem, RealModem, Scenario, ScenarioResult, ScenarioRunner, StepResult, Verdict
 from .scenario.embedded import embedded_config
+from .scenario.modem import DEFAULT_MODEM_TIMEOUT
 
 EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 2126
@@ -46,7 +47,7 @@ class Run:
     """
 
     def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
-                 port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = 60.0,
+                 port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = DEFAULT_MODEM_TIMEOUT,
                  taps: tuple[Tap, ...] = (),
                  on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
                  on_step: Callable[[StepResult], None] | None = None,

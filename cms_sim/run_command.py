@@ -19,6 +19,7 @@ from rich.table import Table
 from .report.live_ladder import LadderPrinter
 from .run import EMBEDDED_PORT, Run, embedded_port
 from .scenario import Scenario, ScenarioError, ScenarioResult, Verdict, load_scenario
+from .scenario.modem import DEFAULT_MODEM_TIMEOUT
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -55,7 +56,7 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--ladder", "ladder_path", type=click.Path(dir_okay=False), help="write the ladder as .svg or .html")
 @click.option("--explain", is_flag=True, help="explain each message in PacketCable terms (for teaching)")
 @click.option("--quiet", "-q", is_flag=True, help="no ladder; only the summary")
-@click.option("--modem-timeout", type=float, default=60.0, show_default=True,
+@click.option("--modem-timeout", type=float, default=DEFAULT_MODEM_TIMEOUT, show_default=True,
               help="real gear: seconds a commit/release step waits for the real modem's Gate-Open/Gate-Close")
 def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_path, explain, quiet,
         modem_timeout) -> None:

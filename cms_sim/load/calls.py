@@ -32,11 +32,11 @@ from ..errors import ControllerError, GateControlLost, GateError, RequestTimeout
 from ..events import EVENT_KINDS, Connected, ConnectionLost, GateClosed, GateOpened
 from ..scenario.actions import EVENT_TITLES, REQUEST_CLASS, StepFailed, judge_event, judge_reply, sample_hold, save
 from ..scenario.model import CommitStep, ExpectEventStep, GateCommandStep, HoldStep, ReleaseStep, ReserveStep, WaitStep
+from ..scenario.modem import DEFAULT_MODEM_TIMEOUT
 from ..scenario.values import resolve
 from .program import Op, Program
 from .stats import Recorder
 
-DEFAULT_MODEM_TIMEOUT = 60.0
 _GATE_ACKS = (GateAllocAck, GateSetAck)
 
 

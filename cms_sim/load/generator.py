@@ -27,6 +27,7 @@ from cmts_sim import gcpolicy
 from ..controller import Backoff, GateController
 from ..pool import GateControllerPool
 from ..scenario.model import Scenario
+from ..scenario.modem import DEFAULT_MODEM_TIMEOUT
 from .calls import CallEngine, ModemControl
 from .program import Program
 from .rate import RateSchedule
@@ -50,7 +51,7 @@ class LoadSettings:
     calls: int | None = None
     duration: float | None = None
     interval: float = 1.0
-    modem_timeout: float = 60.0
+    modem_timeout: float = DEFAULT_MODEM_TIMEOUT
     seed: int | None = None
 
 

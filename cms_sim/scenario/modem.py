@@ -18,6 +18,10 @@ from ..events import GateClosed, GateOpened
 from .eventlog import EventLog
 
 
+DEFAULT_MODEM_TIMEOUT = 60.0
+"""Seconds a commit/release step waits for a real modem's Gate-Open/Gate-Close (``--modem-timeout``)."""
+
+
 class ModemRefused(Exception):
     """The CMTS refused the modem action (outside the envelope, wrong state, unknown gate ...)."""
 
@@ -69,7 +73,7 @@ class EmbeddedModem(Modem):
 class RealModem(Modem):
     """Watches a real modem through the events it causes; ``timeout`` is how long a person gets to act."""
 
-    def __init__(self, timeout: float = 60.0) -> None:
+    def __init__(self, timeout: float = DEFAULT_MODEM_TIMEOUT) -> None:
         self.timeout = timeout
 
     async def reserve(self, gate_id: int, *, events: EventLog, timeout: float | None) -> str:
