@@ -23,6 +23,7 @@ from cmts_sim.control import serve_control
 from cmts_sim.server import CmtsServer
 
 BASIC_CALL = "scenarios/basic_call.yaml"  # alloc, set, reserve, commit, Gate-Open, hold 1 s, release, close, delete
+GATE_CHURN = "scenarios/gate_churn.yaml"  # Gate-Set without a Gate-ID, hold 1 s, Gate-Delete
 
 
 @asynccontextmanager
@@ -37,6 +38,11 @@ async def simulated_cmts(**settings):
             await nursery.start(serve_control, server, control)
             yield server, f"{host}:{port}", control
             nursery.cancel_scope.cancel()
+
+
+def basic_call(hold: str = "1s", extra: str = ""):
+    """The shipped basic call with another hold (a duration or a distribution) and extra top-level keys."""
+    return parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", f"hold: {hold}") + extra, BASIC_CALL)
 
 
 def generator(scenario, targets, modem, samples=None, subscribers="10.64.0.0/16", **settings) -> LoadGenerator:
@@ -73,8 +79,7 @@ async def test_a_ramp_raises_the_rate_step_by_step(autojump_clock):
 
 
 async def test_a_hold_step_samples_its_distribution(autojump_clock):
-    scenario = parse_scenario(open(BASIC_CALL).read().replace(
-        "hold: 1s", "hold: {distribution: exponential, mean: 2s, max: 60s}"), BASIC_CALL)
+    scenario = basic_call("{distribution: exponential, mean: 2s, max: 60s}")
     samples: list[Sample] = []
     await run_against_one_cmts(scenario, samples, rate=100, calls=1000, seed=3)
     statistics = LoadStatistics(0.0)
@@ -115,7 +120,7 @@ async def test_a_lost_connection_fails_the_calls_in_flight_and_the_run_goes_on_a
 
 
 async def test_an_abort_ends_calls_at_once_and_deletes_their_gates(autojump_clock):
-    scenario = parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", "hold: 30s"), BASIC_CALL)
+    scenario = basic_call("30s")
     async with simulated_cmts() as (server, target, control), modem_link(control) as modem:
         load = generator(scenario, [target], modem, rate=10, duration=60)
         async with trio.open_nursery() as nursery:
@@ -131,7 +136,7 @@ async def test_an_abort_ends_calls_at_once_and_deletes_their_gates(autojump_cloc
 
 
 async def test_a_run_cancelled_from_outside_ends_at_once_and_still_sends_its_gate_deletes(autojump_clock):
-    scenario = parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", "hold: 30s"), BASIC_CALL)
+    scenario = basic_call("30s")
     async with simulated_cmts() as (server, target, control), modem_link(control) as modem:
         load = generator(scenario, [target], modem, rate=10, duration=60)
         with trio.move_on_after(4.95):
@@ -143,7 +148,7 @@ async def test_a_run_cancelled_from_outside_ends_at_once_and_still_sends_its_gat
 
 
 async def test_stop_lets_the_calls_in_progress_finish(autojump_clock):
-    scenario = parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", "hold: 10s"), BASIC_CALL)
+    scenario = basic_call("10s")
     async with simulated_cmts() as (server, target, control), modem_link(control) as modem:
         load = generator(scenario, [target], modem, rate=10, duration=60)
         async with trio.open_nursery() as nursery:
@@ -156,10 +161,9 @@ async def test_stop_lets_the_calls_in_progress_finish(autojump_clock):
 
 
 async def test_calls_are_shared_between_cmtses_by_weight(autojump_clock):
-    async with simulated_cmts() as (_, first, control_a), simulated_cmts() as (_, second, control_b):
-        scenario = parse_scenario(open(BASIC_CALL).read().replace("  - reserve: ${gate}\n  - commit: ${gate}\n", "")
-                                  .split("  - name: the call is up")[0], BASIC_CALL)  # alloc and set only
-        load = generator(scenario, [Target(first, 3), Target(second, 1)], None, rate=40, calls=400)
+    async with simulated_cmts() as (_, first, _control), simulated_cmts() as (_, second, _control):
+        # Gate-Set, hold, Gate-Delete: no modem steps, so no modem control is needed
+        load = generator(load_scenario(GATE_CHURN), [Target(first, 3), Target(second, 1)], None, rate=40, calls=400)
         await load.run()
     requests = [controller.stats.requests for controller, _ in load.controllers]
     assert requests == [600, 200]  # two gate commands per call, calls 3:1
@@ -181,7 +185,7 @@ async def test_a_paused_run_places_no_calls_and_its_duration_waits(autojump_cloc
 
 
 async def test_the_concurrency_cap_holds_calls_back_and_counts_them(autojump_clock):
-    scenario = parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", "hold: 10s"), BASIC_CALL)
+    scenario = basic_call("10s")
     load, _ = await run_against_one_cmts(scenario, rate=10, duration=20, max_concurrent=50)
     tally = load.recorder.tally
     assert tally.attempted + tally.capped == 200
@@ -190,8 +194,7 @@ async def test_the_concurrency_cap_holds_calls_back_and_counts_them(autojump_clo
 
 
 async def test_a_cmts_that_falls_silent_fails_calls_with_that_cause_and_the_generator_carries_on(autojump_clock):
-    scenario = parse_scenario(open(BASIC_CALL).read().replace("hold: 1s", "hold: 10s")
-                              + "controller: {ka_seconds: 2}\n", BASIC_CALL)
+    scenario = basic_call("10s", "controller: {ka_seconds: 2}\n")
     async with simulated_cmts(faults={"stop_keepalives": True}) as (server, target, control), \
             modem_link(control) as modem:
         load = generator(scenario, [target], modem, rate=200, duration=8)
@@ -203,7 +206,7 @@ async def test_a_cmts_that_falls_silent_fails_calls_with_that_cause_and_the_gene
 
 
 async def test_calls_placed_while_a_dead_cmts_is_being_closed_fail_rather_than_crash_the_run(autojump_clock):
-    scenario = parse_scenario(open(BASIC_CALL).read() + "controller: {ka_seconds: 2}\n", BASIC_CALL)
+    scenario = basic_call(extra="controller: {ka_seconds: 2}\n")
     async with simulated_cmts(faults={"reply_delay": 100.0}) as (server, target, control), \
             modem_link(control) as modem:  # a CMTS that has stopped answering
         load = generator(scenario, [target], modem, rate=200, duration=6)
