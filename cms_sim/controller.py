@@ -13,13 +13,15 @@ awaitable calls::
 Design (architecture.md, "Concurrency rules"):
 
 * One reader task per connection handles every message that one receive
-  brought and sends all the answers (keep-alive echoes, ...) in one write;
-  callers queue their Decisions on the same :class:`CopsTransport`, which
-  coalesces them.
+  brought and queues the answers (keep-alive echoes, ...); callers queue
+  their Decisions on the same :class:`CopsTransport`.  One writer task sends
+  whatever is queued in one write, so the reader never waits on a send (a
+  CMTS slow to read while it sends to us would otherwise stall both ends).
 * Per-call state lives in one dict, ``_pending``, keyed by Transaction-ID.
   A caller parks with ``wait_task_rescheduled`` and the reader reschedules it
-  with the reply: no task, Event or channel per request.  The timeout is the
-  caller's cancel scope, a deadline in trio's heap.
+  with the reply, or calls back a :meth:`GateController.submit` caller: no
+  task, Event or channel per request.  The timeout is the caller's cancel
+  scope (or, for ``submit``, the caller's own deadline and :meth:`abandon`).
 * The controller's tasks live in its own nursery, started inside a
   :class:`~cms_sim.pool.GateControllerPool` (which also shares the TID
   counter and the event stream between controllers, like a real CMS serving
