@@ -9,6 +9,7 @@ report.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import trio
@@ -22,6 +23,7 @@ from .pool import GateControllerPool
 from .scenario import EmbeddedModem, RealModem, Scenario, ScenarioResult, ScenarioRunner, StepResult, Verdict
 from .scenario.embedded import embedded_config
 from .scenario.modem import DEFAULT_MODEM_TIMEOUT
+from .scenario.requirements import Target, unmet
 
 EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 2126
@@ -42,13 +44,16 @@ class Run:
     """Scenarios in order; ``results`` grows as each one starts.
 
     ``cmts`` names real gear (``HOST[:PORT]``); None runs each scenario
-    against a simulated CMTS started here on ``port``.  ``on_begin``,
-    ``on_step`` and ``on_end`` let a live view follow along.
+    against a simulated CMTS started here on ``port``.  Against real gear a
+    scenario whose ``requires:`` it cannot meet is skipped: ``mta`` says a
+    modem acts on the gates (a call made on the MTA), and a variable given on
+    the command line meets a variable need.  ``on_begin``, ``on_step`` and
+    ``on_end`` let a live view follow along.
     """
 
     def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
                  port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = DEFAULT_MODEM_TIMEOUT,
-                 taps: tuple[Tap, ...] = (),
+                 mta: bool = False, taps: tuple[Tap, ...] = (),
                  on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
                  on_step: Callable[[StepResult], None] | None = None,
                  on_end: Callable[[ScenarioResult], None] = lambda result: None) -> None:
@@ -57,22 +62,39 @@ class Run:
         self.port = port
         self.seed = seed
         self.modem_timeout = modem_timeout
+        self.mta = mta
         self.taps = taps
         self.on_begin, self.on_step, self.on_end = on_begin, on_step, on_end
         self.results: list[ScenarioResult] = []
+        self._runner: ScenarioRunner | None = None
+        self._interrupted = False
 
     async def run(self) -> list[ScenarioResult]:
         for scenario, variables in self.scenarios:
+            if self._interrupted:
+                break
             await self._one(scenario, variables)
         return self.results
 
+    def interrupt(self) -> None:
+        """Ctrl-C: end the scenario under way (its finally steps and cleanup still run) and start no other."""
+        self._interrupted = True
+        if self._runner is not None:
+            self._runner.interrupt()
+
     async def _one(self, scenario: Scenario, variables: dict[str, Any]) -> None:
+        target = Target(embedded=self.cmts is None, mta=self.mta, given=frozenset(variables))
+        reason = unmet(scenario, target)
+        if reason is not None:
+            self._skip(scenario, reason)
+            return
         if self.cmts is None:
             server = CmtsServer(embedded_config(scenario, CmtsConfig(listen=[f"{EMBEDDED_HOST}:{self.port}"])))
             modem = EmbeddedModem(server.modem)
         else:
             server, modem = None, RealModem(self.modem_timeout)
-        runner = ScenarioRunner(scenario, modem, variables=variables, seed=self.seed, on_step=self.on_step)
+        runner = self._runner = ScenarioRunner(scenario, modem, variables=variables, seed=self.seed,
+                                               on_step=self.on_step)
         result = runner.result
         self.results.append(result)
         self.on_begin(result, scenario)
@@ -97,9 +119,18 @@ class Run:
             if self.on_step is not None:
                 self.on_step(result.steps[-1])
         finally:
+            self._runner = None
             if result.verdict is None and not result.steps:
                 result.interrupted = True
             self.on_end(result)
+
+    def _skip(self, scenario: Scenario, reason: str) -> None:
+        result = ScenarioResult(scenario.name, scenario.description, scenario.source, self.cmts or "",
+                                dict(scenario.variables), scenario.seed, time.time(), verdict=Verdict.SKIPPED,
+                                skip_reason=reason)
+        self.results.append(result)
+        self.on_begin(result, scenario)
+        self.on_end(result)
 
 
 def _fail_setup(result: ScenarioResult, message: str) -> None:

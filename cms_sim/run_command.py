@@ -53,18 +53,23 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="write a JSON report")
 @click.option("--junit", "junit_path", type=click.Path(dir_okay=False), help="write JUnit XML for CI")
 @click.option("--pcap", "pcap_path", type=click.Path(dir_okay=False), help="write the COPS traffic as a pcap capture")
-@click.option("--ladder", "ladder_path", type=click.Path(dir_okay=False), help="write the ladder as .svg or .html")
+@click.option("--ladder", "ladder_paths", multiple=True, type=click.Path(dir_okay=False),
+              help="write the ladder as .svg or .html (repeatable)")
 @click.option("--explain", is_flag=True, help="explain each message in PacketCable terms (for teaching)")
 @click.option("--quiet", "-q", is_flag=True, help="no ladder; only the summary")
 @click.option("--modem-timeout", type=float, default=DEFAULT_MODEM_TIMEOUT, show_default=True,
               help="real gear: seconds a commit/release step waits for the real modem's Gate-Open/Gate-Close")
-def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_path, explain, quiet,
-        modem_timeout) -> None:
+@click.option("--mta", is_flag=True,
+              help="real gear: a modem acts on the gates (a call is made on the MTA while the scenario runs); "
+                   "without it, scenarios that need one are skipped")
+def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_paths, explain, quiet,
+        modem_timeout, mta) -> None:
     """Run scenario files and draw the call flow as a ladder diagram."""
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
-    if ladder_path and not ladder_path.lower().endswith((".svg", ".html", ".htm")):
-        raise click.BadParameter("expected a .svg or .html file", param_hint="--ladder")
+    for ladder_path in ladder_paths:
+        if not ladder_path.lower().endswith((".svg", ".html", ".htm")):
+            raise click.BadParameter(f"expected a .svg or .html file, got {ladder_path}", param_hint="--ladder")
     scenarios = _load(scenario_files, _variables(var_pairs), errors)
     if cmts is not None:
         for scenario, _ in scenarios:
@@ -81,7 +86,7 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
             port = await embedded_port()
             if port != EMBEDDED_PORT:
                 errors.print(f"cms-sim: port {EMBEDDED_PORT} is taken; the embedded CMTS listens on a free port instead")
-        runner = Run(scenarios, cmts=cmts, port=port, seed=seed, modem_timeout=modem_timeout,
+        runner = Run(scenarios, cmts=cmts, port=port, seed=seed, modem_timeout=modem_timeout, mta=mta,
                      on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
                      on_step=ladder.step_done, on_end=ladder.end)
         async with trio.open_nursery() as nursery:
@@ -89,9 +94,12 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
                 nonlocal interrupted
                 with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                     async for _ in signals:
+                        if interrupted:  # the second time: no more cleanup, stop now
+                            nursery.cancel_scope.cancel()
+                            return
                         interrupted = True
-                        nursery.cancel_scope.cancel()
-                        return
+                        errors.print("cms-sim: interrupted; cleaning up (Ctrl-C again to stop at once)")
+                        runner.interrupt()
 
             nursery.start_soon(watch_signals)
             await runner.run()
@@ -102,13 +110,13 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     if interrupted:
         errors.print("cms-sim: interrupted; Client-Close sent, writing partial reports")
         for result in results:
-            if result.verdict is not Verdict.PASSED:
+            if result.failed:
                 result.interrupted = True
-    _write_reports(results, ladder, report_path, junit_path, pcap_path, ladder_path, errors)
+    _write_reports(results, ladder, report_path, junit_path, pcap_path, ladder_paths, errors)
     _summary(console, results)
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
-    sys.exit(EXIT_PASSED if results and all(result.passed for result in results) else EXIT_FAILED)
+    sys.exit(EXIT_PASSED if results and not any(result.failed for result in results) else EXIT_FAILED)
 
 
 def _load(paths: tuple[str, ...], variables: dict[str, str], errors: Console) -> list[tuple[Scenario, dict[str, Any]]]:
@@ -132,7 +140,7 @@ def _load(paths: tuple[str, ...], variables: dict[str, str], errors: Console) ->
     return [(scenario, {k: v for k, v in variables.items() if k in scenario.variables}) for scenario in scenarios]
 
 
-def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap_path, ladder_path,
+def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap_path, ladder_paths,
                    errors: Console) -> None:
     def json_report(path):
         from .report.json_report import write_json_report
@@ -149,8 +157,8 @@ def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap
     def ladder_file(path):
         ladder.export(path, "pktcable-sim: " + ", ".join(result.name for result in results))
 
-    for path, write in ((report_path, json_report), (junit_path, junit), (pcap_path, capture),
-                        (ladder_path, ladder_file)):
+    outputs = [(report_path, json_report), (junit_path, junit), (pcap_path, capture)]
+    for path, write in outputs + [(path, ladder_file) for path in ladder_paths]:
         if path:
             try:
                 write(path)
@@ -161,17 +169,19 @@ def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap
 def _summary(console: Console, results: list[ScenarioResult]) -> None:
     table = Table(title="Summary", title_justify="left")
     for column, justify in (("scenario", "left"), ("verdict", "left"), ("steps", "right"), ("time", "right"),
-                            ("first failure", "left")):
+                            ("first failure or why skipped", "left")):
         table.add_column(column, justify=justify)
     for result in results:
         passed = result.count(Verdict.PASSED)
         total = len(result.steps)
+        failure = result.failures[0] if result.failures else None
+        note = f"{failure.where}: {failure.message}" if failure else ""
         if result.interrupted:
             verdict = "[yellow]interrupted[/]"
+        elif result.skipped:
+            verdict, note = "[yellow]skipped[/]", result.skip_reason
         else:
             verdict = "[green]passed[/]" if result.passed else "[red]FAILED[/]"
-        failure = result.failures[0] if result.failures else None
-        table.add_row(result.name, verdict, f"{passed}/{total}", f"{result.duration_ms / 1000:.2f} s",
-                      f"{failure.where}: {failure.message}" if failure else "")
+        table.add_row(result.name, verdict, f"{passed}/{total}", f"{result.duration_ms / 1000:.2f} s", note)
     console.print()
     console.print(table)

@@ -82,6 +82,9 @@ def compile_program(scenario: Scenario) -> Program:
     problems: list[str] = []
     ops: list[Op] = []
     _flatten(scenario.steps, scenario.source or scenario.name, ops, problems, "")
+    if scenario.cleanup:
+        problems.append(f"{scenario.source or scenario.name}:{scenario.cleanup[0].line}: finally: not run under "
+                        f"load; a failed call's gates get Gate-Delete by themselves")
     if problems:
         raise ScenarioError(problems)
     return Program(tuple(ops))

@@ -24,6 +24,8 @@ def _testcase(result: ScenarioResult) -> TestCase:
         failure = Failure(message, "ScenarioFailure")
         failure.text = "\n".join(f"{step.where}: {step.title}: {step.message}" for step in failures)
         case.result = [failure]
+    elif result.skipped:
+        case.result = [Skipped(result.skip_reason)]
     elif result.verdict is None:
         case.result = [Skipped("not run")]
     case.system_out = "\n".join(

@@ -19,6 +19,7 @@ from .ladder import COLUMN_NAMES, LANE, header, modem_row, render, row_from_trac
 
 _MODEM_STEPS = ("reserve", "commit", "release")
 _MARK = {Verdict.PASSED: "✓", Verdict.FAILED: "✗ FAIL", Verdict.SKIPPED: "- skipped"}
+_PHASE_TITLES = {"finally": "── finally ──", "cleanup": "── cleanup: Gate-Delete for the gates left up ──"}
 
 
 class LadderPrinter:
@@ -32,6 +33,7 @@ class LadderPrinter:
         self._result: ScenarioResult | None = None
         self._printed = 0
         self._start = 0.0
+        self._phase = "steps"
 
     def _emit(self, line: Text, *, wrap: bool = False) -> None:
         self.lines.append(line)
@@ -42,9 +44,13 @@ class LadderPrinter:
         self._result = result
         self._printed = 0
         self._start = 0.0
+        self._phase = "steps"
         self._emit(Text.assemble(("\n▶ " + result.name, "bold"), (f"  ({source})", "dim")))
         if result.description:
             self._emit(Text(" ".join(result.description.split()), style="dim"), wrap=True)
+        if result.skip_reason is not None:
+            self._emit(Text(f"- skipped: {result.skip_reason}", style="yellow"), wrap=True)
+            return
         self._emit(header())
 
     def step_done(self, step: StepResult) -> None:
@@ -55,6 +61,9 @@ class LadderPrinter:
             self._start = min(trace[0].time, result.started or trace[0].time)
         elif not self._start:
             self._start = result.started
+        if step.phase != self._phase:
+            self._phase = step.phase
+            self._emit(Text(_PHASE_TITLES[step.phase], style="bold dim"))
         rows = [row_from_trace(record, self._start) for record in trace[self._printed:]]
         self._printed = len(trace)
         if step.kind in _MODEM_STEPS and step.verdict is Verdict.PASSED and step.gate_id is not None:
@@ -79,7 +88,7 @@ class LadderPrinter:
     def _verdict(self, step: StepResult) -> str:
         mark = _MARK.get(step.verdict, "")
         if step.verdict is Verdict.SKIPPED:
-            return f"{mark} {step.title}"
+            return f"{mark} {step.title}" + (f": {step.message}" if step.message else "")
         timing = f"{step.latency_ms:.1f} ms" if step.latency_ms is not None else f"{step.duration_ms:.0f} ms"
         return f"{mark} {step.title} ({timing})"
 
@@ -93,7 +102,8 @@ class LadderPrinter:
         text.append("  ")
         text.append(verdict, style="bold red" if step.verdict is Verdict.FAILED else
                     ("dim" if step.verdict is Verdict.SKIPPED else "bold green"))
-        if step.message and step.verdict is Verdict.PASSED and step.kind in ("hold", "wait", "expect_event"):
+        if step.message and step.verdict is Verdict.PASSED and step.kind in ("hold", "wait", "expect_event",
+                                                                             "cleanup"):
             text.append(f"  {step.message}", style="dim")
         return text
 

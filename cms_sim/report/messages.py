@@ -8,6 +8,11 @@ from cops_core.errors import DecodeError
 from cops_core.transport import TraceRecord
 
 
+def gate_id_text(gate_id: int) -> str:
+    """A Gate-ID's one form in every report, as on the ladder: 0x0000a001."""
+    return f"0x{gate_id:08x}"
+
+
 def summarize(record: TraceRecord, start: float) -> dict:
     """Time since ``start``, direction, op-code, gate command, Gate-ID, TID and the bytes in hex."""
     message = record.message
@@ -28,6 +33,6 @@ def summarize(record: TraceRecord, start: float) -> dict:
             entry["gate_command"] = GateCommandType(command.COMMAND).title
             entry["transaction_id"] = command.transaction_id
             if getattr(command, "gate_id", None) is not None:
-                entry["gate_id"] = f"0x{command.gate_id:08x}"
+                entry["gate_id"] = gate_id_text(command.gate_id)
     entry["hex"] = record.data.hex()
     return entry

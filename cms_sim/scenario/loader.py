@@ -55,11 +55,20 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> Scenario:
         problems = sorted((_problem(root, error) for error in exc.errors()), key=lambda problem: problem[0])
         raise ScenarioError([f"{filename}:{line}: {text}" for line, text in problems]) from None
     problems = []
-    _check_variables(scenario.steps, ("steps",), set(scenario.variables) | set(BUILTIN_VARIABLES), root, filename,
-                     problems)
+    for name in scenario.requires.variables:
+        if name not in scenario.variables:
+            _, line, path = locate(root, ("requires", "variables", name))
+            problems.append(f"{filename}:{line}: {path}: no such variable; requires: names variables that "
+                            f"variables: declares, with the default the embedded CMTS takes")
+    defined = _check_variables(scenario.steps, ("steps",), set(scenario.variables) | set(BUILTIN_VARIABLES), root,
+                               filename, problems)
+    # A finally: step may use what the steps save; if a failure came first, the runner skips it.
+    _check_variables(scenario.cleanup, ("finally",), defined, root, filename, problems)
     if problems:
         raise ScenarioError(problems)
     _attach_lines(scenario.steps, locate(root, ("steps",))[0])
+    if scenario.cleanup:
+        _attach_lines(scenario.cleanup, locate(root, ("finally",))[0])
     scenario._source = filename
     return scenario
 

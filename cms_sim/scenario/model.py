@@ -453,6 +453,17 @@ class CmtsSettings(_Model):
         return CmtsConfig.model_validate(merged)
 
 
+class Requirements(_Model):
+    """What a scenario needs beyond gate commands.  Each value says why, in a phrase; against real gear
+    (``--cmts``) a scenario whose needs are not met is skipped with that reason, never failed."""
+
+    embedded: str | None = Field(None, description="it only works on the embedded CMTS (its settings or faults): why")
+    mta: str | None = Field(None, description="a modem must act on its gates: the call it needs on the MTA")
+    variables: dict[Annotated[str, Field(pattern=IDENTIFIER)], str] = Field(
+        default_factory=dict, description="{name: what it is}: values real gear's configuration decides, "
+                                          "given with --var")
+
+
 class Scenario(_Model):
     """One scenario file."""
 
@@ -463,7 +474,11 @@ class Scenario(_Model):
     seed: int | None = Field(None, description="seed for hold-time distributions")
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     cmts: CmtsSettings = Field(default_factory=CmtsSettings)
+    requires: Requirements = Field(default_factory=Requirements)
     steps: list[AnyStep] = Field(min_length=1)
+    cleanup: list[AnyStep] = Field(default_factory=list, alias="finally",
+                                   description="steps run after the others whatever happened (passed, failed, "
+                                               "interrupted); then every gate still up gets Gate-Delete")
     _source: str | None = PrivateAttr(None)
 
     @property

@@ -18,12 +18,17 @@ from cops_core.transport import TraceRecord
 class Verdict(str, enum.Enum):
     PASSED = "passed"
     FAILED = "failed"
-    SKIPPED = "skipped"  # not run because an earlier step failed
+    SKIPPED = "skipped"  # a step: not run because an earlier one failed; a scenario: its needs are not met
 
 
 @dataclass(slots=True)
 class StepResult:
-    """One step as run.  ``path`` is 1-based: (3,) is step 3; (4, 2, 1) is step 4, iteration 2, its step 1."""
+    """One step as run.  ``path`` is 1-based: (3,) is step 3; (4, 2, 1) is step 4, iteration 2, its step 1.
+
+    ``phase`` says which list it came from: the scenario's ``steps``, its
+    ``finally`` steps, or the automatic ``cleanup`` (a Gate-Delete per gate
+    left up).
+    """
 
     path: tuple[int, ...]
     kind: str
@@ -37,17 +42,23 @@ class StepResult:
     reply: Any = None  # the Ack/Err, or the event, the step got
     gate_id: int | None = None  # the gate a modem step acted on
     messages: list[TraceRecord] = field(default_factory=list)
+    phase: str = "steps"  # "steps", "finally" or "cleanup"
 
     @property
     def id(self) -> str:
-        return ".".join(map(str, self.path))
+        """"3", "4.2.1"; "finally.1", "cleanup.2" outside the scenario's steps."""
+        number = ".".join(map(str, self.path))
+        return number if self.phase == "steps" else f"{self.phase}.{number}"
 
     @property
     def where(self) -> str:
         """"step 3 (line 22)": where in the scenario file; a setup failure has no step number or line."""
         if self.kind == "connect":
             return "setup"
-        return f"step {self.id}" + (f" (line {self.line})" if self.line else "")
+        if self.phase == "cleanup":
+            return "cleanup"
+        prefix = "finally step" if self.phase == "finally" else "step"
+        return f"{prefix} {'.'.join(map(str, self.path))}" + (f" (line {self.line})" if self.line else "")
 
 
 @dataclass(slots=True)
@@ -63,12 +74,23 @@ class ScenarioResult:
     duration_ms: float = 0.0
     verdict: Verdict | None = None
     interrupted: bool = False
+    skip_reason: str | None = None  # why a skipped scenario did not apply to its target
+    gate_variables: frozenset[str] = frozenset()  # variables that hold a saved Gate-ID (reports write them in hex)
     steps: list[StepResult] = field(default_factory=list)
     trace: list[TraceRecord] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
         return self.verdict is Verdict.PASSED
+
+    @property
+    def skipped(self) -> bool:
+        return self.verdict is Verdict.SKIPPED
+
+    @property
+    def failed(self) -> bool:
+        """Neither passed nor skipped: failed, interrupted or never finished."""
+        return not (self.passed or self.skipped)
 
     def count(self, verdict: Verdict) -> int:
         return sum(step.verdict is verdict for step in self.steps)

@@ -1,11 +1,18 @@
 """Run one scenario against a gate controller, step by step, with a verdict per step.
 
 The first failing step ends the run (the steps after it depend on it) and
-the rest are recorded as skipped.  Every message the controller sends or
-receives goes into the result's trace, and each step keeps the slice of it
-that happened while it ran.  :attr:`ScenarioRunner.result` is filled in as
-the run goes, so a run cut short (Ctrl-C) still leaves a partial result to
-report.
+the rest are recorded as skipped.  A lost connection, a Client-Close or a
+DRQ that the scenario does not wait for fails the step under way at once,
+with that cause.  Whatever happened, the scenario's ``finally`` steps run
+next, and then every gate it made and did not see go is deleted (on a new
+connection if the old one is gone), so one scenario never leaves gates
+behind for the next.
+
+Every message the controller sends or receives goes into the result's
+trace, and each step keeps the slice of it that happened while it ran.
+:attr:`ScenarioRunner.result` is filled in as the run goes, so a run cut
+short (:meth:`ScenarioRunner.interrupt`, Ctrl-C) still leaves a partial
+result to report.
 """
 
 from __future__ import annotations
@@ -18,9 +25,11 @@ import trio
 
 from cops_core.transport import TraceRecord
 
+from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateSetAck, PacketCableErrorCode
+
 from ..controller import GateController
 from ..errors import ControllerError, GateError, RequestTimeout
-from ..events import EVENT_KINDS
+from ..events import EVENT_KINDS, ConnectionLost, GateClosed, RequestStateDeleted
 from .actions import EVENT_TITLES, StepFailed, build_command, judge_event, judge_reply, sample_hold, save
 from .eventlog import EventLog
 from .loader import ScenarioError
@@ -39,6 +48,7 @@ from .model import (
     ReleaseStep,
     RepeatStep,
     ReserveStep,
+    SavingStep,
     Scenario,
     Step,
     SyncStep,
@@ -46,7 +56,10 @@ from .model import (
 )
 from .modem import Modem, ModemRefused, ModemTimeout
 from .result import ScenarioResult, StepResult, Verdict
-from .values import resolve
+from .values import UnsetVariable, resolve
+
+CLEANUP_TIMEOUT = 10.0
+"""Seconds the automatic cleanup may take in all (reconnecting included), so a dead CMTS cannot hang the end."""
 
 
 class ScenarioRunner:
@@ -72,11 +85,18 @@ class ScenarioRunner:
         self.rng = random.Random(self.seed)
         self.events = EventLog()
         self.result = ScenarioResult(scenario.name, scenario.description, scenario.source, "", dict(self.variables),
-                                     self.seed, time.time())
+                                     self.seed, time.time(), gate_variables=_gate_variables(scenario.steps))
         self.on_step = on_step  # told of each step as it ends: the live ladder draws it
+        self.gates: dict[int, Any] = {}  # Gate-ID -> subscriber: gates made here and not yet seen to go
         self._attached = False
         self._failed = False
         self._controller: GateController | None = None
+        self._steps_scope = trio.CancelScope()  # the scenario's steps; interrupt() cancels it
+        self._step_scope: trio.CancelScope | None = None  # the step under way; a lost connection cancels it
+        self._lost: str | None = None  # why the step under way was cut short
+        self._phase = "steps"
+        self._disconnected = False  # a disconnect step closed the connection and no reconnect followed yet
+        self._awaited = _awaited_events(scenario.steps)
 
     def attach(self, source) -> None:
         """Trace ``source`` (a controller or a pool) from now on."""
@@ -85,6 +105,10 @@ class ScenarioRunner:
 
     def record(self, record: TraceRecord) -> None:
         self.result.trace.append(record)
+
+    def interrupt(self) -> None:
+        """Stop the steps (Ctrl-C): the step under way ends as interrupted; finally steps and cleanup still run."""
+        self._steps_scope.cancel()
 
     async def run(self, controller: GateController) -> ScenarioResult:
         self._controller = controller
@@ -96,20 +120,38 @@ class ScenarioRunner:
             controller.add_tap(self.record)
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self.events.feed, controller.events())
-                await self._run_steps(self.scenario.steps, ())
+                nursery.start_soon(self._watch, controller.events())
+                with self._steps_scope:
+                    await self._run_steps(self.scenario.steps, ())
+                self._phase = "finally"
+                await self._run_steps(self.scenario.cleanup, ())
+                self._phase = "cleanup"
+                await self._cleanup()
                 nursery.cancel_scope.cancel()
         finally:
             if tapped:
                 controller.remove_tap(self.record)
             result.duration_ms = (trio.current_time() - result.started) * 1000
             result.variables = dict(self.variables)
-            result.interrupted = any(step.verdict is None for step in result.steps)
+            result.interrupted = self._steps_scope.cancel_called or any(step.verdict is None for step in result.steps)
             for step in result.steps:
                 if step.verdict is None:
                     step.verdict, step.message = Verdict.FAILED, "interrupted"
             result.verdict = Verdict.FAILED if result.failures else Verdict.PASSED
         return result
+
+    # --- what the connection does -------------------------------------------------------------------
+
+    async def _watch(self, channel) -> None:
+        """Log every event; a connection loss or DRQ that no step waits for cuts the step under way short."""
+        async for event in channel:
+            self.events.add(event)
+            if type(event) is ConnectionLost and self._disconnected:
+                continue
+            if type(event) in (ConnectionLost, RequestStateDeleted) and self._phase == "steps" \
+                    and event.KIND not in self._awaited and self._step_scope is not None:
+                self._lost = _cause(event)
+                self._step_scope.cancel()
 
     # --- steps ----------------------------------------------------------------------------------------
 
@@ -130,7 +172,7 @@ class ScenarioRunner:
         for iteration in range(1, count + 1):
             self.variables["iteration"] = iteration
             await self._run_steps(step.repeat.steps, path + (iteration,))
-            if self._failed:
+            if self._failed and self._phase == "steps":
                 break
         if outer is None:
             self.variables.pop("iteration", None)
@@ -138,12 +180,11 @@ class ScenarioRunner:
             self.variables["iteration"] = outer
 
     async def _run_step(self, step: Step, path: tuple[int, ...], failure: str | None = None) -> None:
-        result = StepResult(path, step.KIND, step.name or step.KIND, step.line)
+        result = StepResult(path, step.KIND, step.name or step.KIND, step.line, phase=self._phase)
         self.result.steps.append(result)
-        if self._failed:
+        if self._failed and self._phase == "steps":
             result.verdict = Verdict.SKIPPED
-            if self.on_step is not None:
-                self.on_step(result)
+            self._told(result)
             return
         trace = self.result.trace
         first = len(trace)
@@ -151,16 +192,62 @@ class ScenarioRunner:
         try:
             if failure is not None:
                 raise StepFailed(failure)
-            result.message = await self._HANDLERS[type(step)](self, step, result)
-            result.verdict = Verdict.PASSED
+            with trio.CancelScope() as self._step_scope:
+                result.message = await self._HANDLERS[type(step)](self, step, result)
+                result.verdict = Verdict.PASSED
+            if self._step_scope.cancelled_caught:
+                raise StepFailed(self._lost)
+        except UnsetVariable as exc:
+            if self._phase != "finally":
+                raise StepFailed(str(exc)) from None
+            # A finally step that uses what a step cut short never saved has nothing to act on.
+            result.verdict, result.message = Verdict.SKIPPED, f"{exc}: the step that saves it did not run"
         except (StepFailed, ValueError, ControllerError, ModemTimeout) as exc:
             result.verdict, result.message = Verdict.FAILED, str(exc)
             self._failed = True
         finally:
+            self._step_scope = None
             result.duration_ms = (trio.current_time() - result.started) * 1000
             result.messages = trace[first:]
-            if self.on_step is not None and result.verdict is not None:
-                self.on_step(result)
+            if result.verdict is not None:
+                self._told(result)
+
+    def _told(self, result: StepResult) -> None:
+        if self.on_step is not None:
+            self.on_step(result)
+
+    async def _cleanup(self) -> None:
+        """Gate-Delete for every gate made here and not seen to go; on a new connection if need be."""
+        closed = {event.gate_id for event in self.events.events if type(event) is GateClosed}
+        self.gates = {gate: subscriber for gate, subscriber in self.gates.items() if gate not in closed}
+        if not self.gates:
+            return
+        with trio.move_on_after(CLEANUP_TIMEOUT) as deadline:
+            for number, (gate, subscriber) in enumerate(list(self.gates.items()), 1):
+                await self._run_step(_CleanupStep(gate, subscriber), (number,))
+        if deadline.cancelled_caught:
+            step = self.result.steps[-1]
+            step.verdict, step.message = Verdict.FAILED, f"cleanup took over {CLEANUP_TIMEOUT:g} s; gates may be left"
+
+    async def _delete_leftover(self, step: "_CleanupStep", result: StepResult) -> str:
+        controller = self._controller
+        result.gate_id = step.gate_id
+        if not controller.connected:
+            if controller.target is None:
+                raise StepFailed(f"gate 0x{step.gate_id:08x} may be left: the CMTS's connection is gone")
+            await controller.reconnect()
+        command = GateDelete(0, step.subscriber, step.gate_id)
+        try:
+            reply = await controller.request(command)
+        except GateError as exc:
+            if exc.code != PacketCableErrorCode.UNKNOWN_GATE_ID:
+                raise
+            reply, gone = exc.reply, "already gone (unknown Gate-ID)"
+        else:
+            gone = "deleted"
+        result.reply = reply
+        self.gates.pop(step.gate_id, None)
+        return f"gate 0x{step.gate_id:08x} left up: {gone}"
 
     async def _gate_command(self, step: GateCommandStep, result: StepResult) -> str:
         variables = self.variables
@@ -173,9 +260,18 @@ class ScenarioRunner:
             error, reply = exc, getattr(exc, "reply", None)
         latency = trio.current_time() - result.started
         result.latency_ms, result.reply = latency * 1000, reply
+        self._track(command, reply, error)
         got = judge_reply(step, reply, error, latency, variables)
         gate = f" gate 0x{reply.gate_id:08x}" if getattr(reply, "gate_id", None) is not None else ""
         return f"{got}{gate} in {latency * 1000:.1f} ms"
+
+    def _track(self, command, reply, error: ControllerError | None) -> None:
+        """Keep :attr:`gates` up to date: made by a Set/Alloc-Ack, gone with a Delete-Ack or unknown Gate-ID."""
+        if type(reply) in (GateSetAck, GateAllocAck) and reply.gate_id is not None:
+            self.gates[reply.gate_id] = command.subscriber
+        elif type(reply) is GateDeleteAck or (
+                isinstance(error, GateError) and error.code == PacketCableErrorCode.UNKNOWN_GATE_ID):
+            self.gates.pop(getattr(command, "gate_id", None), None)
 
     async def _modem_action(self, step: ReserveStep | CommitStep | ReleaseStep, result: StepResult) -> str:
         params = step.action
@@ -224,11 +320,13 @@ class ScenarioRunner:
 
     async def _disconnect(self, step: DisconnectStep, result: StepResult) -> str:
         client_close = step.disconnect.client_close
+        self._disconnected = True
         await self._controller.disconnect(client_close=client_close)
         return "sent Client-Close and closed TCP" if client_close else "closed TCP"
 
     async def _reconnect(self, step: ReconnectStep, result: StepResult) -> str:
         await self._controller.reconnect()
+        self._disconnected = False
         return f"connected again to {self._controller.pep_id}"
 
     async def _sync(self, step: SyncStep, result: StepResult) -> str:
@@ -241,3 +339,46 @@ class ScenarioRunner:
         ReleaseStep: _modem_action, ExpectEventStep: _expect_event, HoldStep: _hold, WaitStep: _wait,
         DisconnectStep: _disconnect, ReconnectStep: _reconnect, SyncStep: _sync,
     }
+
+
+class _CleanupStep:
+    """The automatic cleanup's step: Gate-Delete for one gate the scenario left up."""
+
+    KIND = "cleanup"
+
+    def __init__(self, gate_id: int, subscriber) -> None:
+        self.gate_id, self.subscriber = gate_id, subscriber
+        self.name = f"delete gate 0x{gate_id:08x}"
+        self.line = None
+
+
+ScenarioRunner._HANDLERS[_CleanupStep] = ScenarioRunner._delete_leftover
+
+
+def _awaited_events(steps: list[Step]) -> set[str]:
+    """The event kinds some ``expect_event`` waits for: losing the connection is then the scenario's point."""
+    kinds = set()
+    for step in steps:
+        if isinstance(step, ExpectEventStep):
+            kinds.add(step.expect_event.event)
+        elif isinstance(step, RepeatStep):
+            kinds |= _awaited_events(step.repeat.steps)
+    return kinds
+
+
+def _gate_variables(steps: list[Step]) -> frozenset[str]:
+    """The variables some step saves a Gate-ID into."""
+    names = set()
+    for step in steps:
+        if isinstance(step, SavingStep):
+            names |= {name for name, field in step.save.items() if field == "gate_id"}
+        elif isinstance(step, RepeatStep):
+            names |= _gate_variables(step.repeat.steps)
+    return frozenset(names)
+
+
+def _cause(event) -> str:
+    """What cut a step short, as its failure message."""
+    if type(event) is ConnectionLost:
+        return event.reason
+    return f"the CMTS deleted the request state (DRQ reason {event.reason}, sub-code {event.subcode})"

@@ -24,6 +24,14 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|m|h)?\s*$")
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
+class UnsetVariable(ValueError):
+    """A template names a variable that has no value (yet): an earlier step that saves it did not run."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"variable ${{{name}}} is not set")
+        self.name = name
+
+
 class Template(str):
     """A field value with ``${name}`` references, resolved against the variables when its step runs."""
 
@@ -56,7 +64,7 @@ class Template(str):
         else:
             missing = [name for name in self.names if name not in variables]
             if missing:
-                raise ValueError(f"variable ${{{missing[0]}}} is not set")
+                raise UnsetVariable(missing[0])
             value = VARIABLE.sub(lambda m: str(variables[m.group(1)]), self)
         return self.field_type.parse(value, template=self)
 

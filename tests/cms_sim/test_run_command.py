@@ -53,22 +53,28 @@ def _env() -> dict:
 
 
 def test_the_basic_call_passes_against_the_embedded_cmts_and_writes_every_report(tmp_path):
-    paths = {name: tmp_path / name for name in ("r.json", "r.xml", "r.pcap", "r.svg")}
+    paths = {name: tmp_path / name for name in ("r.json", "r.xml", "r.pcap", "r.svg", "r.html")}
     result = CliRunner().invoke(main, ["run", str(BASIC), "--report", str(paths["r.json"]), "--junit",
                                        str(paths["r.xml"]), "--pcap", str(paths["r.pcap"]), "--ladder",
-                                       str(paths["r.svg"])])
+                                       str(paths["r.svg"]), "--ladder", str(paths["r.html"])])
     assert result.exit_code == 0, result.output
     for needle in ("DEC Gate-Alloc", "RPT Gate-Set-Ack", "reserve gate", "RPT Gate-Open", "RPT Gate-Close",
                    "RPT Gate-Delete-Ack", "passed"):
         assert needle in result.output, needle
     report = json.loads(paths["r.json"].read_text())
-    assert report["summary"] == {"scenarios": 1, "passed": 1, "failed": 0, "interrupted": False}
+    assert report["summary"] == {"scenarios": 1, "passed": 1, "failed": 0, "skipped": 0, "interrupted": False}
     steps = report["results"][0]["steps"]
     assert [step["verdict"] for step in steps] == ["passed"] * len(steps)
     assert steps[1]["latency_ms"] < 50 and steps[1]["messages"][0]["gate_command"] == "Gate-Set"
+    # A Gate-ID has one form everywhere: in the saved variable, the reply and the message summary.
+    variables = report["results"][0]["variables"]
+    assert variables["subscriber"] == "10.0.1.10" and re.fullmatch(r"0x[0-9a-f]{8}", variables["gate"])
+    assert steps[0]["reply"]["gate_id"] == steps[0]["messages"][1]["gate_id"] == variables["gate"]
+    assert steps[0]["reply"]["gate_command"] == "Gate-Alloc-Ack"
     xml = JUnitXml.fromfile(str(paths["r.xml"]))
     assert (xml.tests, xml.failures, xml.errors) == (1, 0, 0)
     assert paths["r.svg"].read_text().startswith("<svg")
+    assert "<html" in paths["r.html"].read_text() and "Gate-Set-Ack" in paths["r.html"].read_text()
     assert paths["r.pcap"].stat().st_size > 1000
 
 
@@ -130,7 +136,7 @@ def test_cms_and_cmts_in_two_processes_over_loopback(tmp_path):
     server, port = _start_cmts("--hold", "1")
     try:
         pcap = tmp_path / "two.pcap"
-        run = subprocess.run(_cli("run", "--cmts", f"127.0.0.1:{port}", "--pcap", str(pcap), str(BASIC)),
+        run = subprocess.run(_cli("run", "--cmts", f"127.0.0.1:{port}", "--mta", "--pcap", str(pcap), str(BASIC)),
                              capture_output=True, text=True, env=_env(), timeout=60)
         assert run.returncode == 0, run.stdout + run.stderr
         assert "RPT Gate-Open" in run.stdout and "RPT Gate-Close" in run.stdout
@@ -183,3 +189,7 @@ def test_ctrl_c_sends_client_close_writes_partial_reports_and_exits_130(tmp_path
     assert partial["summary"]["interrupted"] is True
     steps = partial["results"][0]["steps"]
     assert steps[0]["verdict"] == "passed"
+    # The gate the interrupted call held was deleted before the Client-Close.
+    assert (steps[-1]["phase"], steps[-1]["verdict"]) == ("cleanup", "passed")
+    assert steps[-1]["messages"][0]["gate_id"] == steps[0]["messages"][1]["gate_id"]
+    assert rest.index("DEC Gate-Delete") < rest.index("CC error 11")

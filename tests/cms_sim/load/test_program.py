@@ -50,6 +50,7 @@ def test_a_repeat_is_unrolled_and_sets_iteration_as_each_pass_begins():
     ("  - expect_event: {event: connection_lost}\n", r"s.yaml:6: expect_event: under load only gate events"),
     ("  - repeat: {count: \"${passes}\", steps: [wait: 1s]}\n", r"s.yaml:6: repeat: under load the repeat count "
                                                                 r"must be a number"),
+    ("  - wait: 1s\nfinally:\n  - wait: 1s\n", r"s.yaml:8: finally: not run under load"),
 ])
 def test_what_cannot_run_as_many_calls_is_refused_with_file_and_line(steps, message):
     with pytest.raises(ScenarioError, match=message):

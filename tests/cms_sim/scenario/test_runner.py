@@ -91,10 +91,12 @@ async def test_the_first_failure_ends_the_run_and_skips_the_rest(autojump_clock)
         """))
     assert result.verdict is Verdict.FAILED and result.variables["code"] == 2
     assert summary(result) == [("1", "gate_info", "passed"), ("2", "gate_set", "failed"),
-                               ("3", "wait", "skipped"), ("4", "repeat", "skipped")]
+                               ("3", "wait", "skipped"), ("4", "repeat", "skipped"),
+                               ("cleanup.1", "cleanup", "passed")]  # the gate the unexpected Ack made
     assert result.steps[1].message.startswith(
         "expected Gate-Set-Err insufficient_resources (1), got Gate-Set-Ack")
     assert result.failures == [result.steps[1]] and result.count(Verdict.SKIPPED) == 2
+    assert result.steps[4].message == f"gate 0x{result.steps[1].reply.gate_id:08x} left up: deleted"
 
 
 async def test_within_bounds_the_reply_time(autojump_clock):
