@@ -59,6 +59,7 @@ from cops_core.errors import DecodeError, LocalProtocolError, PacketCableDecodeE
 from cops_core.messages import ClientAccept, Decision
 from cops_core.objects import Context, DecisionFlags, Handle
 from cops_core.transport import CopsTransport, Tap, TraceRecord, keepalive_loop
+from cmts_sim.config import parse_address
 from cops_core.dqos import (
     COMMAND_CLASSES,
     GateAlloc,
@@ -86,14 +87,11 @@ CLOSE_GRACE = 1.0  # seconds we give a Client-Close to go out before closing TCP
 
 
 def parse_target(target: str, default_port: int = DEFAULT_PORT) -> Address:
-    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address -> (host, port)."""
-    if target.startswith("["):
-        host, _, rest = target[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else default_port
-    if target.count(":") == 1:
-        host, port = target.split(":")
-        return host, int(port)
-    return target, default_port
+    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address -> (host, port); ValueError saying why not.
+
+    The one parser both tools use for addresses (``cmts-sim serve --listen`` too).
+    """
+    return parse_address(target, default_port)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,9 +16,11 @@ import trio
 from rich.console import Console
 from rich.table import Table
 
+from .controller import parse_target
 from .report.live_ladder import LadderPrinter
 from .run import EMBEDDED_PORT, Run, embedded_port
 from .scenario import Scenario, ScenarioError, ScenarioResult, Verdict, load_scenario
+from .scenario.loader import check_values
 from .scenario.modem import DEFAULT_MODEM_TIMEOUT
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -70,6 +72,11 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     for ladder_path in ladder_paths:
         if not ladder_path.lower().endswith((".svg", ".html", ".htm")):
             raise click.BadParameter(f"expected a .svg or .html file, got {ladder_path}", param_hint="--ladder")
+    if cmts is not None:
+        try:
+            parse_target(cmts)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--cmts") from None
     scenarios = _load(scenario_files, _variables(var_pairs), errors)
     if cmts is not None:
         for scenario, _ in scenarios:
@@ -133,11 +140,14 @@ def _load(paths: tuple[str, ...], variables: dict[str, str], errors: Console) ->
     if unknown and not problems:
         problems.append(f"--var {', '.join(unknown)}: no scenario has such a variable; they have: "
                         f"{', '.join(sorted(declared)) or 'none'}")
+    chosen = [(scenario, {k: v for k, v in variables.items() if k in scenario.variables}) for scenario in scenarios]
+    for scenario, overrides in chosen:
+        problems += check_values(scenario, overrides)
     if problems:
         for line in problems:
             click.echo(f"cms-sim: {line}", err=True)  # one line each, never wrapped
         sys.exit(EXIT_USAGE)
-    return [(scenario, {k: v for k, v in variables.items() if k in scenario.variables}) for scenario in scenarios]
+    return chosen
 
 
 def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap_path, ladder_paths,

@@ -110,6 +110,10 @@ def _flatten(steps: list[Step], source: str, ops: list[Op], problems: list[str],
                         first = ops[mark]
                         ops[mark] = Op(first.step, first.title, first.setting + (("iteration", iteration),),
                                        first.build)
+        elif step.continue_on_failure:
+            problems.append(f"{where}: continue_on_failure cannot apply under load: a failed call ends there")
+        elif isinstance(step, ExpectEventStep) and isinstance(step.expect_event.event, Template):
+            problems.append(f"{where}: under load the event must be written out, not {step.expect_event.event}")
         elif isinstance(step, ExpectEventStep) and step.expect_event.event not in GATE_EVENTS:
             problems.append(f"{where}: under load only gate events ({', '.join(GATE_EVENTS)}) can be awaited; "
                             f"connection events belong to the connection every call shares")

@@ -29,6 +29,7 @@ from .. import media
 from ..controller import as_address
 from ..errors import ControllerError, GateError, RequestTimeout
 from ..events import GateClosed
+from . import replies
 from .model import (
     Exponential,
     ExpectError,
@@ -147,13 +148,18 @@ def judge_reply(step: GateCommandStep, reply, error: ControllerError | None, lat
     if expect == "timeout" and not isinstance(error, RequestTimeout):
         raise StepFailed(f"expected no reply, got {got}", f"{title}: expected no reply, got one")
     if isinstance(expect, ExpectError):
-        wanted = code_name(PacketCableErrorCode, expect.error) + (
-            f" sub-code 0x{expect.subcode:04x}" if expect.subcode is not None else "")
-        if not isinstance(error, GateError) or error.code != expect.error or (
-                expect.subcode is not None and error.subcode != expect.subcode):
+        code, subcode = resolve(expect.error, variables), resolve(expect.subcode, variables)
+        wanted = code_name(PacketCableErrorCode, code) + (f" sub-code 0x{subcode:04x}" if subcode is not None else "")
+        if not isinstance(error, GateError) or error.code != code or (
+                subcode is not None and error.subcode != subcode):
             raise StepFailed(f"expected {COMMAND_CLASSES[request.COMMAND + 2].title} {wanted}, got {got}",
                              f"{title}: expected {wanted}, got " + (
                                  failure_cause(error, step) if error is not None else reply.title))
+    if step.reply is not None and error is None:
+        wrong = replies.mismatches(step.reply, reply, variables)
+        if wrong:
+            raise StepFailed(f"{got}: " + "; ".join(wrong),
+                             f"{title}: {got} " + ", ".join(problem.split(" ", 1)[0] for problem in wrong))
     within = resolve(step.within, variables)
     if within is not None and latency > within:
         raise StepFailed(f"{got} after {latency * 1000:.1f} ms, expected within {within * 1000:g} ms",
@@ -176,9 +182,9 @@ def failure_cause(error: ControllerError, step) -> str:
     return cause or type(error).__name__
 
 
-def judge_event(params, event, variables: dict[str, Any], step_title: str) -> str:
-    """Check an awaited Gate-Open/Gate-Close against ``expect_event``'s reason; return its description."""
-    title = EVENT_TITLES[params.event]
+def judge_event(params, event, variables: dict[str, Any], step_title: str, title: str | None = None) -> str:
+    """Check an awaited event (``title``: "Gate-Close") against ``expect_event``'s reason; return its description."""
+    title = title or EVENT_TITLES[params.event]
     reason = resolve(params.reason, variables)
     if reason is not None and event.reason != reason:
         raise StepFailed(f"{title} for gate 0x{event.gate_id:08x} with reason "

@@ -60,16 +60,23 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> Scenario:
             _, line, path = locate(root, ("requires", "variables", name))
             problems.append(f"{filename}:{line}: {path}: no such variable; requires: names variables that "
                             f"variables: declares, with the default the embedded CMTS takes")
+    sites: list[tuple[int, str, Template]] = []
     defined = _check_variables(scenario.steps, ("steps",), set(scenario.variables) | set(BUILTIN_VARIABLES), root,
-                               filename, problems)
+                               filename, problems, sites)
     # A finally: step may use what the steps save; if a failure came first, the runner skips it.
-    _check_variables(scenario.cleanup, ("finally",), defined, root, filename, problems)
+    _check_variables(scenario.cleanup, ("finally",), defined, root, filename, problems, sites)
     if problems:
         raise ScenarioError(problems)
+    saved = defined - set(scenario.variables) - set(BUILTIN_VARIABLES)
+    scenario._value_sites = [(line, path, template) for line, path, template in sites
+                             if getattr(template, "field_type", None) is not None and not set(template.names) & saved]
     _attach_lines(scenario.steps, locate(root, ("steps",))[0])
     if scenario.cleanup:
         _attach_lines(scenario.cleanup, locate(root, ("finally",))[0])
     scenario._source = filename
+    problems = check_values(scenario)
+    if problems:
+        raise ScenarioError(problems)
     return scenario
 
 
@@ -207,14 +214,22 @@ def _templates(value: Any, loc: tuple, explicit: bool) -> Iterator[tuple[tuple, 
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _templates(item, loc + (index,), explicit)
+    elif isinstance(value, dict):  # reply: {field: value}
+        for key, item in value.items():
+            yield from _templates(item, loc + (key,), explicit)
 
 
 def _check_variables(steps: list[Step], loc: tuple, defined: set[str], root: Node, filename: str,
-                     problems: list[str]) -> set[str]:
-    """Report ``${name}`` references to names not defined before their step; returns the names defined after."""
+                     problems: list[str], sites: list[tuple[int, str, Template]]) -> set[str]:
+    """Report ``${name}`` references to names not defined before their step; returns the names defined after.
+
+    Every template goes into ``sites`` with its line and path, for :func:`check_values`.
+    """
     defined = set(defined)
     for index, step in enumerate(steps):
         for where, template, explicit in _templates(step, loc + (index,), True):
+            _, line, path = locate(root, where)
+            sites.append((line, path, template))
             for name in template.names:
                 if name not in defined:
                     _, line, path = locate(root, where)
@@ -224,11 +239,29 @@ def _check_variables(steps: list[Step], loc: tuple, defined: set[str], root: Nod
                                     f"defined here: {known}")
         if isinstance(step, RepeatStep):
             inner = _check_variables(step.repeat.steps, loc + (index, "repeat", "steps"), defined | {"iteration"},
-                                     root, filename, problems)
+                                     root, filename, problems, sites)
             defined |= inner - {"iteration"}
         if isinstance(step, SavingStep):
             defined |= set(step.save)
     return defined
+
+
+def check_values(scenario: Scenario, overrides: dict[str, Any] | None = None) -> list[str]:
+    """Each field whose ``${var}`` gets a value the field does not take, from the defaults or ``overrides``.
+
+    Only variables known before the run (not what steps save) are checked,
+    so a bad ``--var subscriber=...`` is refused before anything is sent.
+    """
+    variables = {**BUILTIN_VARIABLES, "iteration": 1, **scenario.variables, **(overrides or {})}
+    problems = []
+    for line, path, template in scenario._value_sites:
+        try:
+            template.resolve(variables)
+        except ValueError as exc:
+            given = [name for name in template.names if name in (overrides or {})]
+            origin = f" (from --var {given[0]})" if given else ""
+            problems.append(f"{scenario.source}:{line}: {path}: {exc}{origin}")
+    return problems
 
 
 def _attach_lines(steps: list[Step], node: Node) -> None:

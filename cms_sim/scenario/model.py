@@ -26,11 +26,34 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from cmts_sim.config import CapacitySettings, CmtsConfig, FaultSettings, ModemSettings, PolicySettings, TimerSettings
-from cops_core.dqos import Direction, GateCloseSubcode, GateDeleteSubcode, PacketCableErrorCode
+from cops_core.dqos import (
+    COMMAND_CLASSES,
+    Direction,
+    GateAlloc,
+    GateCloseSubcode,
+    GateDelete,
+    GateDeleteSubcode,
+    GateInfo,
+    GateSet,
+    PacketCableErrorCode,
+)
 
 from .. import media
 from ..events import EVENT_KINDS
-from .values import COUNT, DURATION, IP_ADDRESS, IPV4_ADDRESS, NUMBER, UINT8, UINT16, UINT32, FieldType, named_code
+from . import replies
+from .values import (
+    DURATION,
+    IP_ADDRESS,
+    IPV4_ADDRESS,
+    NUMBER,
+    REPEAT_COUNT,
+    UINT8,
+    UINT16,
+    UINT32,
+    FieldType,
+    Template,
+    named_code,
+)
 
 BUILTIN_VARIABLES: dict[str, int] = {"call": 1}
 """Variables every scenario has: ``${call}`` numbers the calls of ``cms-sim load`` (1 in ``cms-sim run``)."""
@@ -65,6 +88,15 @@ ERROR_CODE = named_code(PacketCableErrorCode, "a PacketCable error")
 CLOSE_REASON = named_code(GateCloseSubcode, "a Gate-Close reason")
 DELETE_REASON = named_code(GateDeleteSubcode, "a Gate-Delete reason")
 SCALAR = FieldType("a string, number or boolean", _scalar, {"type": ["string", "number", "boolean"]})
+
+
+def _event(value: Any) -> str:
+    if value not in EVENT_KINDS:
+        raise ValueError(value)
+    return value
+
+
+EVENT = FieldType(f"an event ({', '.join(EVENT_KINDS)})", _event, {"type": "string", "enum": list(EVENT_KINDS)})
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 Duration = DURATION.templated
@@ -155,8 +187,8 @@ class GateDeleteParams(_Model):
 class ExpectError(_Model):
     """The CMTS must answer with a ``*-Err`` carrying this PacketCable-Error (and sub-code, if given)."""
 
-    error: ERROR_CODE.plain
-    subcode: UINT16.plain | None = None
+    error: ERROR_CODE.templated
+    subcode: UINT16.templated | None = None
 
 
 Expect = Annotated[
@@ -169,6 +201,8 @@ class Step(_Model):
 
     KIND: ClassVar[str]
     name: str | None = Field(None, description="label for reports")
+    continue_on_failure: bool = Field(False, description="if it fails, run the next steps anyway "
+                                                         "(the scenario still fails)")
     _line: int | None = PrivateAttr(None)
 
     @property
@@ -201,28 +235,50 @@ class SavingStep(Step):
 
 class GateCommandStep(SavingStep):
     SAVABLE = ("gate_id", "activity_count", "transaction_id", "subscriber", "error_code", "error_subcode")
+    REQUEST: ClassVar[type]  # the gate command it sends; its Ack is the next command type (protocol.md 3.2)
     expect: Expect = Field("ack", description="ack, timeout, or {error: CODE-or-name, subcode: N}")
     within: Duration | None = Field(None, description="the reply must come within this (e.g. 50ms)")
     timeout: Duration | None = Field(None, description="request timeout; default the controller's")
+    reply: dict[str, Any] | None = Field(
+        None, description="fields the Ack must carry, e.g. {gate_id: ${gate}, gate_specs: [{token_bucket_rate: "
+                          "3000}]}; only those written are compared")
+
+    @classmethod
+    def ack(cls) -> type:
+        return COMMAND_CLASSES[cls.REQUEST.COMMAND + 1]
+
+    @field_validator("reply")
+    @classmethod
+    def _check_reply(cls, expected: dict[str, Any] | None) -> dict[str, Any] | None:
+        if expected is None:
+            return None
+        problem = replies.check_names(expected, cls.ack())
+        if problem is not None:
+            raise PydanticCustomError("reply", "{problem}", {"problem": problem})
+        return replies.templated(expected)
 
 
 class GateAllocStep(GateCommandStep):
     KIND = "gate_alloc"
+    REQUEST = GateAlloc
     gate_alloc: GateAllocParams
 
 
 class GateSetStep(GateCommandStep):
     KIND = "gate_set"
+    REQUEST = GateSet
     gate_set: GateSetParams
 
 
 class GateInfoStep(GateCommandStep):
     KIND = "gate_info"
+    REQUEST = GateInfo
     gate_info: GateInfoParams
 
 
 class GateDeleteStep(GateCommandStep):
     KIND = "gate_delete"
+    REQUEST = GateDelete
     gate_delete: GateDeleteParams
 
 
@@ -266,7 +322,7 @@ class ReleaseStep(ModemStep):
 
 
 class EventParams(_Model):
-    event: Literal[tuple(EVENT_KINDS)]  # type: ignore[valid-type]
+    event: EVENT.templated
     gate_id: Int32 | None = Field(None, description="only an event for this gate")
     reason: CLOSE_REASON.templated | None = Field(None, description="gate_close: the PacketCable-Reason sub-code")
     timeout: Duration = Field(5.0, description="how long to wait")
@@ -278,10 +334,29 @@ class ExpectEventStep(SavingStep):
     expect_event: EventParams
 
 
+class NoEventParams(_Model):
+    event: EVENT.templated
+    gate_id: Int32 | None = Field(None, description="only an event for this gate")
+    window: Duration = Field(description="how long none must come, e.g. 5s")
+
+
+class ExpectNoEventStep(Step):
+    """Passes when no such event comes for ``window``; fails the moment one does."""
+
+    KIND = "expect_no_event"
+    expect_no_event: NoEventParams
+
+
 class Uniform(_Model):
     distribution: Literal["uniform"]
     min: Duration
     max: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Uniform":
+        if not isinstance(self.min, Template) and not isinstance(self.max, Template) and self.min > self.max:
+            raise ValueError(f"min ({self.min:g} s) is more than max ({self.max:g} s)")
+        return self
 
 
 class Exponential(_Model):
@@ -354,7 +429,7 @@ class SyncStep(Step):
 
 
 class RepeatParams(_Model):
-    count: COUNT.templated
+    count: REPEAT_COUNT.templated
     steps: list["AnyStep"] = Field(min_length=1)
 
 
@@ -368,7 +443,8 @@ class RepeatStep(Step):
 STEP_CLASSES: dict[str, type[Step]] = {
     cls.KIND: cls
     for cls in (GateAllocStep, GateSetStep, GateInfoStep, GateDeleteStep, ReserveStep, CommitStep, ReleaseStep,
-                ExpectEventStep, HoldStep, WaitStep, RepeatStep, DisconnectStep, ReconnectStep, SyncStep)
+                ExpectEventStep, ExpectNoEventStep, HoldStep, WaitStep, RepeatStep, DisconnectStep, ReconnectStep,
+                SyncStep)
 }
 BARE_STEPS = ("disconnect", "reconnect", "sync")
 _MODIFIERS = {name for cls in STEP_CLASSES.values() for name in cls.model_fields} - set(STEP_CLASSES)
@@ -480,6 +556,7 @@ class Scenario(_Model):
                                    description="steps run after the others whatever happened (passed, failed, "
                                                "interrupted); then every gate still up gets Gate-Delete")
     _source: str | None = PrivateAttr(None)
+    _value_sites: list = PrivateAttr(default_factory=list)  # (line, path, template): see loader.check_values
 
     @property
     def source(self) -> str | None:

@@ -38,6 +38,7 @@ from .model import (
     CommitStep,
     DisconnectStep,
     ExpectEventStep,
+    ExpectNoEventStep,
     GateAllocStep,
     GateCommandStep,
     GateDeleteStep,
@@ -96,7 +97,7 @@ class ScenarioRunner:
         self._lost: str | None = None  # why the step under way was cut short
         self._phase = "steps"
         self._disconnected = False  # a disconnect step closed the connection and no reconnect followed yet
-        self._awaited = _awaited_events(scenario.steps)
+        self._awaited = _awaited_events(scenario.steps, self.variables)
 
     def attach(self, source) -> None:
         """Trace ``source`` (a controller or a pool) from now on."""
@@ -204,7 +205,8 @@ class ScenarioRunner:
             result.verdict, result.message = Verdict.SKIPPED, f"{exc}: the step that saves it did not run"
         except (StepFailed, ValueError, ControllerError, ModemTimeout) as exc:
             result.verdict, result.message = Verdict.FAILED, str(exc)
-            self._failed = True
+            if not getattr(step, "continue_on_failure", False):
+                self._failed = True
         finally:
             self._step_scope = None
             result.duration_ms = (trio.current_time() - result.started) * 1000
@@ -290,8 +292,8 @@ class ScenarioRunner:
 
     async def _expect_event(self, step: ExpectEventStep, result: StepResult) -> str:
         params, variables = step.expect_event, self.variables
-        kind = EVENT_KINDS[params.event]
-        title = EVENT_TITLES[params.event]
+        event_name = resolve(params.event, variables)
+        kind, title = EVENT_KINDS[event_name], EVENT_TITLES[event_name]
         gate_id = resolve(params.gate_id, variables)
         timeout = resolve(params.timeout, variables)
 
@@ -303,10 +305,29 @@ class ScenarioRunner:
             gate = f" for gate 0x{gate_id:08x}" if gate_id is not None else ""
             raise StepFailed(f"no {title}{gate} within {timeout:g} s")
         result.reply = event
-        seen = judge_event(params, event, variables, step.name or step.KIND)
+        seen = judge_event(params, event, variables, step.name or step.KIND, title)
         save(step.save, event._asdict(), title, variables)
         waited = trio.current_time() - result.started
         return f"{seen} after {waited * 1000:.1f} ms"
+
+    async def _expect_no_event(self, step: ExpectNoEventStep, result: StepResult) -> str:
+        params, variables = step.expect_no_event, self.variables
+        event_name = resolve(params.event, variables)
+        kind, title = EVENT_KINDS[event_name], EVENT_TITLES[event_name]
+        gate_id = resolve(params.gate_id, variables)
+        window = resolve(params.window, variables)
+        since = result.started
+
+        def match(event) -> bool:  # only what comes in the window; earlier events are other steps' business
+            return type(event) is kind and event.time >= since and (gate_id is None or event.gate_id == gate_id)
+
+        event = await self.events.wait_for(match, window, claim=False)
+        gate = f" for gate 0x{gate_id:08x}" if gate_id is not None else ""
+        if event is not None:
+            result.reply = event
+            raise StepFailed(f"{title}{gate} after {(event.time - since) * 1000:.1f} ms, expected none for "
+                             f"{window:g} s")
+        return f"no {title}{gate} for {window:g} s"
 
     async def _hold(self, step: HoldStep, result: StepResult) -> str:
         seconds = sample_hold(step.hold, self.variables, self.rng)
@@ -336,7 +357,8 @@ class ScenarioRunner:
     _HANDLERS = {
         GateAllocStep: _gate_command, GateSetStep: _gate_command, GateInfoStep: _gate_command,
         GateDeleteStep: _gate_command, ReserveStep: _modem_action, CommitStep: _modem_action,
-        ReleaseStep: _modem_action, ExpectEventStep: _expect_event, HoldStep: _hold, WaitStep: _wait,
+        ReleaseStep: _modem_action, ExpectEventStep: _expect_event, ExpectNoEventStep: _expect_no_event,
+        HoldStep: _hold, WaitStep: _wait,
         DisconnectStep: _disconnect, ReconnectStep: _reconnect, SyncStep: _sync,
     }
 
@@ -355,14 +377,17 @@ class _CleanupStep:
 ScenarioRunner._HANDLERS[_CleanupStep] = ScenarioRunner._delete_leftover
 
 
-def _awaited_events(steps: list[Step]) -> set[str]:
+def _awaited_events(steps: list[Step], variables: dict[str, Any]) -> set[str]:
     """The event kinds some ``expect_event`` waits for: losing the connection is then the scenario's point."""
     kinds = set()
     for step in steps:
         if isinstance(step, ExpectEventStep):
-            kinds.add(step.expect_event.event)
+            try:
+                kinds.add(resolve(step.expect_event.event, variables))
+            except ValueError:  # from a variable a step saves: it could be any
+                kinds.update(EVENT_KINDS)
         elif isinstance(step, RepeatStep):
-            kinds |= _awaited_events(step.repeat.steps)
+            kinds |= _awaited_events(step.repeat.steps, variables)
     return kinds
 
 

@@ -191,7 +191,7 @@ def named_code(enum: type, expected: str) -> FieldType:
 DURATION = FieldType("a duration such as 50ms, 2s or 1.5", parse_duration,
                      {"anyOf": [{"type": "number", "minimum": 0},
                                 {"type": "string", "pattern": _DURATION.pattern}]})
-COUNT = _integer("a whole number", 0, 1_000_000_000)
+REPEAT_COUNT = _integer("a whole number from 1", 1, 1_000_000_000)
 UINT16 = _integer("an integer from 0 to 65535", 0, 0xFFFF)
 UINT8 = _integer("an integer from 0 to 255", 0, 0xFF)
 UINT32 = _integer("an integer from 0 to 4294967295 (0x prefix for hex)", 0, 0xFFFFFFFF)

@@ -67,7 +67,8 @@ def test_unknown_step_type(tmp_path):
           - gate_alloc: {}
           - gate_sett: {profile: G711-20}
         """) == ["FILE:8: steps[1]: unknown step type 'gate_sett'; expected one of: gate_alloc, gate_set, gate_info, "
-                 "gate_delete, reserve, commit, release, expect_event, hold, wait, repeat, disconnect, reconnect, sync"]
+                 "gate_delete, reserve, commit, release, expect_event, expect_no_event, hold, wait, repeat, disconnect, "
+                 "reconnect, sync"]
 
 
 def test_two_actions_in_one_step(tmp_path):
