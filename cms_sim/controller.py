@@ -120,7 +120,9 @@ class ControllerOptions:
     Client-Close (Shutting down) when the controller closes; real ones just
     close TCP.  ``reconnect`` redials a lost connection with these delays.
     ``events_buffer`` bounds the unread events; beyond it events are counted
-    in ``stats.events_dropped`` rather than stalling the reader.
+    in ``stats.events_dropped`` rather than stalling the reader.  ``source``
+    is the local address to dial from (a multi-homed host whose CMTS only
+    takes COPS from one of its addresses).
     """
 
     ka_seconds: int = 30
@@ -133,6 +135,7 @@ class ControllerOptions:
     client_close_on_exit: bool = True
     reconnect: Backoff | None = None
     events_buffer: int = 65536
+    source: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("ka_seconds", "acct_seconds"):
@@ -506,7 +509,7 @@ class GateController:
         host, port = self.target
         try:
             with trio.fail_after(self.options.connect_timeout):
-                stream = await trio.open_tcp_stream(host, port)
+                stream = await trio.open_tcp_stream(host, port, local_address=self.options.source)
         except (OSError, trio.TooSlowError) as exc:
             raise ConnectError(f"cannot connect to {self.name}: {exc or 'timed out'}") from exc
         await self._adopt(stream)

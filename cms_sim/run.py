@@ -18,6 +18,7 @@ from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
 from cops_core.transport import Tap
 
+from .controller import parse_target
 from .errors import ConnectError
 from .pool import GateControllerPool
 from .scenario import EmbeddedModem, RealModem, Scenario, ScenarioResult, ScenarioRunner, StepResult, Verdict
@@ -27,6 +28,8 @@ from .scenario.requirements import Target, unmet
 
 EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 2126
+ACCEPT_TIMEOUT = 60.0
+"""Seconds ``--listen`` waits for a CMTS to dial in, per scenario."""
 
 
 async def embedded_port(preferred: int = EMBEDDED_PORT) -> int:
@@ -47,13 +50,17 @@ class Run:
     against a simulated CMTS started here on ``port``.  Against real gear a
     scenario whose ``requires:`` it cannot meet is skipped: ``mta`` says a
     modem acts on the gates (a call made on the MTA), and a variable given on
-    the command line meets a variable need.  ``on_begin``, ``on_step`` and
-    ``on_end`` let a live view follow along.
+    the command line meets a variable need.  ``listen`` turns the connection
+    round (RFC 2748's own direction): real gear dials ``HOST:PORT`` and each
+    scenario runs on the connection it opens.
+    ``source`` is the local address to dial from.  ``on_begin``, ``on_step``
+    and ``on_end`` let a live view follow along.
     """
 
     def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
                  port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = DEFAULT_MODEM_TIMEOUT,
-                 mta: bool = False, taps: tuple[Tap, ...] = (),
+                 mta: bool = False, listen: str | None = None, source: str | None = None,
+                 taps: tuple[Tap, ...] = (),
                  on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
                  on_step: Callable[[StepResult], None] | None = None,
                  on_end: Callable[[ScenarioResult], None] = lambda result: None) -> None:
@@ -63,6 +70,8 @@ class Run:
         self.seed = seed
         self.modem_timeout = modem_timeout
         self.mta = mta
+        self.listen = listen
+        self.source = source
         self.taps = taps
         self.on_begin, self.on_step, self.on_end = on_begin, on_step, on_end
         self.results: list[ScenarioResult] = []
@@ -83,12 +92,13 @@ class Run:
             self._runner.interrupt()
 
     async def _one(self, scenario: Scenario, variables: dict[str, Any]) -> None:
-        target = Target(embedded=self.cmts is None, mta=self.mta, given=frozenset(variables))
+        embedded = self.cmts is None and self.listen is None
+        target = Target(embedded=embedded, mta=self.mta, given=frozenset(variables))
         reason = unmet(scenario, target)
         if reason is not None:
             self._skip(scenario, reason)
             return
-        if self.cmts is None:
+        if embedded:
             server = CmtsServer(embedded_config(scenario, CmtsConfig(listen=[f"{EMBEDDED_HOST}:{self.port}"])))
             modem = EmbeddedModem(server.modem)
         else:
@@ -100,18 +110,21 @@ class Run:
         self.on_begin(result, scenario)
         try:
             async with trio.open_nursery() as nursery:
-                if server is not None:
-                    host, port = (await nursery.start(server.serve))[0]
-                    target = f"{host}:{port}"
-                else:
-                    target = self.cmts
-                result.target = target
                 try:
-                    async with GateControllerPool(**scenario.controller.options()) as pool:
+                    async with GateControllerPool(source=self.source, **scenario.controller.options()) as pool:
                         runner.attach(pool)
                         for tap in self.taps:
                             pool.add_tap(tap)
-                        await runner.run(await pool.connect(target))
+                        if self.listen:
+                            controller = await self._accept(pool, result)
+                        else:
+                            if server is not None:
+                                host, port = (await nursery.start(server.serve))[0]
+                                result.target = f"{host}:{port}"
+                            else:
+                                result.target = self.cmts
+                            controller = await pool.connect(result.target)
+                        await runner.run(controller)
                 finally:
                     nursery.cancel_scope.cancel()
         except* ConnectError as group:  # the nursery wraps it
@@ -123,6 +136,22 @@ class Run:
             if result.verdict is None and not result.steps:
                 result.interrupted = True
             self.on_end(result)
+
+    async def _accept(self, pool: GateControllerPool, result: ScenarioResult):
+        """Listen, and take the first CMTS that dials in and completes OPN-CAT-REQ."""
+        host, port = parse_target(self.listen)
+        try:
+            bound = (await pool.listen(host, port))[0]
+        except OSError as exc:
+            raise ConnectError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
+        result.target = f"{self.listen} (listening)"
+        with trio.move_on_after(ACCEPT_TIMEOUT):
+            controller = await pool.accept()
+            result.target = controller.name
+            return controller
+        last = f" (the last that tried: {pool.handshake_failures[-1]})" if pool.handshake_failures else ""
+        raise ConnectError(f"no CMTS dialled {bound[0]}:{bound[1]} and completed the handshake within "
+                           f"{ACCEPT_TIMEOUT:g} s{last}")
 
     def _skip(self, scenario: Scenario, reason: str) -> None:
         result = ScenarioResult(scenario.name, scenario.description, scenario.source, self.cmts or "",

@@ -7,6 +7,7 @@ are still written).
 
 from __future__ import annotations
 
+import ipaddress
 import signal
 import sys
 from typing import Any
@@ -64,36 +65,53 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--mta", is_flag=True,
               help="real gear: a modem acts on the gates (a call is made on the MTA while the scenario runs); "
                    "without it, scenarios that need one are skipped")
+@click.option("--listen", metavar="HOST:PORT",
+              help="real gear: let the CMTS dial in here (RFC 2748's direction) instead of dialling it (--cmts)")
+@click.option("--source", metavar="ADDRESS", help="the local address to dial the CMTS from")
 def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_paths, explain, quiet,
-        modem_timeout, mta) -> None:
+        modem_timeout, mta, listen, source) -> None:
     """Run scenario files and draw the call flow as a ladder diagram."""
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
     for ladder_path in ladder_paths:
         if not ladder_path.lower().endswith((".svg", ".html", ".htm")):
             raise click.BadParameter(f"expected a .svg or .html file, got {ladder_path}", param_hint="--ladder")
-    if cmts is not None:
+    for option, value in (("--cmts", cmts), ("--listen", listen)):
+        if value is not None:
+            try:
+                parse_target(value)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=option) from None
+    if listen is not None and cmts is not None:
+        raise click.BadParameter("either dial the CMTS (--cmts) or let it dial in (--listen), not both",
+                                 param_hint="--listen")
+    if source is not None:
         try:
-            parse_target(cmts)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--cmts") from None
+            ipaddress.ip_address(source)
+        except ValueError:
+            raise click.BadParameter(f"expected an IP address of this host, got {source!r}",
+                                     param_hint="--source") from None
+        if listen is not None:
+            raise click.BadParameter("--source is where we dial from; with --listen the CMTS dials us",
+                                     param_hint="--source")
     scenarios = _load(scenario_files, _variables(var_pairs), errors)
-    if cmts is not None:
+    if cmts is not None or listen is not None:
         for scenario, _ in scenarios:
             if scenario.cmts.model_fields_set:
                 errors.print(f"cms-sim: {scenario.source}: its cmts: settings apply to the embedded CMTS only; "
-                             f"{cmts} keeps its own", soft_wrap=True)
+                             f"{cmts or 'the CMTS that dials in'} keeps its own", soft_wrap=True)
     ladder = LadderPrinter(console, explain=explain, show=not quiet)
     interrupted = False
 
     async def main() -> list[ScenarioResult]:
         nonlocal interrupted
         port = EMBEDDED_PORT
-        if cmts is None:
+        if cmts is None and listen is None:
             port = await embedded_port()
             if port != EMBEDDED_PORT:
                 errors.print(f"cms-sim: port {EMBEDDED_PORT} is taken; the embedded CMTS listens on a free port instead")
         runner = Run(scenarios, cmts=cmts, port=port, seed=seed, modem_timeout=modem_timeout, mta=mta,
+                     listen=listen, source=source,
                      on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
                      on_step=ladder.step_done, on_end=ladder.end)
         async with trio.open_nursery() as nursery:
