@@ -618,6 +618,10 @@ class GateController:
                 if transport.connection.framing_lost:
                     await self._end(link, f"undecodable bytes from {self.name}: {exc}", exc.error_code)
                     return
+                if not link.up:  # a Client-Open or Request we cannot read: RFC 2748 answers it with Client-Close
+                    await self._end(link, f"{self.name} sent a malformed message in the handshake: {exc}",
+                                    exc.error_code)
+                    return
                 continue
             except RemoteProtocolError as exc:
                 await self._end(link, f"{self.name} broke the protocol: {exc.reason}", exc.error_code)

@@ -59,7 +59,7 @@ class Run:
 
     def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
                  port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = DEFAULT_MODEM_TIMEOUT,
-                 mta: bool = False, listen: str | None = None, source: str | None = None,
+                 mta: bool = False, listen: str | None = None, source: str | None = None, strict: bool = False,
                  taps: tuple[Tap, ...] = (),
                  on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
                  on_step: Callable[[StepResult], None] | None = None,
@@ -72,6 +72,7 @@ class Run:
         self.mta = mta
         self.listen = listen
         self.source = source
+        self.strict = strict
         self.taps = taps
         self.on_begin, self.on_step, self.on_end = on_begin, on_step, on_end
         self.results: list[ScenarioResult] = []
@@ -104,7 +105,7 @@ class Run:
         else:
             server, modem = None, RealModem(self.modem_timeout)
         runner = self._runner = ScenarioRunner(scenario, modem, variables=variables, seed=self.seed,
-                                               on_step=self.on_step)
+                                               on_step=self.on_step, strict=self.strict)
         result = runner.result
         self.results.append(result)
         self.on_begin(result, scenario)

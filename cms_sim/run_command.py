@@ -68,8 +68,9 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--listen", metavar="HOST:PORT",
               help="real gear: let the CMTS dial in here (RFC 2748's direction) instead of dialling it (--cmts)")
 @click.option("--source", metavar="ADDRESS", help="the local address to dial the CMTS from")
+@click.option("--strict", is_flag=True, help="any finding about the CMTS's protocol fails its scenario")
 def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_paths, explain, quiet,
-        modem_timeout, mta, listen, source) -> None:
+        modem_timeout, mta, listen, source, strict) -> None:
     """Run scenario files and draw the call flow as a ladder diagram."""
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
@@ -111,7 +112,7 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
             if port != EMBEDDED_PORT:
                 errors.print(f"cms-sim: port {EMBEDDED_PORT} is taken; the embedded CMTS listens on a free port instead")
         runner = Run(scenarios, cmts=cmts, port=port, seed=seed, modem_timeout=modem_timeout, mta=mta,
-                     listen=listen, source=source,
+                     listen=listen, source=source, strict=strict,
                      on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
                      on_step=ladder.step_done, on_end=ladder.end)
         async with trio.open_nursery() as nursery:
@@ -197,7 +198,7 @@ def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap
 def _summary(console: Console, results: list[ScenarioResult]) -> None:
     table = Table(title="Summary", title_justify="left")
     for column, justify in (("scenario", "left"), ("verdict", "left"), ("steps", "right"), ("time", "right"),
-                            ("first failure or why skipped", "left")):
+                            ("findings", "right"), ("first failure or why skipped", "left")):
         table.add_column(column, justify=justify)
     for result in results:
         passed = result.count(Verdict.PASSED)
@@ -210,6 +211,7 @@ def _summary(console: Console, results: list[ScenarioResult]) -> None:
             verdict, note = "[yellow]skipped[/]", result.skip_reason
         else:
             verdict = "[green]passed[/]" if result.passed else "[red]FAILED[/]"
-        table.add_row(result.name, verdict, f"{passed}/{total}", f"{result.duration_ms / 1000:.2f} s", note)
+        findings = str(len(result.findings)) if result.findings else ""
+        table.add_row(result.name, verdict, f"{passed}/{total}", f"{result.duration_ms / 1000:.2f} s", findings, note)
     console.print()
     console.print(table)

@@ -10,6 +10,7 @@ from typing import IO
 from cops_core.codes import ErrorCode, OpCode, ReasonCode
 from cops_core.dqos import GateCommandType, PacketCableErrorCode, decode_gate_command, gate_command_of
 from cops_core.errors import DecodeError
+from cops_core.messages import Malformed
 from cops_core.objects import ClientSpecificDecision, SignaledClientSI
 from cops_core.transport import TraceRecord
 
@@ -67,6 +68,9 @@ class Stats:
 
     def tap(self, record: TraceRecord) -> None:
         message = record.message
+        if type(message) is Malformed:  # the session's own error handling counts and answers it
+            self.received += 1
+            return
         opcode = message.OPCODE
         if not record.outgoing:
             self.received += 1
@@ -114,8 +118,18 @@ class JsonLog:
             "time": round(record.wall, 6),
             "peer": f"{record.peer[0]}:{record.peer[1]}",
             "direction": "out" if record.outgoing else "in",
-            "opcode": message.OPCODE.name,
         }
+        if type(message) is Malformed:
+            entry.update(opcode="malformed", error=message.error, hex=record.data.hex())
+        else:
+            entry["opcode"] = message.OPCODE.name
+            self._describe(entry, message)
+        self.stream.write(json.dumps(entry) + "\n")
+        self.stream.flush()
+
+    @staticmethod
+    def _describe(entry: dict, message) -> None:
+        """The gate command a DEC or RPT carries: its name, TID and Gate-ID."""
         try:
             command = gate_command_of(message) if message.OPCODE in (OpCode.DEC, OpCode.RPT) else None
         except DecodeError:
@@ -125,5 +139,3 @@ class JsonLog:
             entry["transaction_id"] = command.transaction_id
             if getattr(command, "gate_id", None) is not None:
                 entry["gate_id"] = f"0x{command.gate_id:08x}"
-        self.stream.write(json.dumps(entry) + "\n")
-        self.stream.flush()

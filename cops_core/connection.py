@@ -144,7 +144,11 @@ class Connection:
         except DecodeError as exc:
             exc.frame = frame  # framing held: the caller may still read what it needs from the bytes
             raise
-        self._advance(message, self.their_role, RemoteProtocolError)
+        try:
+            self._advance(message, self.their_role, RemoteProtocolError)
+        except RemoteProtocolError as exc:
+            exc.frame, exc.message = frame, message  # well formed but illegal now: a trace still shows it
+            raise
         return message
 
     @property

@@ -337,6 +337,31 @@ MESSAGE_CLASSES: dict[int, type] = {
 }
 
 
+class Malformed(NamedTuple):
+    """Bytes from the peer that framed as a COPS message but did not decode; a trace keeps them as this.
+
+    Not a message anyone sends: captures, reports and the checks of a peer
+    need the evidence of what it sent, even when it cannot be read.
+    """
+
+    error: str  # the DecodeError, with its offset
+    opcode: int  # from the header, whatever its value
+    client_type: int
+
+    @property
+    def title(self) -> str:
+        """"malformed OPN", or "malformed op-code 99" when even the op-code is not one."""
+        try:
+            return f"malformed {OpCode(self.opcode).name}"
+        except ValueError:
+            return f"malformed op-code {self.opcode}"
+
+    @classmethod
+    def of(cls, frame: bytes, error: Exception) -> "Malformed":
+        return cls(str(error), frame[1] if len(frame) > 1 else 0,
+                   int.from_bytes(frame[2:4], "big") if len(frame) >= 4 else 0)
+
+
 class Grammar(NamedTuple):
     """Which C-Nums a message may carry and which it must (RFC 2748 section 3)."""
 

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple
 import trio
 
 from .connection import NEED_DATA, Connection, ConnectionClosed
-from .messages import Message
+from .messages import Malformed, Message
 
 Address = tuple[str, int]
 
@@ -115,6 +115,10 @@ class CopsTransport:
             try:
                 event = connection.next_event()
             except Exception as exc:
+                frame = getattr(exc, "frame", None)
+                if frame is not None and self._taps:  # the evidence of what the peer sent, illegal or unreadable
+                    message = getattr(exc, "message", None) or Malformed.of(frame, exc)
+                    self._trace(message, False, frame, trio.current_time(), time.time())
                 if events:
                     self._deferred = exc  # deliver what came before the fault first
                     return events

@@ -27,6 +27,12 @@ def _jsonable(value, gate_ids: frozenset[str] = frozenset({"gate_id"})):
     return str(value)
 
 
+def _finding(finding, start: float) -> dict:
+    return {"rule": finding.rule, "clause": finding.clause, "severity": finding.severity.value,
+            "message": finding.message, "text": finding.text, "time_ms": round((finding.time - start) * 1000.0, 3),
+            "hex": finding.data.hex()}
+
+
 def scenario_report(result: ScenarioResult) -> dict:
     start = result.started
     return {
@@ -55,9 +61,11 @@ def scenario_report(result: ScenarioResult) -> dict:
                 "latency_ms": None if step.latency_ms is None else round(step.latency_ms, 3),
                 "reply": _jsonable(step.reply),
                 "messages": [summarize(record, start) for record in step.messages],
+                "findings": [_finding(finding, start) for finding in step.findings],
             }
             for step in result.steps
         ],
+        "findings": [_finding(finding, start) for finding in result.findings],
         "messages": [summarize(record, start) for record in result.trace],
     }
 
@@ -68,6 +76,7 @@ def write_json_report(results: list[ScenarioResult], path: str | Path) -> None:
         "passed": sum(result.passed for result in results),
         "failed": sum(result.failed and not result.interrupted for result in results),
         "skipped": sum(result.skipped for result in results),
+        "findings": sum(len(result.findings) for result in results),
         "interrupted": any(result.interrupted for result in results),
     }
     document = {"summary": summary, "results": [scenario_report(result) for result in results]}

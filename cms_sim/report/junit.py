@@ -29,8 +29,8 @@ def _testcase(result: ScenarioResult) -> TestCase:
     elif result.verdict is None:
         case.result = [Skipped("not run")]
     case.system_out = "\n".join(
-        f"{step.id} {step.verdict.value if step.verdict else 'not run':7} {step.duration_ms:9.3f} ms  {step.title}"
-        for step in result.steps)
+        [f"{step.id} {step.verdict.value if step.verdict else 'not run':7} {step.duration_ms:9.3f} ms  {step.title}"
+         for step in result.steps] + [f"finding: {finding} [{finding.data.hex()}]" for finding in result.findings])
     return case
 
 

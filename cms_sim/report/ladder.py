@@ -16,6 +16,7 @@ from rich.text import Text
 from cops_core.codes import OpCode
 from cops_core.dqos import GateCommandType, gate_command_of
 from cops_core.errors import DecodeError
+from cops_core.messages import Malformed
 from cops_core.transport import TraceRecord
 
 from .explain import MODEM_ACTIONS, explain
@@ -42,6 +43,8 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS) -> R
     message = record.message
     other = CMTS if we_are == CMS else CMS
     source, target = (we_are, other) if record.outgoing else (other, we_are)
+    if type(message) is Malformed:
+        return Row(record.time - start, source, target, message.title, message.error, "", True)
     opcode = message.OPCODE
     label = opcode.name
     details = []

@@ -77,13 +77,20 @@ class LadderPrinter:
             self._emit(render(row, verdict=verdict if last else "", explain_rows=self.explain))
         if step.verdict is Verdict.FAILED and step.message:
             self._emit(Text(f"{'':10}{step.where}: {step.message}", style="red"))
+        if step.phase != "findings":
+            for finding in step.findings:
+                self._emit(Text(f"{'':10}⚠ {finding}", style="yellow"))
 
     def end(self, result: ScenarioResult) -> None:
-        """Draw what came after the last step (a Client-Close at the end, late events)."""
+        """Draw what came after the last step (a Client-Close at the end, late events), and the findings."""
         trace = result.trace
         for record in trace[self._printed:]:
             self._emit(render(row_from_trace(record, self._start or record.time), explain_rows=self.explain))
         self._printed = len(trace)
+        if result.findings:
+            self._emit(Text(f"{len(result.findings)} finding(s) about the CMTS's protocol:", style="bold yellow"))
+            for finding in result.findings:
+                self._emit(Text(f"  ⚠ {finding}  [{finding.data.hex()}]", style="yellow"))
 
     def _verdict(self, step: StepResult) -> str:
         mark = _MARK.get(step.verdict, "")

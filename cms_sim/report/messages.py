@@ -5,6 +5,7 @@ from __future__ import annotations
 from cops_core.codes import OpCode
 from cops_core.dqos import GateCommandType, gate_command_of
 from cops_core.errors import DecodeError
+from cops_core.messages import Malformed
 from cops_core.transport import TraceRecord
 
 
@@ -21,9 +22,11 @@ def summarize(record: TraceRecord, start: float) -> dict:
         "direction": "sent" if record.outgoing else "received",
         "local": f"{record.local[0]}:{record.local[1]}",
         "peer": f"{record.peer[0]}:{record.peer[1]}",
-        "opcode": message.OPCODE.name,
+        "opcode": "malformed" if type(message) is Malformed else message.OPCODE.name,
     }
-    if message.OPCODE in (OpCode.DEC, OpCode.RPT):
+    if type(message) is Malformed:
+        entry["error"] = message.error
+    elif message.OPCODE in (OpCode.DEC, OpCode.RPT):
         try:
             command = gate_command_of(message)
         except DecodeError as exc:

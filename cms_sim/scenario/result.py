@@ -43,6 +43,7 @@ class StepResult:
     gate_id: int | None = None  # the gate a modem step acted on
     messages: list[TraceRecord] = field(default_factory=list)
     phase: str = "steps"  # "steps", "finally" or "cleanup"
+    findings: list = field(default_factory=list)  # cms_sim.judge.Finding: the CMTS's deviations while it ran
 
     @property
     def id(self) -> str:
@@ -55,8 +56,8 @@ class StepResult:
         """"step 3 (line 22)": where in the scenario file; a setup failure has no step number or line."""
         if self.kind == "connect":
             return "setup"
-        if self.phase == "cleanup":
-            return "cleanup"
+        if self.phase in ("cleanup", "findings"):
+            return self.phase
         prefix = "finally step" if self.phase == "finally" else "step"
         return f"{prefix} {'.'.join(map(str, self.path))}" + (f" (line {self.line})" if self.line else "")
 
@@ -78,6 +79,7 @@ class ScenarioResult:
     gate_variables: frozenset[str] = frozenset()  # variables that hold a saved Gate-ID (reports write them in hex)
     steps: list[StepResult] = field(default_factory=list)
     trace: list[TraceRecord] = field(default_factory=list)
+    findings: list = field(default_factory=list)  # cms_sim.judge.Finding, the whole run's
 
     @property
     def passed(self) -> bool:

@@ -29,6 +29,7 @@ from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateSetAck, 
 
 from ..controller import GateController
 from ..errors import ControllerError, GateError, RequestTimeout
+from ..judge import PeerJudge
 from ..events import EVENT_KINDS, ConnectionLost, GateClosed, RequestStateDeleted
 from .actions import EVENT_TITLES, StepFailed, build_command, judge_event, judge_reply, sample_hold, save
 from .eventlog import EventLog
@@ -73,7 +74,8 @@ class ScenarioRunner:
     """
 
     def __init__(self, scenario: Scenario, modem: Modem, *, variables: dict[str, Any] | None = None,
-                 seed: int | None = None, on_step: Callable[[StepResult], None] | None = None) -> None:
+                 seed: int | None = None, on_step: Callable[[StepResult], None] | None = None,
+                 strict: bool = False) -> None:
         overrides = variables or {}
         unknown = sorted(set(overrides) - set(scenario.variables))
         if unknown:
@@ -88,6 +90,9 @@ class ScenarioRunner:
         self.result = ScenarioResult(scenario.name, scenario.description, scenario.source, "", dict(self.variables),
                                      self.seed, time.time(), gate_variables=_gate_variables(scenario.steps))
         self.on_step = on_step  # told of each step as it ends: the live ladder draws it
+        self.judge = PeerJudge()  # what the CMTS sends, checked message by message
+        self.result.findings = self.judge.findings
+        self.strict = strict  # any finding fails the scenario
         self.gates: dict[int, Any] = {}  # Gate-ID -> subscriber: gates made here and not yet seen to go
         self._attached = False
         self._failed = False
@@ -106,6 +111,7 @@ class ScenarioRunner:
 
     def record(self, record: TraceRecord) -> None:
         self.result.trace.append(record)
+        self.judge(record)
 
     def interrupt(self) -> None:
         """Stop the steps (Ctrl-C): the step under way ends as interrupted; finally steps and cleanup still run."""
@@ -138,6 +144,11 @@ class ScenarioRunner:
             for step in result.steps:
                 if step.verdict is None:
                     step.verdict, step.message = Verdict.FAILED, "interrupted"
+            if self.strict and result.findings:
+                rules = sorted({finding.rule for finding in result.findings})
+                result.steps.append(StepResult((1,), "findings", "--strict", None, Verdict.FAILED,
+                                               f"{len(result.findings)} finding(s) about the CMTS: {', '.join(rules)}",
+                                               phase="findings", findings=list(result.findings)))
             result.verdict = Verdict.FAILED if result.failures else Verdict.PASSED
         return result
 
@@ -188,7 +199,7 @@ class ScenarioRunner:
             self._told(result)
             return
         trace = self.result.trace
-        first = len(trace)
+        first, first_finding = len(trace), len(self.judge.findings)
         result.started = trio.current_time()
         try:
             if failure is not None:
@@ -211,6 +222,7 @@ class ScenarioRunner:
             self._step_scope = None
             result.duration_ms = (trio.current_time() - result.started) * 1000
             result.messages = trace[first:]
+            result.findings = self.judge.findings[first_finding:]
             if result.verdict is not None:
                 self._told(result)
 

@@ -62,7 +62,8 @@ def test_the_basic_call_passes_against_the_embedded_cmts_and_writes_every_report
                    "RPT Gate-Delete-Ack", "passed"):
         assert needle in result.output, needle
     report = json.loads(paths["r.json"].read_text())
-    assert report["summary"] == {"scenarios": 1, "passed": 1, "failed": 0, "skipped": 0, "interrupted": False}
+    assert report["summary"] == {"scenarios": 1, "passed": 1, "failed": 0, "skipped": 0, "findings": 0,
+                                 "interrupted": False}
     steps = report["results"][0]["steps"]
     assert [step["verdict"] for step in steps] == ["passed"] * len(steps)
     assert steps[1]["latency_ms"] < 50 and steps[1]["messages"][0]["gate_command"] == "Gate-Set"
