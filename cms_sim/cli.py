@@ -14,6 +14,7 @@ import click
 from cops_core import __version__
 
 SUBCOMMANDS = {
+    "conform": "cms_sim.conform.command:conform",
     "decode": "cms_sim.decode.command:decode",
     "load": "cms_sim.load_command:load",
     "run": "cms_sim.run_command:run",
@@ -44,6 +45,7 @@ def main() -> None:
       cms-sim run scenarios/basic_call.yaml      run a call flow against the embedded CMTS
       cms-sim run --cmts 192.0.2.1 --junit results.xml scenarios/basic_call.yaml
       cms-sim load scenarios/basic_call.yaml --rate 200 --duration 20   calls at a rate, live statistics
+      cms-sim conform --cmts 192.0.2.1 --html cmts.html   the conformance suite for a CMTS
       cms-sim decode 10 09 00 00 00 00 00 08     decode a hex message
       cms-sim decode samples/dqos_call.pcap      decode every COPS message in a capture
       cms-sim decode --json call.pcapng          the same, one JSON object per line

@@ -77,25 +77,8 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     for ladder_path in ladder_paths:
         if not ladder_path.lower().endswith((".svg", ".html", ".htm")):
             raise click.BadParameter(f"expected a .svg or .html file, got {ladder_path}", param_hint="--ladder")
-    for option, value in (("--cmts", cmts), ("--listen", listen)):
-        if value is not None:
-            try:
-                parse_target(value)
-            except ValueError as exc:
-                raise click.BadParameter(str(exc), param_hint=option) from None
-    if listen is not None and cmts is not None:
-        raise click.BadParameter("either dial the CMTS (--cmts) or let it dial in (--listen), not both",
-                                 param_hint="--listen")
-    if source is not None:
-        try:
-            ipaddress.ip_address(source)
-        except ValueError:
-            raise click.BadParameter(f"expected an IP address of this host, got {source!r}",
-                                     param_hint="--source") from None
-        if listen is not None:
-            raise click.BadParameter("--source is where we dial from; with --listen the CMTS dials us",
-                                     param_hint="--source")
-    scenarios = _load(scenario_files, _variables(var_pairs), errors)
+    check_connection_options(cmts, listen, source)
+    scenarios = load_all(scenario_files, _variables(var_pairs))
     if cmts is not None or listen is not None:
         for scenario, _ in scenarios:
             if scenario.cmts.model_fields_set:
@@ -115,21 +98,7 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
                      listen=listen, source=source, strict=strict,
                      on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
                      on_step=ladder.step_done, on_end=ladder.end)
-        async with trio.open_nursery() as nursery:
-            async def watch_signals() -> None:
-                nonlocal interrupted
-                with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                    async for _ in signals:
-                        if interrupted:  # the second time: no more cleanup, stop now
-                            nursery.cancel_scope.cancel()
-                            return
-                        interrupted = True
-                        errors.print("cms-sim: interrupted; cleaning up (Ctrl-C again to stop at once)")
-                        runner.interrupt()
-
-            nursery.start_soon(watch_signals)
-            await runner.run()
-            nursery.cancel_scope.cancel()
+        interrupted = await run_interruptibly(runner, errors)
         return runner.results
 
     results = trio.run(main)
@@ -145,11 +114,58 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     sys.exit(EXIT_PASSED if results and not any(result.failed for result in results) else EXIT_FAILED)
 
 
-def _load(paths: tuple[str, ...], variables: dict[str, str], errors: Console) -> list[tuple[Scenario, dict[str, Any]]]:
-    """Every scenario, or exit 2 with one line per problem in any of them."""
+def check_connection_options(cmts: str | None, listen: str | None, source: str | None) -> None:
+    """--cmts, --listen and --source: each well formed and not at odds with the others (click's exit 2)."""
+    for option, value in (("--cmts", cmts), ("--listen", listen)):
+        if value is not None:
+            try:
+                parse_target(value)
+            except ValueError as exc:
+                raise click.BadParameter(str(exc), param_hint=option) from None
+    if listen is not None and cmts is not None:
+        raise click.BadParameter("either dial the CMTS (--cmts) or let it dial in (--listen), not both",
+                                 param_hint="--listen")
+    if source is not None:
+        try:
+            ipaddress.ip_address(source)
+        except ValueError:
+            raise click.BadParameter(f"expected an IP address of this host, got {source!r}",
+                                     param_hint="--source") from None
+        if listen is not None:
+            raise click.BadParameter("--source is where we dial from; with --listen the CMTS dials us",
+                                     param_hint="--source")
+
+
+async def run_interruptibly(runner: Run, errors: Console) -> bool:
+    """Run ``runner``; the first Ctrl-C (or SIGTERM) ends it with cleanup, a second at once.  True if interrupted."""
+    interrupted = False
+    async with trio.open_nursery() as nursery:
+        async def watch_signals() -> None:
+            nonlocal interrupted
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    if interrupted:  # the second time: no more cleanup, stop now
+                        nursery.cancel_scope.cancel()
+                        return
+                    interrupted = True
+                    errors.print("cms-sim: interrupted; cleaning up (Ctrl-C again to stop at once)")
+                    runner.interrupt()
+
+        nursery.start_soon(watch_signals)
+        await runner.run()
+        nursery.cancel_scope.cancel()
+    return interrupted
+
+
+def load_all(paths, variables: dict[str, str]) -> list[tuple[Scenario, dict[str, Any]]]:
+    """Every scenario (a path or a loaded one) with the --var values it declares, or exit 2 with one line
+    per problem in any of them."""
     problems: list[str] = []
     scenarios = []
     for path in paths:
+        if isinstance(path, Scenario):
+            scenarios.append(path)
+            continue
         try:
             scenarios.append(load_scenario(path))
         except ScenarioError as exc:

@@ -1,0 +1,1 @@
+"""``cms-sim conform``: the conformance suite for a CMTS."""
