@@ -23,6 +23,7 @@ from .run import EMBEDDED_PORT, Run, embedded_port
 from .scenario import Scenario, ScenarioError, ScenarioResult, Verdict, load_scenario
 from .scenario.loader import check_values
 from .scenario.modem import DEFAULT_MODEM_TIMEOUT
+from .scenario.requirements import Target, unmet
 
 EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -80,8 +81,9 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     check_connection_options(cmts, listen, source)
     scenarios = load_all(scenario_files, _variables(var_pairs))
     if cmts is not None or listen is not None:
+        gear = Target(embedded=False, mta=mta, given=frozenset(_variables(var_pairs)))
         for scenario, _ in scenarios:
-            if scenario.cmts.model_fields_set:
+            if scenario.cmts.model_fields_set and unmet(scenario, gear) is None:
                 errors.print(f"cms-sim: {scenario.source}: its cmts: settings apply to the embedded CMTS only; "
                              f"{cmts or 'the CMTS that dials in'} keeps its own", soft_wrap=True)
     ladder = LadderPrinter(console, explain=explain, show=not quiet)
