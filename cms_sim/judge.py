@@ -124,9 +124,7 @@ class PeerJudge:
         if kind is Malformed:
             finding("message.decodable", "RFC 2748 2", Severity.ERROR, message.error)
             return
-        version, flags = record.data[0] >> 4, record.data[0] & 0x0F
-        if version != 1:
-            finding("header.version", "RFC 2748 2.1", Severity.ERROR, f"version {version}, not 1")
+        flags = record.data[0] & 0x0F  # (a version other than 1 never gets here: framing stops at it)
         if flags & ~0x1:
             finding("header.flags", "RFC 2748 2.1", Severity.ERROR,
                     f"flags 0x{flags:x}: only 0x1 (solicited) is defined, the others must be 0")

@@ -224,3 +224,67 @@ async def test_a_client_open_we_cannot_read_is_named_and_kept_as_evidence(nurser
 
 def test_the_scenario_text_is_what_the_tests_assume():
     assert "ka_seconds: 4" in SCENARIO and textwrap.dedent(SCENARIO) == SCENARIO
+
+
+def _ack_variants():
+    """(rule, how a Gate-Set-Ack is spoiled): each commits exactly one deviation."""
+    from cops_core.dqos import GateDeleteAck, PacketCableError
+    from cops_core.dqos.objects import UnknownPacketCableObject
+
+    return [
+        ("dqos.reply-type", lambda ack: GateDeleteAck(ack.transaction_id, ack.gate_id, ack.subscriber)),
+        ("dqos.objects", lambda ack: ack._replace(activity_count=None)),
+        ("dqos.unknown-object", lambda ack: ack._replace(extra=(UnknownPacketCableObject(99, 1, b"\0" * 4),))),
+        ("dqos.subscriber-echo", lambda ack: ack._replace(subscriber=SUBSCRIBER + 5)),
+        ("dqos.decodable", lambda ack: PacketCableError(1, 0)),  # not a gate command at all: no Transaction-ID
+    ]
+
+
+@pytest.mark.parametrize("rule, spoil", _ack_variants(), ids=[rule for rule, _ in _ack_variants()])
+async def test_each_reply_deviation_is_its_own_finding(nursery, autojump_clock, rule, spoil):
+    def spoiled(pep):
+        def respond(command):
+            reply = pep.answer(command)
+            if type(reply) is not GateSetAck:
+                return reply
+            bad = spoil(reply)
+            if type(bad) is GateSetAck or hasattr(bad, "COMMAND"):
+                return bad
+            report = report_for(pep.handle, reply)  # a ClientSI that holds no gate command
+            pep.transport.queue(report._replace(objects=report.objects[:2] + (type(report.client_si)(bad.encode()),)))
+            return None
+        return respond
+
+    result = await judged(nursery, respond=spoiled)
+    assert {finding.rule for finding in result.findings} == {rule}
+
+
+async def test_a_gate_id_that_is_not_the_one_asked_about(nursery, autojump_clock):
+    def other_gate(pep):
+        def respond(command):
+            reply = pep.answer(command)
+            if type(command).__name__ == "GateDelete":
+                return reply._replace(gate_id=command.gate_id + 1)
+            return reply
+        return respond
+
+    result = await judged(nursery, respond=other_gate)
+    assert [(finding.rule, finding.text) for finding in result.findings] == [
+        ("dqos.gate-id-echo", "Gate-ID 0x0000a002; the Gate-Delete was for gate 0x0000a001")]
+
+
+async def test_a_client_open_for_another_client_type(nursery, autojump_clock):
+    from cops_core import ClientOpen
+
+    async def odd_cmts(stream):
+        await stream.send_all(ClientOpen.new("PCMM-CMTS", client_type=0x800A).encode())  # Multimedia, not DQoS
+        await stream.receive_some(1000)
+
+    listeners = await nursery.start(trio.serve_tcp, odd_cmts, 0)
+    port = listeners[0].socket.getsockname()[1]
+    runner = ScenarioRunner(parse_scenario(SCENARIO, "judged.yaml"), RealModem())
+    async with GateControllerPool() as pool:
+        runner.attach(pool)
+        with pytest.raises(Exception):
+            await pool.connect(f"127.0.0.1:{port}")
+    assert [finding.rule for finding in runner.result.findings] == ["opn.client-type"]
