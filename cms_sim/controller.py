@@ -262,6 +262,8 @@ class GateController:
         self._closed = False
         self._manual_down = False  # disconnect() was called: no automatic reconnect
         self._redialling: trio.CancelScope | None = None  # the automatic reconnect under way, if any
+        self._why_down = ""  # ": <how the last connection ended>", for requests made after it went
+        self._down_cause = "connection lost"
 
     # --- ways in ----------------------------------------------------------------------------
 
@@ -370,9 +372,9 @@ class GateController:
             self.stats.requests += 1
             try:
                 self._queue(link, decision_for(link.handle, command))
-            except LocalProtocolError as exc:  # the connection closed in this very batch
+            except LocalProtocolError:  # the connection closed in this very batch: say how
                 self._pending.pop(tid, None)
-                raise GateControlLost(f"{self.name}: not connected ({exc})") from None
+                raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
             self._kick(link)  # a send that fails ends the link, and that fails this request
             pending.task = trio.lowlevel.current_task()
 
@@ -402,8 +404,8 @@ class GateController:
         command = command._replace(transaction_id=tid)
         try:
             self._queue(link, decision_for(link.handle, command))
-        except LocalProtocolError as exc:  # the connection closed in this very batch; the reader has yet to see it
-            raise GateControlLost(f"{self.name}: not connected ({exc})") from None
+        except LocalProtocolError:  # the connection closed in this very batch; the reader has yet to see it
+            raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
         self._pending[tid] = _Pending(command, callback)
         self.stats.requests += 1
         return tid
@@ -452,7 +454,7 @@ class GateController:
             link = self._link
             if link is None:
                 if self.options.reconnect is None or self._manual_down or self.target is None:
-                    raise GateControlLost(f"{self.name}: not connected")
+                    raise GateControlLost(f"{self.name}: not connected{self._why_down}", self._down_cause)
                 await self._linked.wait()  # an automatic reconnect is under way
                 continue
             await link.ready.wait()
@@ -552,6 +554,7 @@ class GateController:
         if self._link is link:
             self._link = None
             self._linked = trio.Event()
+            self._why_down, self._down_cause = f" ({link.reason})", link.cause
         error = GateControlLost(f"{self.name}: {link.reason}", link.cause)
         for tid in list(self._pending):
             self._resolve(tid, outcome.Error(error))

@@ -99,3 +99,22 @@ async def test_a_loss_the_scenario_waits_for_is_not_a_failure(nursery, autojump_
         """, lambda pep: pep.close_tcp())
     assert summary(result)[:3] == [("1", "passed"), ("2", "passed"), ("3", "passed")]
     assert result.steps[2].duration_ms == pytest.approx(0, abs=5)  # it came during the hold, and was kept
+
+
+async def test_a_client_close_right_after_the_request_names_itself_in_the_first_step(nursery, autojump_clock):
+    from cops_core import ClientClose, Request
+    from cops_core.objects import Handle
+
+    async def closes_at_once(stream):
+        await stream.send_all(ClientOpen.new("CLOSER").encode())
+        await stream.receive_some(1000)  # the Client-Accept
+        await stream.send_all(Request.new(Handle.from_int(1)).encode() + ClientClose.new(ErrorCode.SHUTTING_DOWN).encode())
+        await stream.aclose()
+
+    listeners = await nursery.start(trio.serve_tcp, closes_at_once, 0)
+    port = listeners[0].socket.getsockname()[1]
+    runner = ScenarioRunner(scenario_of("steps: [gate_alloc: {}, sync]\n"), RealModem())
+    async with GateControllerPool() as pool:
+        result = await runner.run(await pool.connect(f"127.0.0.1:{port}"))
+    assert [(step.id, step.verdict.value) for step in result.steps] == [("1", "failed"), ("2", "skipped")]
+    assert "sent Client-Close (error 11 SHUTTING_DOWN, sub-code 0)" in result.steps[0].message
