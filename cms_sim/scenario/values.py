@@ -116,19 +116,23 @@ def show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+MAX_DURATION = 7 * 24 * 3600.0
+"""A week: longer than any soak; a hold of .inf or 1e300 s is a typo that would never end."""
+
+
 def parse_duration(value: Any) -> float:
-    """Seconds from ``50ms``, ``2s``, ``1.5`` (seconds), ``500us``, ``2m``, ``1h`` or a number."""
+    """Seconds from ``50ms``, ``2s``, ``1.5`` (seconds), ``500us``, ``2m``, ``1h`` or a number, up to a week."""
     if isinstance(value, bool):
         raise TypeError("a boolean is not a duration")
     if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError("negative duration")
-        return float(value)
-    if isinstance(value, str):
-        match = _DURATION.match(value)
-        if match:
-            return float(match.group(1)) * _UNITS[match.group(2)]
-    raise ValueError(f"not a duration: {value!r}")
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _DURATION.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError(f"not a duration: {value!r}")
+    if not 0 <= seconds <= MAX_DURATION:  # also refuses NaN, which compares false both ways
+        raise ValueError(f"not a duration from 0 to a week: {value!r}")
+    return seconds
 
 
 def _int_parser(low: int, high: int) -> Callable[[Any], int]:
@@ -188,7 +192,7 @@ def named_code(enum: type, expected: str) -> FieldType:
     return FieldType(f"{expected} ({', '.join(names)}) or a number", lookup, schema)
 
 
-DURATION = FieldType("a duration such as 50ms, 2s or 1.5", parse_duration,
+DURATION = FieldType("a duration such as 50ms, 2s or 1.5 (up to 168h)", parse_duration,
                      {"anyOf": [{"type": "number", "minimum": 0},
                                 {"type": "string", "pattern": _DURATION.pattern}]})
 REPEAT_COUNT = _integer("a whole number from 1", 1, 1_000_000_000)

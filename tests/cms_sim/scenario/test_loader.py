@@ -107,8 +107,17 @@ def test_bad_duration(tmp_path):
     assert problems(tmp_path, """\
           - gate_alloc: {}
             within: 50 parsecs
-        """) == ["FILE:8: steps[0].within: expected a duration such as 50ms, 2s or 1.5 or ${variable}, "
+        """) == ["FILE:8: steps[0].within: expected a duration such as 50ms, 2s or 1.5 (up to 168h) or ${variable}, "
                  "got '50 parsecs'"]
+
+
+@pytest.mark.parametrize("duration, shown", [(".inf", "inf"), (".nan", "nan"), ("169h", "'169h'"),
+                                             ("-1", "-1")])
+def test_a_duration_that_would_never_end_or_makes_no_sense_is_refused(tmp_path, duration, shown):
+    assert problems(tmp_path, f"""\
+          - hold: {duration}
+        """) == [f"FILE:7: steps[0].hold: expected a duration such as 50ms, 2s or 1.5 (up to 168h) or ${{variable}}, "
+                 f"got {shown}"]
 
 
 def test_yaml_syntax_error(tmp_path):
