@@ -33,11 +33,16 @@ from ..events import EVENT_KINDS, Connected, ConnectionLost, GateClosed, GateOpe
 from ..scenario.actions import EVENT_TITLES, REQUEST_CLASS, StepFailed, judge_event, judge_reply, sample_hold, save
 from ..scenario.model import CommitStep, ExpectEventStep, GateCommandStep, HoldStep, ReleaseStep, ReserveStep, WaitStep
 from ..scenario.modem import DEFAULT_MODEM_TIMEOUT
-from ..scenario.values import resolve
+from ..scenario.values import Template
 from .program import Op, Program
 from .stats import Recorder
 
 _GATE_ACKS = (GateAllocAck, GateSetAck)
+
+
+def _value(field, variables: dict[str, Any]):
+    """An op's field for this call: worked out when the program was bound, or a template to resolve now."""
+    return field.resolve(variables) if type(field) is Template else field
 
 
 class Call:
@@ -170,7 +175,6 @@ class CallEngine:
     # --- gate commands --------------------------------------------------------------------------
 
     def _command(self, call: Call, op: Op, now: float) -> bool:
-        step = op.step
         command = op.build(call.variables)
         token = call.token
         controller = call.controller
@@ -181,7 +185,7 @@ class CallEngine:
         except ControllerError as exc:  # every Transaction-ID in flight: the CMTS is that far behind
             raise StepFailed(str(exc), f"{op.title}: {exc}") from None
         controller.flush()
-        timeout = resolve(step.timeout, call.variables) or controller.options.request_timeout
+        timeout = _value(op.timeout, call.variables) or controller.options.request_timeout
         self._at(now + timeout, call)
         return False
 
@@ -287,16 +291,16 @@ class CallEngine:
                 save(step.save, event._asdict(), title, call.variables)
 
     def _expect_event(self, call: Call, op: Op, now: float) -> bool:
-        params, variables = op.step.expect_event, call.variables
-        return self._await_event(call, op, EVENT_KINDS[params.event], resolve(params.gate_id, variables), True,
-                                 resolve(params.timeout, variables), now)
+        variables = call.variables
+        return self._await_event(call, op, EVENT_KINDS[op.step.expect_event.event], _value(op.gate, variables), True,
+                                 _value(op.timeout, variables), now)
 
     # --- modem, hold, wait --------------------------------------------------------------------
 
     def _modem(self, call: Call, op: Op, now: float) -> bool:
         step, variables = op.step, call.variables
-        gate_id = resolve(step.action.gate_id, variables)
-        timeout = resolve(step.action.timeout, variables) or self.modem_timeout
+        gate_id = _value(op.gate, variables)
+        timeout = _value(op.timeout, variables) or self.modem_timeout
         if self.modem is None:  # real gear: a real MTA acts; we see the events it causes
             if isinstance(step, ReserveStep):
                 return True
@@ -318,20 +322,19 @@ class CallEngine:
             return
         self._resume(call, self.clock())
 
-    def _hold(self, call: Call, op: Op, now: float) -> bool:
-        return self._pause(call, sample_hold(op.step.hold, call.variables, self.rng), now)
-
-    def _wait(self, call: Call, op: Op, now: float) -> bool:
-        return self._pause(call, resolve(op.step.wait, call.variables), now)
-
-    def _pause(self, call: Call, seconds: float, now: float) -> bool:
+    def _pause(self, call: Call, op: Op, now: float) -> bool:
+        """A wait or a hold."""
+        if op.pause is None:
+            seconds = sample_hold(op.step.hold, call.variables, self.rng)
+        else:
+            seconds = _value(op.pause, call.variables)
         if seconds <= 0:
             return True
         self._at(now + seconds, call)
         return False
 
     _BEGIN = {**dict.fromkeys(REQUEST_CLASS, _command), ReserveStep: _modem, CommitStep: _modem,
-              ReleaseStep: _modem, ExpectEventStep: _expect_event, HoldStep: _hold, WaitStep: _wait}
+              ReleaseStep: _modem, ExpectEventStep: _expect_event, HoldStep: _pause, WaitStep: _pause}
 
     def _deadline(self, call: Call, op: Op, now: float) -> None:
         step = op.step

@@ -86,7 +86,9 @@ class LoadGenerator:
         self.variables = {**scenario.variables, **(variables or {})}
         self.on_sample = on_sample
         self.recorder = Recorder(program.steps_by_command)
-        self.engine = CallEngine(program, self.recorder, clock=trio.current_time,
+        # Each call starts from these variables, its subscriber's and its number: the rest is the same in every call.
+        bound = program.bind(self.variables, (*subscribers.columns, "call"))
+        self.engine = CallEngine(bound, self.recorder, clock=trio.current_time,
                                  modem=modem, modem_timeout=settings.modem_timeout,
                                  rng=random.Random(settings.seed if settings.seed is not None else scenario.seed))
         self.engine.on_deadline = self._rearm
