@@ -221,6 +221,9 @@ class _Link:
         self.wake = trio.lowlevel.ParkingLot()  # where the writer waits for them
 
 
+_new = tuple.__new__
+assert all(cls._fields[0] == "transaction_id" for cls in COMMAND_CLASSES.values())  # what submit() replaces
+
 _LATE = _Pending(None)  # stands in _pending for an abandoned request's TID (see GateController.abandon)
 
 _REQUESTS = (GateAlloc, GateSet, GateInfo, GateDelete)
@@ -398,7 +401,7 @@ class GateController:
         if link is None or not link.ready.is_set() or self._closed:
             raise GateControlLost(f"{self.name}: not connected")
         tid = self._tids.allocate(self._pending)
-        command = command._replace(transaction_id=tid)
+        command = _new(type(command), (tid, *command[1:]))  # _replace(transaction_id=tid), at a third of the cost
         try:
             self._queue(link, decision_for(link.handle, command))
         except LocalProtocolError as exc:  # the connection closed in this very batch; the reader has yet to see it

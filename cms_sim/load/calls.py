@@ -30,7 +30,8 @@ from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateDeleteEr
 
 from ..errors import ControllerError, GateControlLost, GateError, RequestTimeout
 from ..events import EVENT_KINDS, Connected, ConnectionLost, GateClosed, GateOpened
-from ..scenario.actions import EVENT_TITLES, REQUEST_CLASS, StepFailed, judge_event, judge_reply, sample_hold, save
+from ..scenario.actions import (EVENT_TITLES, REQUEST_CLASS, StepFailed, check_event, judge_reply, judges_acks,
+                                sample_hold, save)
 from ..scenario.model import CommitStep, ExpectEventStep, GateCommandStep, HoldStep, ReleaseStep, ReserveStep, WaitStep
 from ..scenario.modem import DEFAULT_MODEM_TIMEOUT
 from ..scenario.values import Template
@@ -82,6 +83,8 @@ class CallEngine:
                  modem: ModemControl | None = None,
                  modem_timeout: float = DEFAULT_MODEM_TIMEOUT, rng: random.Random | None = None) -> None:
         self.ops = program.ops
+        self._begins = tuple(self._BEGIN[type(op.step)] for op in self.ops)  # each op's way to start
+        self._judged = tuple(isinstance(op.step, GateCommandStep) and judges_acks(op.step) for op in self.ops)
         self.recorder = recorder
         self.tally = recorder.tally
         self.clock = clock
@@ -136,15 +139,16 @@ class CallEngine:
 
     def _run(self, call: Call, now: float) -> None:
         """Run steps until one has to wait, or the call ends."""
-        ops = self.ops
+        ops, begins = self.ops, self._begins
         while call.pc < len(ops):
             op = ops[call.pc]
-            for name, value in op.setting:
-                call.variables[name] = value
+            if op.setting:
+                for name, value in op.setting:
+                    call.variables[name] = value
             call.token += 1
             call.op_started = now
             try:
-                done = self._BEGIN[type(op.step)](self, call, op, now)
+                done = begins[call.pc](self, call, op, now)
             except StepFailed as exc:
                 self._fail(call, exc.cause)
                 return
@@ -196,21 +200,23 @@ class CallEngine:
         call.tid = None
         latency = now - call.op_started
         error: ControllerError | None = None
-        try:
-            reply = result.unwrap()
-        except GateControlLost as exc:
-            self._fail(call, exc.cause)
-            return
-        except ControllerError as exc:  # GateError, UnexpectedReply
-            error, reply = exc, getattr(exc, "reply", None)
+        if type(result) is outcome.Value:
+            reply = result.value
+        else:
+            error = result.error
+            if isinstance(error, GateControlLost):
+                self._fail(call, error.cause)
+                return
+            reply = getattr(error, "reply", None)  # GateError, UnexpectedReply
         self.recorder.record(op.title, latency)  # every reply, Ack or Err: the gate command's latency too
         if error is None or isinstance(error, GateError):  # a reply of the wrong type names other gates
             self._track(call, command, reply)
-        try:
-            judge_reply(op.step, reply, error, latency, call.variables)
-        except StepFailed as exc:
-            self._fail(call, exc.cause)
-            return
+        if error is not None or self._judged[call.pc]:
+            try:
+                judge_reply(op.step, reply, error, latency, call.variables)
+            except StepFailed as exc:
+                self._fail(call, exc.cause)
+                return
         self._resume(call, now)
 
     def _track(self, call: Call, command, reply) -> None:
@@ -285,10 +291,9 @@ class CallEngine:
     def _judge_event(call: Call, op: Op, event) -> None:
         step = op.step
         if isinstance(step, ExpectEventStep):
-            title = EVENT_TITLES[step.expect_event.event]
-            judge_event(step.expect_event, event, call.variables, op.title)
+            check_event(step.expect_event, event, call.variables, op.title)
             if step.save:
-                save(step.save, event._asdict(), title, call.variables)
+                save(step.save, event._asdict(), EVENT_TITLES[step.expect_event.event], call.variables)
 
     def _expect_event(self, call: Call, op: Op, now: float) -> bool:
         variables = call.variables

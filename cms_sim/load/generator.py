@@ -108,6 +108,8 @@ class LoadGenerator:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Connect (ConnectError if a target cannot be reached), run the calls, end cleanly."""
         options = {**self.scenario.controller.options(), "reconnect": RECONNECT}
+        # The run's clock itself: trio.current_time() finds it through two more calls, several times per call.
+        self.engine.clock = trio.lowlevel.current_clock().current_time
         async with GateControllerPool(on_event=self._on_event, **options) as pool:
             for target in self.targets:
                 controller = await pool.connect(target.address)
