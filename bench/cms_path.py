@@ -9,12 +9,13 @@ and codec included) run the scenario's calls one after another, as
 each Gate-Alloc, Gate-Set and Gate-Delete it queues is answered with the
 Ack, and a Gate-Set also with Gate-Open and Gate-Close, fed to the
 controller's reader as received bytes, ``--batch`` messages per receive (1:
-every message alone, as at moderate rates).  Only the gate controller's
-side is timed (``time.process_time``), not making the answers.
+every message alone, as at moderate rates).  The controller sends on a
+socket pair, so its system calls count.  Only the gate controller's side is
+timed (``time.process_time``), not making the answers.
 
 What this leaves out, and ``cms-sim load`` against ``cmts-sim serve`` has
-on top: the trio scheduler, system calls, and the garbage collector
-working on more objects alive at once.  Those move with the rate and with
+on top: the trio scheduler, receiving, and the garbage collector working on
+more objects alive at once.  Those move with the rate and with
 whatever else the machine runs; this does not (runs agree within ~2%).
 """
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import socket
 import time
 from pathlib import Path
 
@@ -46,16 +48,36 @@ CLIENT_INITIATED_RELEASE = PacketCableReason(1, 0)
 
 
 class ScriptedCmts:
-    """The answers ``cmts-sim serve --modem auto --hold 0`` gives to what the controller queued, as bytes."""
+    """The answers ``cmts-sim serve --modem auto --hold 0`` gives to what the controller sent, as bytes.
 
-    def __init__(self, transport: CopsTransport) -> None:
-        self.transport = transport
+    What the controller sent is what its socket carried (``send_now``) and,
+    standing in for its writer task, what is still queued.
+    """
+
+    def __init__(self, link: _Link, sock: socket.socket) -> None:
+        self.link = link
+        self.sock = sock
         self.gate_id = 0x1000
 
+    def _sent(self) -> bytes:
+        chunks = []
+        while True:
+            try:
+                chunks.append(self.sock.recv(1 << 20))
+            except BlockingIOError:
+                break
+        transport = self.link.transport
+        chunks += transport._outgoing  # queued after the socket's bytes, so in order
+        transport._outgoing.clear()
+        self.link.dirty = False  # the writer has sent them
+        return b"".join(chunks)
+
     def answer(self) -> list[bytes]:
-        replies = []
-        for data in self.transport._outgoing:
-            command = gate_command_of(decode_message(data))
+        data, at, replies = self._sent(), 0, []
+        while at < len(data):
+            length = int.from_bytes(data[at + 4:at + 8], "big")
+            command = gate_command_of(decode_message(data[at:at + length]))
+            at += length
             kind, tid, subscriber = type(command), command.transaction_id, command.subscriber
             if kind is GateAlloc:
                 self.gate_id += 1
@@ -68,7 +90,6 @@ class ScriptedCmts:
                 replies.append(GateDeleteAck(tid, command.gate_id, subscriber))
             else:
                 raise ValueError(f"not scripted: {command}")
-        self.transport._outgoing.clear()
         return [report_for(HANDLE, reply).encode() for reply in replies]
 
 
@@ -82,20 +103,21 @@ async def measure(scenario_path: Path, calls: int, batch: int) -> float:
                         clock=trio.current_time)
     controller = GateController("cmts", None, ControllerOptions(), TransactionIds(), trio.open_memory_channel(1),
                                 on_event=engine.on_event)
-    ours, _theirs = trio.socket.socketpair()  # the transport wants a socket; nothing is sent on it
+    ours, theirs = socket.socketpair()
+    theirs.setblocking(False)
     connection = Connection(Role.PDP)
-    link = _Link(CopsTransport(trio.SocketStream(ours), connection))
+    link = _Link(CopsTransport(trio.SocketStream(trio.socket.from_stdlib_socket(ours)), connection))
     # The handshake, as the reader sees it: OPN in, CAT out, REQ in.
     for message in (ClientOpen.new("cmts"), Request.new(HANDLE)):
         connection.receive_data(message.encode(), trio.current_time())
         connection.next_event()
         if type(message) is ClientOpen:
             link.transport.queue(ClientAccept.new(0))
-    link.transport._outgoing.clear()
     link.handle = HANDLE
     link.ready.set()
     controller._link = link
-    cmts = ScriptedCmts(link.transport)
+    cmts = ScriptedCmts(link, theirs)
+    cmts._sent()  # the Client-Accept
     handlers, transport = controller._handlers, link.transport
     variables = scenario.variables
     clock, spent = time.process_time, 0.0
