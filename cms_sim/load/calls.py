@@ -97,7 +97,10 @@ class CallEngine:
         self.on_deadline: Callable[[], None] = lambda: None  # a new earliest deadline: the timer task re-arms
         self._orphans: dict[Any, list[tuple[Any, int]]] = {}  # controller -> gates to delete once it is back
         self._connected_once: set[tuple] = set()  # peers connected before: a Connected again is a reconnect
-        self._heap: list[tuple[float, int, Call, int]] = []
+        # (when, sequence, call number, token): the number, not the Call, so that the many deadlines a call
+        # outlives (a reply beats its timeout) keep nothing alive.  Its Call then dies with the call, young, instead
+        # of being kept for the 5 s of a request timeout, walked twice by the garbage collector and frozen.
+        self._heap: list[tuple[float, int, int, int]] = []
         self._sequence = itertools.count()
 
     # --- calls ----------------------------------------------------------------------------------
@@ -122,17 +125,22 @@ class CallEngine:
         Most deadlines go stale (a reply beats its timeout): they are dropped
         from the top of the heap here, so the timer task never wakes for them.
         """
-        heap = self._heap
-        while heap and heap[0][2].token != heap[0][3]:
+        heap, calls = self._heap, self.calls
+        while heap:
+            _, _, number, token = heap[0]
+            call = calls.get(number)
+            if call is not None and call.token == token:
+                return heap[0][0]
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        return None
 
     def expire(self, now: float) -> None:
         """Act on every deadline due by ``now``: timeouts fail (or pass) their step, holds end."""
-        heap = self._heap
+        heap, calls = self._heap, self.calls
         while heap and heap[0][0] <= now:
-            _, _, call, token = heapq.heappop(heap)
-            if call.token == token:
+            _, _, number, token = heapq.heappop(heap)
+            call = calls.get(number)
+            if call is not None and call.token == token:
                 self._deadline(call, self.ops[call.pc], now)
 
     # --- the program ----------------------------------------------------------------------------
@@ -172,7 +180,7 @@ class CallEngine:
 
     def _at(self, when: float, call: Call) -> None:
         first = not self._heap or when < self._heap[0][0]
-        heapq.heappush(self._heap, (when, next(self._sequence), call, call.token))
+        heapq.heappush(self._heap, (when, next(self._sequence), call.number, call.token))
         if first:
             self.on_deadline()
 
