@@ -191,10 +191,19 @@ def judge_reply(step: GateCommandStep, reply, error: ControllerError | None, lat
     return got
 
 
+# A gate-command step's fields that say nothing about its reply.  Any other field set away from its default counts
+# as an expectation in judges_acks, so one added to the model later is judged, never skipped.
+_NOT_EXPECTATIONS = frozenset({"name", "timeout"})
+
+
 def judges_acks(step: GateCommandStep) -> bool:
     """False when :func:`judge_reply` passes every Ack of ``step`` without looking: it expects one, with no
-    ``within`` and nothing to save.  ``cms-sim load`` then skips judging its Acks."""
-    return step.expect != "ack" or step.within is not None or bool(step.save)
+    ``within``, nothing to save and nothing else set.  ``cms-sim load`` then skips judging its Acks."""
+    if step.expect != "ack" or step.within is not None or step.save:
+        return True
+    return any(getattr(step, name) != field.get_default(call_default_factory=True)
+               for name, field in type(step).model_fields.items()
+               if name not in _NOT_EXPECTATIONS and name not in (step.KIND, "expect", "within", "save"))
 
 
 def failure_cause(error: ControllerError, step) -> str:

@@ -60,3 +60,12 @@ def test_check_event_fails_as_judge_event_does_and_passes_what_it_passes():
     with pytest.raises(StepFailed) as checked:
         check_event(params, wrong, {}, "1. close")
     assert (str(checked.value), checked.value.cause) == (str(judged.value), judged.value.cause)
+
+
+def test_a_step_field_judges_acks_does_not_know_counts_as_an_expectation_when_set():
+    class GateSetWithMore(type(step_of())):  # as the model may grow a new expectation
+        reply_fields: dict | None = None
+
+    plain = GateSetWithMore.model_validate(step_of().model_dump())
+    assert not judges_acks(plain)
+    assert judges_acks(plain.model_copy(update={"reply_fields": {"gate_id": 7}}))
