@@ -30,14 +30,20 @@ from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateDeleteEr
 
 from ..errors import ControllerError, GateControlLost, GateError, RequestTimeout
 from ..events import EVENT_KINDS, Connected, ConnectionLost, GateClosed, GateOpened
-from ..scenario.actions import EVENT_TITLES, REQUEST_CLASS, StepFailed, judge_event, judge_reply, sample_hold, save
+from ..scenario.actions import (EVENT_TITLES, REQUEST_CLASS, StepFailed, check_event, judge_reply, judges_acks,
+                                sample_hold, save)
 from ..scenario.model import CommitStep, ExpectEventStep, GateCommandStep, HoldStep, ReleaseStep, ReserveStep, WaitStep
 from ..scenario.modem import DEFAULT_MODEM_TIMEOUT
-from ..scenario.values import resolve
+from ..scenario.values import Template
 from .program import Op, Program
 from .stats import Recorder
 
 _GATE_ACKS = (GateAllocAck, GateSetAck)
+
+
+def _value(field, variables: dict[str, Any]):
+    """An op's field for this call: worked out when the program was bound, or a template to resolve now."""
+    return field.resolve(variables) if type(field) is Template else field
 
 
 class Call:
@@ -77,6 +83,8 @@ class CallEngine:
                  modem: ModemControl | None = None,
                  modem_timeout: float = DEFAULT_MODEM_TIMEOUT, rng: random.Random | None = None) -> None:
         self.ops = program.ops
+        self._begins = tuple(self._BEGIN[type(op.step)] for op in self.ops)  # each op's way to start
+        self._judged = tuple(isinstance(op.step, GateCommandStep) and judges_acks(op.step) for op in self.ops)
         self.recorder = recorder
         self.tally = recorder.tally
         self.clock = clock
@@ -89,7 +97,10 @@ class CallEngine:
         self.on_deadline: Callable[[], None] = lambda: None  # a new earliest deadline: the timer task re-arms
         self._orphans: dict[Any, list[tuple[Any, int]]] = {}  # controller -> gates to delete once it is back
         self._connected_once: set[tuple] = set()  # peers connected before: a Connected again is a reconnect
-        self._heap: list[tuple[float, int, Call, int]] = []
+        # (when, sequence, call number, token): the number, not the Call, so that the many deadlines a call
+        # outlives (a reply beats its timeout) keep nothing alive.  Its Call then dies with the call, young, instead
+        # of being kept for the 5 s of a request timeout, walked twice by the garbage collector and frozen.
+        self._heap: list[tuple[float, int, int, int]] = []
         self._sequence = itertools.count()
 
     # --- calls ----------------------------------------------------------------------------------
@@ -114,32 +125,38 @@ class CallEngine:
         Most deadlines go stale (a reply beats its timeout): they are dropped
         from the top of the heap here, so the timer task never wakes for them.
         """
-        heap = self._heap
-        while heap and heap[0][2].token != heap[0][3]:
+        heap, calls = self._heap, self.calls
+        while heap:
+            _, _, number, token = heap[0]
+            call = calls.get(number)
+            if call is not None and call.token == token:
+                return heap[0][0]
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        return None
 
     def expire(self, now: float) -> None:
         """Act on every deadline due by ``now``: timeouts fail (or pass) their step, holds end."""
-        heap = self._heap
+        heap, calls = self._heap, self.calls
         while heap and heap[0][0] <= now:
-            _, _, call, token = heapq.heappop(heap)
-            if call.token == token:
+            _, _, number, token = heapq.heappop(heap)
+            call = calls.get(number)
+            if call is not None and call.token == token:
                 self._deadline(call, self.ops[call.pc], now)
 
     # --- the program ----------------------------------------------------------------------------
 
     def _run(self, call: Call, now: float) -> None:
         """Run steps until one has to wait, or the call ends."""
-        ops = self.ops
+        ops, begins = self.ops, self._begins
         while call.pc < len(ops):
             op = ops[call.pc]
-            for name, value in op.setting:
-                call.variables[name] = value
+            if op.setting:
+                for name, value in op.setting:
+                    call.variables[name] = value
             call.token += 1
             call.op_started = now
             try:
-                done = self._BEGIN[type(op.step)](self, call, op, now)
+                done = begins[call.pc](self, call, op, now)
             except StepFailed as exc:
                 self._fail(call, exc.cause)
                 return
@@ -163,14 +180,13 @@ class CallEngine:
 
     def _at(self, when: float, call: Call) -> None:
         first = not self._heap or when < self._heap[0][0]
-        heapq.heappush(self._heap, (when, next(self._sequence), call, call.token))
+        heapq.heappush(self._heap, (when, next(self._sequence), call.number, call.token))
         if first:
             self.on_deadline()
 
     # --- gate commands --------------------------------------------------------------------------
 
     def _command(self, call: Call, op: Op, now: float) -> bool:
-        step = op.step
         command = op.build(call.variables)
         token = call.token
         controller = call.controller
@@ -181,7 +197,7 @@ class CallEngine:
         except ControllerError as exc:  # every Transaction-ID in flight: the CMTS is that far behind
             raise StepFailed(str(exc), f"{op.title}: {exc}") from None
         controller.flush()
-        timeout = resolve(step.timeout, call.variables) or controller.options.request_timeout
+        timeout = _value(op.timeout, call.variables) or controller.options.request_timeout
         self._at(now + timeout, call)
         return False
 
@@ -192,21 +208,23 @@ class CallEngine:
         call.tid = None
         latency = now - call.op_started
         error: ControllerError | None = None
-        try:
-            reply = result.unwrap()
-        except GateControlLost as exc:
-            self._fail(call, exc.cause)
-            return
-        except ControllerError as exc:  # GateError, UnexpectedReply
-            error, reply = exc, getattr(exc, "reply", None)
+        if type(result) is outcome.Value:
+            reply = result.value
+        else:
+            error = result.error
+            if isinstance(error, GateControlLost):
+                self._fail(call, error.cause)
+                return
+            reply = getattr(error, "reply", None)  # GateError, UnexpectedReply
         self.recorder.record(op.title, latency)  # every reply, Ack or Err: the gate command's latency too
         if error is None or isinstance(error, GateError):  # a reply of the wrong type names other gates
             self._track(call, command, reply)
-        try:
-            judge_reply(op.step, reply, error, latency, call.variables)
-        except StepFailed as exc:
-            self._fail(call, exc.cause)
-            return
+        if error is not None or self._judged[call.pc]:
+            try:
+                judge_reply(op.step, reply, error, latency, call.variables)
+            except StepFailed as exc:
+                self._fail(call, exc.cause)
+                return
         self._resume(call, now)
 
     def _track(self, call: Call, command, reply) -> None:
@@ -281,22 +299,21 @@ class CallEngine:
     def _judge_event(call: Call, op: Op, event) -> None:
         step = op.step
         if isinstance(step, ExpectEventStep):
-            title = EVENT_TITLES[step.expect_event.event]
-            judge_event(step.expect_event, event, call.variables, op.title)
+            check_event(step.expect_event, event, call.variables, op.title)
             if step.save:
-                save(step.save, event._asdict(), title, call.variables)
+                save(step.save, event._asdict(), EVENT_TITLES[step.expect_event.event], call.variables)
 
     def _expect_event(self, call: Call, op: Op, now: float) -> bool:
-        params, variables = op.step.expect_event, call.variables
-        return self._await_event(call, op, EVENT_KINDS[params.event], resolve(params.gate_id, variables), True,
-                                 resolve(params.timeout, variables), now)
+        variables = call.variables
+        return self._await_event(call, op, EVENT_KINDS[op.step.expect_event.event], _value(op.gate, variables), True,
+                                 _value(op.timeout, variables), now)
 
     # --- modem, hold, wait --------------------------------------------------------------------
 
     def _modem(self, call: Call, op: Op, now: float) -> bool:
         step, variables = op.step, call.variables
-        gate_id = resolve(step.action.gate_id, variables)
-        timeout = resolve(step.action.timeout, variables) or self.modem_timeout
+        gate_id = _value(op.gate, variables)
+        timeout = _value(op.timeout, variables) or self.modem_timeout
         if self.modem is None:  # real gear: a real MTA acts; we see the events it causes
             if isinstance(step, ReserveStep):
                 return True
@@ -318,20 +335,19 @@ class CallEngine:
             return
         self._resume(call, self.clock())
 
-    def _hold(self, call: Call, op: Op, now: float) -> bool:
-        return self._pause(call, sample_hold(op.step.hold, call.variables, self.rng), now)
-
-    def _wait(self, call: Call, op: Op, now: float) -> bool:
-        return self._pause(call, resolve(op.step.wait, call.variables), now)
-
-    def _pause(self, call: Call, seconds: float, now: float) -> bool:
+    def _pause(self, call: Call, op: Op, now: float) -> bool:
+        """A wait or a hold."""
+        if op.pause is None:
+            seconds = sample_hold(op.step.hold, call.variables, self.rng)
+        else:
+            seconds = _value(op.pause, call.variables)
         if seconds <= 0:
             return True
         self._at(now + seconds, call)
         return False
 
     _BEGIN = {**dict.fromkeys(REQUEST_CLASS, _command), ReserveStep: _modem, CommitStep: _modem,
-              ReleaseStep: _modem, ExpectEventStep: _expect_event, HoldStep: _hold, WaitStep: _wait}
+              ReleaseStep: _modem, ExpectEventStep: _expect_event, HoldStep: _pause, WaitStep: _pause}
 
     def _deadline(self, call: Call, op: Op, now: float) -> None:
         step = op.step

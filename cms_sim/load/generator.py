@@ -86,7 +86,9 @@ class LoadGenerator:
         self.variables = {**scenario.variables, **(variables or {})}
         self.on_sample = on_sample
         self.recorder = Recorder(program.steps_by_command)
-        self.engine = CallEngine(program, self.recorder, clock=trio.current_time,
+        # Each call starts from these variables, its subscriber's and its number: the rest is the same in every call.
+        bound = program.bind(self.variables, (*subscribers.columns, "call"))
+        self.engine = CallEngine(bound, self.recorder, clock=trio.current_time,
                                  modem=modem, modem_timeout=settings.modem_timeout,
                                  rng=random.Random(settings.seed if settings.seed is not None else scenario.seed))
         self.engine.on_deadline = self._rearm
@@ -106,6 +108,8 @@ class LoadGenerator:
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Connect (ConnectError if a target cannot be reached), run the calls, end cleanly."""
         options = {**self.scenario.controller.options(), "reconnect": RECONNECT}
+        # The run's clock itself: trio.current_time() finds it through two more calls, several times per call.
+        self.engine.clock = trio.lowlevel.current_clock().current_time
         async with GateControllerPool(on_event=self._on_event, **options) as pool:
             for target in self.targets:
                 controller = await pool.connect(target.address)

@@ -9,17 +9,20 @@ sync): they make sense in one call flow, not in a thousand at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Mapping
 
-from ..scenario.actions import REQUEST_CLASS, command_builder
+from ..scenario.actions import REQUEST_CLASS, command_builder, fold
 from ..scenario.loader import ScenarioError
 from ..scenario.model import (
     CommitStep,
     DisconnectStep,
     ExpectEventStep,
+    Exponential,
     GateCommandStep,
     HoldStep,
+    ModemStep,
+    Normal,
     ReconnectStep,
     ReleaseStep,
     RepeatStep,
@@ -27,6 +30,7 @@ from ..scenario.model import (
     Scenario,
     Step,
     SyncStep,
+    Uniform,
     WaitStep,
 )
 from ..scenario.values import Template
@@ -34,6 +38,7 @@ from ..scenario.values import Template
 CONNECTION_STEPS = (DisconnectStep, ReconnectStep, SyncStep)
 LOAD_STEPS = (GateCommandStep, ReserveStep, CommitStep, ReleaseStep, ExpectEventStep, HoldStep, WaitStep)
 GATE_EVENTS = ("gate_open", "gate_close")
+DISTRIBUTIONS = (Uniform, Exponential, Normal)
 MAX_OPS = 10_000  # steps in one call, repeats unrolled
 
 
@@ -45,6 +50,11 @@ class Op:
     title: str  # "3. authorize the media": unique per step, in file order
     setting: tuple[tuple[str, int], ...] = ()  # (variable, value) set before the step: ${iteration}
     build: Callable[[dict[str, Any]], Any] | None = None  # a gate-command step: variables -> the command
+    # The step's fields a call reads as it runs, each a value or a Template still to resolve for the call
+    # (Program.bind works out those that are the same in every call):
+    gate: Any = None  # modem and expect_event steps: the gate
+    timeout: Any = None  # gate commands, modem and expect_event steps
+    pause: Any = None  # a wait, or a hold of a fixed time (None: a hold sampled from a distribution)
 
     @property
     def command_title(self) -> str | None:
@@ -75,6 +85,21 @@ class Program:
     @property
     def step_titles(self) -> list[str]:
         return list(dict.fromkeys(op.title for op in self.ops))
+
+    def bind(self, variables: Mapping[str, Any], varying: Iterable[str]) -> "Program":
+        """This program for calls that start from ``variables``, where only the names in ``varying`` differ per call.
+
+        Fields whose templates use only variables no call changes (those a
+        step saves or a repeat sets change too) are worked out here, once,
+        instead of in every call: ``gate_set: {profile: ${codec}}`` then makes
+        its Gate-Specs as if the profile were written out.
+        """
+        changing = set(varying)
+        for op in self.ops:
+            changing.update(getattr(op.step, "save", None) or ())
+            changing.update(name for name, _ in op.setting)
+        constants = {name: value for name, value in variables.items() if name not in changing}
+        return Program(tuple(_op(op.step, op.title, op.setting, constants) for op in self.ops))
 
 
 def compile_program(scenario: Scenario) -> Program:
@@ -108,8 +133,7 @@ def _flatten(steps: list[Step], source: str, ops: list[Op], problems: list[str],
                     _flatten(step.repeat.steps, source, ops, problems, f"{prefix}{number}.")
                     if len(ops) > mark:  # ${iteration} is set as the pass begins
                         first = ops[mark]
-                        ops[mark] = Op(first.step, first.title, first.setting + (("iteration", iteration),),
-                                       first.build)
+                        ops[mark] = replace(first, setting=first.setting + (("iteration", iteration),))
         elif step.continue_on_failure:
             problems.append(f"{where}: continue_on_failure cannot apply under load: a failed call ends there")
         elif isinstance(step, ExpectEventStep) and isinstance(step.expect_event.event, Template):
@@ -118,7 +142,24 @@ def _flatten(steps: list[Step], source: str, ops: list[Op], problems: list[str],
             problems.append(f"{where}: under load only gate events ({', '.join(GATE_EVENTS)}) can be awaited; "
                             f"connection events belong to the connection every call shares")
         elif isinstance(step, LOAD_STEPS):
-            build = command_builder(step) if isinstance(step, GateCommandStep) else None
-            ops.append(Op(step, f"{prefix}{number}. {step.name or step.KIND}", (), build))
+            ops.append(_op(step, f"{prefix}{number}. {step.name or step.KIND}"))
         else:  # a step type added to the model but not taught to load
             problems.append(f"{where}: this step type cannot run under load")
+
+
+def _op(step: Step, title: str, setting: tuple[tuple[str, int], ...] = (),
+        constants: Mapping[str, Any] | None = None) -> Op:
+    """The op of ``step``, its fields folded with ``constants`` (see :func:`~cms_sim.scenario.actions.fold`)."""
+    if isinstance(step, GateCommandStep):
+        return Op(step, title, setting, command_builder(step, constants), timeout=fold(step.timeout, constants))
+    if isinstance(step, ModemStep):
+        action = step.action
+        return Op(step, title, setting, gate=fold(action.gate_id, constants), timeout=fold(action.timeout, constants))
+    if isinstance(step, ExpectEventStep):
+        params = step.expect_event
+        return Op(step, title, setting, gate=fold(params.gate_id, constants), timeout=fold(params.timeout, constants))
+    if isinstance(step, WaitStep):
+        return Op(step, title, setting, pause=fold(step.wait, constants))
+    if isinstance(step, HoldStep) and not isinstance(step.hold, DISTRIBUTIONS):  # a fixed time, not a distribution
+        return Op(step, title, setting, pause=fold(step.hold, constants))
+    return Op(step, title, setting)

@@ -7,7 +7,7 @@ import ipaddress
 import pytest
 
 from cms_sim.media import PROFILES, profile
-from cops_core.dqos import Direction
+from cops_core.dqos import Direction, GateSpec
 
 # protocol.md 4.2: the DS and US Gate-Specs of a G.711/20 ms Gate-Set (MTA 10.0.1.10, far end 10.1.1.20, T1 250, T7 200)
 WORKED_EXAMPLE = bytes.fromhex(
@@ -55,3 +55,25 @@ def test_profile_names_are_forgiving(spelling):
 def test_unknown_profile_names_the_known_ones():
     with pytest.raises(KeyError, match="G711-10, G711-20, G729-10, G729-20"):
         profile("G722-20")
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_gate_specs_for_a_far_end_equal_gate_specs_for_any_local_address(name):
+    settings = {"local_port": 20000, "remote_port": 30000, "t1": 10, "t7": 20, "t8": 30, "session_class": 2}
+    specs_for = PROFILES[name].gate_specs_for("192.0.2.7", **settings)
+    for local in ("10.0.1.10", ipaddress.IPv4Address("10.64.3.9")):
+        made = specs_for(local)
+        expected = PROFILES[name].gate_specs(local, "192.0.2.7", **settings)
+        assert made == expected
+        assert [type(spec) for spec in made] == [GateSpec, GateSpec]
+        assert b"".join(spec.encode() for spec in made) == b"".join(spec.encode() for spec in expected)
+
+
+def test_gate_specs_for_refuses_what_gate_specs_refuses_with_the_same_error():
+    specs_for = PROFILES["G711-20"].gate_specs_for("192.0.2.7")
+    local = ipaddress.ip_address("2001:db8::1")
+    with pytest.raises(ValueError) as general:
+        PROFILES["G711-20"].gate_specs(local, "192.0.2.7")
+    with pytest.raises(ValueError) as fast:
+        specs_for(local)
+    assert str(fast.value) == str(general.value)

@@ -89,3 +89,54 @@ async def test_senders_flushing_at_once_each_get_their_messages_out_whole(autoju
     while len(received) < len(expected):
         received += await peer.receive_some(65536)
     assert received == expected
+
+
+async def read_exactly(stream: trio.SocketStream, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        data += await stream.receive_some(size - len(data))
+    return data
+
+
+async def test_send_now_sends_what_flush_would_in_the_same_order_without_waiting(autojump_clock):
+    ours, peer = await socket_pair()
+    transport = CopsTransport(ours, Connection(Role.PDP))
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    assert transport.send_now()  # nothing queued: nothing left
+    transport.queue(ClientAccept.new(30))
+    transport.queue(KeepAlive(solicited=True))
+    expected = ClientAccept.new(30).encode() + KeepAlive(solicited=True).encode()
+    assert transport.send_now()
+    assert await read_exactly(peer, len(expected)) == expected
+
+
+async def test_send_now_leaves_to_flush_what_the_socket_does_not_take_and_keeps_the_order(autojump_clock):
+    ours, peer = await socket_pair()
+    transport = CopsTransport(ours, Connection(Role.PDP))
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    transport.queue(ClientAccept.new(30))
+    keepalive = KeepAlive(solicited=True)
+    count = 400_000  # 3.2 MB of keep-alives: more than the socket buffers take
+    for _ in range(count):
+        transport.queue(keepalive)
+    assert not transport.send_now()
+    assert not transport.send_now()  # nothing more goes while the buffers are full: flush's turn
+    expected = ClientAccept.new(30).encode() + keepalive.encode() * count
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(transport.flush)
+        assert await read_exactly(peer, len(expected)) == expected
+    assert transport.send_now()
+
+
+async def test_send_now_leaves_the_bytes_to_a_flush_that_is_sending(autojump_clock):
+    ours, peer = await socket_pair()
+    transport = CopsTransport(ours, Connection(Role.PDP))
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    transport.queue(ClientAccept.new(30))
+    async with transport._send_lock:  # as flush() holds it while it sends: bytes sent now could overtake its own
+        assert not transport.send_now()
+    assert transport.send_now()
+    assert await read_exactly(peer, len(ClientAccept.new(30).encode())) == ClientAccept.new(30).encode()
