@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import heapq
 import random
+import struct
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Callable, NamedTuple
@@ -61,6 +62,11 @@ class GateState(IntEnum):
     AUTHORIZED = 2
     RESERVED = 3
     COMMITTED = 4
+
+
+# The members as module globals for the per-command paths: on CPython 3.11 ``GateState.AUTHORIZED`` goes through
+# EnumType's attribute lookup, ~0.2 us a read on the reference VM against ~0.02 us for a global.
+_ALLOCATED, _AUTHORIZED, _RESERVED, _COMMITTED = GateState
 
 
 class Timer(IntEnum):
@@ -154,6 +160,10 @@ _SET_EXTRAS = ("remote_gate_info", "event_generation_info", "media_connection_ev
 _SET_EXTRAS_AT = slice(GateSet._fields.index(_SET_EXTRAS[0]), GateSet._fields.index(_SET_EXTRAS[0]) + len(_SET_EXTRAS))
 assert GateSet._fields[_SET_EXTRAS_AT] == _SET_EXTRAS, "the optional Gate-Set objects must be adjacent fields"
 _NO_EXTRAS = (None,) * len(_SET_EXTRAS)
+assert GateSet._fields[:5] == ("transaction_id", "subscriber", "gate_specs", "gate_id", "activity_count")
+_T1_AT = GateSpec._fields.index("t1")
+_T1 = int(Timer.T1)
+_new = tuple.__new__
 
 
 class GateTable:
@@ -188,46 +198,52 @@ class GateTable:
         error, held = self._check_new_gate(command.subscriber, command.activity_count)
         if error:
             return GateAllocErr(command.transaction_id, error, command.subscriber), []
-        gate = self._add(command.subscriber, owner, GateState.ALLOCATED, command.activity_count, held)
+        gate = self._add(command.subscriber, owner, _ALLOCATED, command.activity_count, held)
         self._arm(gate, Timer.T0, now + self.timers.t0)
         return GateAllocAck(command.transaction_id, gate.gate_id, command.subscriber, held + 1), []
 
     def _gate_set(self, command: GateSet, owner, now: float, payload: bytes):
-        def err(code: int, subcode: int = 0):
-            return GateSetErr(command.transaction_id, PacketCableError(code, subcode), command.subscriber,
-                              command.gate_id), []
-
-        invalid = _check_specs(command.gate_specs)
+        # Every Gate-Set passes here: fields read once by index (GateSet order: tid, subscriber, gate_specs,
+        # gate_id, activity_count), no closure, the reply built without NamedTuple's Python-level __new__.
+        tid, subscriber, specs, gate_id, activity_count = command[:5]
+        invalid = _check_specs(specs)
         if invalid is not None:
-            return err(*invalid)
-        if command.gate_id is None:
-            error, held = self._check_new_gate(command.subscriber, command.activity_count)
+            return _new(GateSetErr, (tid, PacketCableError(*invalid), subscriber, gate_id, ())), []
+        if gate_id is None:
+            error, held = self._check_new_gate(subscriber, activity_count)
             if error:
-                return GateSetErr(command.transaction_id, error, command.subscriber), []
-            gate = self._add(command.subscriber, owner, GateState.AUTHORIZED, command.activity_count, held)
+                return _new(GateSetErr, (tid, error, subscriber, None, ())), []
+            gate = self._add(subscriber, owner, _AUTHORIZED, activity_count, held)
             held += 1
+            newly_authorized = True
         else:
-            gate = self.gates.get(command.gate_id)
+            gate = self.gates.get(gate_id)
             if gate is None:
-                return err(PacketCableErrorCode.UNKNOWN_GATE_ID)
+                error = PacketCableError(PacketCableErrorCode.UNKNOWN_GATE_ID)
+                return _new(GateSetErr, (tid, error, subscriber, gate_id, ())), []
             gate.owner = owner
-            if command.activity_count is not None:
-                gate.limit = command.activity_count
+            if activity_count is not None:
+                gate.limit = activity_count
             held = self.held_by(gate.subscriber)
-        gate.specs_wire = _specs_wire(command.gate_specs, payload)
+            newly_authorized = gate.state is _ALLOCATED
+            if newly_authorized:
+                self._move(gate, _AUTHORIZED)
+                gate.t0_at = None  # T0 stops
+        gate.specs_wire = _specs_wire(specs, payload)
         if command[_SET_EXTRAS_AT] == _NO_EXTRAS:  # the usual Gate-Set: one slice, not five getattrs
             gate.extras = None
         else:
             gate.extras = {name: value for name in _SET_EXTRAS if (value := getattr(command, name)) is not None}
-        newly_authorized = command.gate_id is None or gate.state is GateState.ALLOCATED
-        if gate.state is GateState.ALLOCATED:
-            self._move(gate, GateState.AUTHORIZED)
-            self._disarm(gate, Timer.T0)
-        if gate.state is GateState.AUTHORIZED:
-            self._arm(gate, Timer.T1, now + self._timer(gate, Timer.T1, command.gate_specs))
+        if gate.state is _AUTHORIZED:
+            # T1: the smallest non-zero Gate-Spec T1, else the default (what _timer computes, inlined: every
+            # Gate-Set arms it).
+            t1 = min([value for spec in specs if (value := spec[_T1_AT])], default=None)
+            deadline = now + (self.timers.t1 if t1 is None else float(t1))
+            gate.t1_at = deadline
+            heapq.heappush(self._heap, (deadline, gate.gate_id, _T1))
         if newly_authorized:
             self.on_authorized(gate.gate_id, now)
-        return GateSetAck(command.transaction_id, gate.gate_id, command.subscriber, held), []
+        return _new(GateSetAck, (tid, gate.gate_id, subscriber, held, ())), []
 
     def _gate_info(self, command: GateInfo, owner, now: float, payload: bytes):
         gate = self.gates.get(command.gate_id)
@@ -273,7 +289,7 @@ class GateTable:
         Auto-Commit in the Gate-Spec flags commits at once.
         """
         gate = self._gate(gate_id)
-        if gate.state is not GateState.AUTHORIZED:
+        if gate.state is not _AUTHORIZED:
             raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}, not AUTHORIZED")
         specs = gate.specs
         envelope = {spec.direction: self.admission.kbps(spec.token_bucket_rate) for spec in specs}
@@ -287,7 +303,7 @@ class GateTable:
         for direction, rate in wanted.items():
             self.admission.take(direction, rate)
         gate.reserved_kbps = tuple(wanted.items())
-        self._move(gate, GateState.RESERVED)
+        self._move(gate, _RESERVED)
         t7 = self._timer(gate, Timer.T7, specs)
         if t7:
             self._arm(gate, Timer.T7, now + t7)
@@ -298,9 +314,9 @@ class GateTable:
     def commit(self, gate_id: int, now: float) -> list[Event]:
         """The modem activates its flows: Committed, T1 and T7 stop, Gate-Open goes to the owner."""
         gate = self._gate(gate_id)
-        if gate.state is not GateState.RESERVED:
+        if gate.state is not _RESERVED:
             raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}, not RESERVED")
-        self._move(gate, GateState.COMMITTED)
+        self._move(gate, _COMMITTED)
         gate.media_active = True
         self._disarm(gate, Timer.T1)
         self._disarm(gate, Timer.T7)
@@ -310,7 +326,7 @@ class GateTable:
     def media_stopped(self, gate_id: int, now: float) -> list[Event]:
         """The modem's media goes quiet: T8 (inactivity) starts if it is non-zero."""
         gate = self._gate(gate_id)
-        if gate.state is not GateState.COMMITTED:
+        if gate.state is not _COMMITTED:
             raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}, not COMMITTED")
         gate.media_active = False
         t8 = self._timer(gate, Timer.T8)
@@ -321,7 +337,7 @@ class GateTable:
     def release(self, gate_id: int, now: float) -> list[Event]:
         """The modem tears its flows down (DSD): the gate goes, Gate-Close sub-code 0."""
         gate = self._gate(gate_id)
-        if gate.state not in (GateState.RESERVED, GateState.COMMITTED):
+        if gate.state not in (_RESERVED, _COMMITTED):
             raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}: nothing to release")
         event = self._close_event(gate, GateCloseSubcode.CLIENT_INITIATED_RELEASE, now)
         self._remove(gate)
@@ -465,10 +481,16 @@ def _specs_wire(specs: tuple[GateSpec, ...], payload: bytes) -> bytes:
     """The wire form of ``specs``: their bytes in the payload they were decoded from, else encoded again.
 
     The decoder collects every Gate-Spec of the payload in order, so when
-    they lie back to back (as every gate controller sends them: last) that
-    stretch is exactly their encoding; the object walk costs a fraction of
-    encoding two Gate-Specs.
+    they lie back to back at its end (as every gate controller sends them)
+    that stretch is exactly their encoding.  The common layout, 8-byte
+    objects then the Gate-Specs (what the codec's templates take), is
+    recognised in one unpack; anything else walks the objects, which still
+    costs a fraction of encoding two Gate-Specs.
     """
+    n = len(specs)
+    layout = _TAIL_LAYOUTS.get((len(payload), n))
+    if layout is not None and layout[0](payload) == layout[1]:
+        return payload[-n * _SPEC_SIZE:]
     start = end = None
     offset = 0
     while offset + 4 <= len(payload):
@@ -481,9 +503,18 @@ def _specs_wire(specs: tuple[GateSpec, ...], payload: bytes) -> bytes:
             start = offset if start is None else start
             end = offset + length
         offset += length
-    if start is not None and offset == len(payload) and end - start == len(specs) * _SPEC_SIZE:
+    if start is not None and offset == len(payload) and end - start == n * _SPEC_SIZE:
         return payload[start:end]
     return b"".join([spec.encode() for spec in specs])
+
+
+# (payload length, Gate-Specs) -> (unpack_from, the object headers it must read) of the common layout: 1-8 objects
+# of Length 8, then the Gate-Specs to the end.  One unpack and one tuple comparison check every header.
+_TAIL_LAYOUTS = {
+    (8 * small + _SPEC_SIZE * n, n): (struct.Struct("!" + "H6x" * small + "I56x" * n).unpack_from,
+                                      (8,) * small + (_SPEC_SIZE << 16 | GateSpec.SNUM << 8 | GateSpec.STYPE,) * n)
+    for small in range(1, 9) for n in (1, 2)
+}
 
 
 GATE_CONTROLLER_COMMANDS = (GateAlloc, GateSet, GateInfo, GateDelete)

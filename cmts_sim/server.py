@@ -61,6 +61,9 @@ log = logging.getLogger("cmts_sim")
 MAX_BATCH = 64
 LAG_WARNING = 1.0  # seconds: a batch answered this late is logged (each time the connection's worst lag grows)
 
+# Read per message: as globals, since reading an enum member (``State.CLOSED``) costs ~0.2 us on CPython 3.11.
+_CLOSED, _READY = State.CLOSED, State.READY
+
 _ERR_FOR_COMMAND = {
     GateCommandType.GATE_ALLOC: GateAllocErr,
     GateCommandType.GATE_SET: GateSetErr,
@@ -346,7 +349,7 @@ class PeerSession:
                 reply = _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
             else:
                 reply = self._apply(command, carrier.data)
-        if self.connection.state is State.CLOSED:
+        if self.connection.state is _CLOSED:
             # A Client-Close later in the same read has already ended the session (a whole read is decoded
             # before its messages are handled): the command is carried out, but no one is left to answer.
             return
@@ -370,7 +373,7 @@ class PeerSession:
         self._install_request_state()
 
     def queue_event(self, command) -> bool:
-        if self.connection.state is not State.READY or self.handle is None:
+        if self.connection.state is not _READY or self.handle is None:
             return False
         report = report_for(self.handle, command, event_report_type=self.server.config.policy.event_report_type)
         self.transport.queue(report)

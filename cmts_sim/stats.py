@@ -16,6 +16,9 @@ from cops_core.transport import TraceRecord
 
 _CARRIERS = (ClientSpecificDecision, SignaledClientSI)  # the objects a DEC / RPT carries its gate command in
 _TID_HEADER = b"\x00\x08\x01\x01"  # Transaction-ID: length 8, S-Num 1, S-Type 1; the command type follows the TID
+# Op-codes as globals: every message passes the tap, and reading an enum member (``OpCode.DEC``) costs ~0.2 us on
+# CPython 3.11.
+_DEC, _RPT, _CC, _DRQ = OpCode.DEC, OpCode.RPT, OpCode.CC, OpCode.DRQ
 _ERR_COMMANDS = frozenset((GateCommandType.GATE_ALLOC_ERR, GateCommandType.GATE_SET_ERR, GateCommandType.GATE_INFO_ERR,
                            GateCommandType.GATE_DELETE_ERR))
 
@@ -71,22 +74,22 @@ class Stats:
         if not record.outgoing:
             self.received += 1
             self.opcodes_in[opcode] += 1
-            if opcode is OpCode.DEC:
+            if opcode is _DEC:
                 command = gate_command_type(message)
                 if command is not None:
                     self.commands_in[command] += 1
             return
         self.sent += 1
         self.opcodes_out[opcode] += 1
-        if opcode is OpCode.RPT:
+        if opcode is _RPT:
             command = gate_command_type(message)
             if command is not None:
                 self.commands_out[command] += 1
                 if command in _ERR_COMMANDS:
                     self._count_error_reply(message)
-        elif opcode is OpCode.CC:
+        elif opcode is _CC:
             self.errors[f"COPS {_name(ErrorCode, message.error.code)}"] += 1
-        elif opcode is OpCode.DRQ:
+        elif opcode is _DRQ:
             self.errors[f"DRQ {_name(ReasonCode, message.reason.code)}"] += 1
 
     def _count_error_reply(self, message) -> None:
