@@ -29,6 +29,7 @@ from cops_core.dqos import (
     PacketCableError,
     PacketCableErrorCode,
     decode_gate_command,
+    encoded_report_for,
     report_for,
 )
 from cops_core.errors import DecodeError, PacketCableDecodeError, ProtocolError
@@ -353,7 +354,7 @@ class PeerSession:
             # A Client-Close later in the same read has already ended the session (a whole read is decoded
             # before its messages are handled): the command is carried out, but no one is left to answer.
             return
-        self.transport.queue(report_for(message.handle, reply))
+        self.transport.queue(*encoded_report_for(message.handle, reply))
 
     def _apply(self, command, payload: bytes):
         server = self.server
@@ -375,8 +376,8 @@ class PeerSession:
     def queue_event(self, command) -> bool:
         if self.connection.state is not _READY or self.handle is None:
             return False
-        report = report_for(self.handle, command, event_report_type=self.server.config.policy.event_report_type)
-        self.transport.queue(report)
+        self.transport.queue(*encoded_report_for(self.handle, command,
+                                                 event_report_type=self.server.config.policy.event_report_type))
         return True
 
     async def flush(self) -> None:

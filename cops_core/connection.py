@@ -163,12 +163,16 @@ class Connection:
 
     # --- sending ------------------------------------------------------------
 
-    def send(self, message: Message, now: float) -> bytes:
-        """The bytes of ``message``, after checking that we may send it now."""
+    def send(self, message: Message, now: float, data: bytes | None = None) -> bytes:
+        """The bytes of ``message``, after checking that we may send it now.
+
+        ``data``: its bytes if the caller has them already (exactly
+        ``message.encode()``, as :func:`cops_core.dqos.encoded_report_for` packs them).
+        """
         self._advance(message, self.our_role, LocalProtocolError)
         if type(message) is KeepAlive and self.our_role is Role.PEP:
             self._schedule_keepalive(now)
-        return message.encode()
+        return message.encode() if data is None else data
 
     # --- keep-alive ---------------------------------------------------------
 

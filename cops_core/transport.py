@@ -131,10 +131,13 @@ class CopsTransport:
                 return events
         return events  # the limit: the rest stays framed for the next call
 
-    def queue(self, message: Message) -> None:
-        """Check and encode ``message`` now; it goes out with the next :meth:`flush`."""
+    def queue(self, message: Message, data: bytes | None = None) -> None:
+        """Check and encode ``message`` now; it goes out with the next :meth:`flush`.
+
+        ``data``: its bytes, if the caller has them already (see :meth:`Connection.send`).
+        """
         now = trio.current_time()
-        data = self.connection.send(message, now)
+        data = self.connection.send(message, now, data)
         self._outgoing.append(data)
         if self._taps:
             self._trace(message, True, data, now, time.time())
