@@ -247,9 +247,13 @@ class GateTable:
             gate.extras = {name: value for name in _SET_EXTRAS if (value := getattr(command, name)) is not None}
         if gate.state is _AUTHORIZED:
             # T1: the smallest non-zero Gate-Spec T1, else the default (what _timer computes, inlined: every
-            # Gate-Set arms it).
-            t1 = min([value for spec in specs if (value := spec[_T1_AT])], default=None)
-            deadline = now + (self.timers.t1 if t1 is None else float(t1))
+            # Gate-Set arms it; a plain loop, as a comprehension is a function call of its own on CPython 3.11).
+            t1 = 0
+            for spec in specs:
+                value = spec[_T1_AT]
+                if value and (not t1 or value < t1):
+                    t1 = value
+            deadline = now + (float(t1) if t1 else self.timers.t1)
             gate.t1_at = deadline
             heapq.heappush(self._heap, (deadline, gate.gate_id, _T1))
         if newly_authorized:
