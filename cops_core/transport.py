@@ -125,7 +125,10 @@ class CopsTransport:
             if type(event) is not ConnectionClosed and self._taps:
                 if now is None:  # one chunk's messages all arrived at once
                     now, wall = trio.current_time(), time.time()
-                self._trace(event, False, connection.last_frame, now, wall)  # the bytes as received: no encode
+                # The bytes as received: no encode.
+                record = _new(TraceRecord, (now, wall, False, self.local, self.peer, event, connection.last_frame))
+                for tap in self._taps:
+                    tap(record)
             events.append(event)
             if type(event) is ConnectionClosed:
                 return events
@@ -139,8 +142,12 @@ class CopsTransport:
         now = trio.current_time()
         data = self.connection.send(message, now, data)
         self._outgoing.append(data)
-        if self._taps:
-            self._trace(message, True, data, now, time.time())
+        taps = self._taps
+        if taps:
+            # tuple.__new__: NamedTuple's own __new__ is Python code, a third of a record's cost.
+            record = _new(TraceRecord, (now, time.time(), True, self.local, self.peer, message, data))
+            for tap in taps:
+                tap(record)
 
     async def flush(self) -> None:
         """Send everything queued, in one ``send_all``; a checkpoint even when there is nothing to send."""
@@ -174,12 +181,6 @@ class CopsTransport:
         with trio.move_on_after(1) as scope:
             scope.shield = True
             await self.stream.aclose()
-
-    def _trace(self, message: Message, outgoing: bool, data: bytes, now: float, wall: float) -> None:
-        # tuple.__new__: NamedTuple's own __new__ is Python code, a third of a record's cost, twice per transaction.
-        record = _new(TraceRecord, (now, wall, outgoing, self.local, self.peer, message, data))
-        for tap in self._taps:
-            tap(record)
 
 
 async def keepalive_loop(transport: CopsTransport, on_peer_dead: Callable[[], object], *,
