@@ -344,6 +344,7 @@ class PeerSession:
             # 4 objects ending in a 6/4, so there is no unknown object and no earlier 6/4 to look for.
             unknown = ()
             carrier = objects[3]
+            handle = objects[0] if type(objects[0]) is Handle else message.handle
         else:
             unknown = message.unknown_objects
             if unknown and self.server.config.policy.malformed_decision == "drq":
@@ -352,6 +353,7 @@ class PeerSession:
                                            object_subcode(first.cnum, first.ctype))
                 return
             carrier = message.client_specific
+            handle = message.handle
         if carrier is None:
             return  # a NULL decision answering our REQ: nothing to do (protocol.md 1.3)
         try:
@@ -367,7 +369,7 @@ class PeerSession:
             # A Client-Close later in the same read has already ended the session (a whole read is decoded
             # before its messages are handled): the command is carried out, but no one is left to answer.
             return
-        self.transport.queue(*encoded_report_for(message.handle, reply))
+        self.transport.queue(*encoded_report_for(handle, reply))
 
     def _apply(self, command, payload: bytes):
         server = self.server
