@@ -396,6 +396,18 @@ def test_subscriber_gate_limit_is_error_4():
     set_gate(table, limit=2)  # room again
 
 
+def test_an_ipv4_and_an_ipv6_subscriber_of_the_same_value_hold_their_gates_apart():
+    # The counts are keyed by an IPv4 address's 32-bit value: ::a.b.c.d must not share a.b.c.d's count.
+    table = make_table()
+    v6 = ipaddress.IPv6Address(int(SUBSCRIBER))
+    set_gate(table, limit=1)
+    set_gate(table, limit=1, subscriber=v6)
+    assert table.held_by(SUBSCRIBER) == 1 and table.held_by(v6) == 1
+    table.preempt(next(iter(table.gates)), 0.0)
+    assert table.held_by(SUBSCRIBER) == 0 and table.held_by(v6) == 1
+    assert table.by_subscriber == {v6: 1}
+
+
 @pytest.mark.parametrize(("specs", "error"), [
     ((gate_spec(0, session_class=3),), PacketCableError(3, 0)),
     ((gate_spec(0)._replace(direction=2),), PacketCableError(7, GATE_SPEC_SUBCODE)),
