@@ -57,7 +57,8 @@ from .admission import Admission
 
 _SPEC_SIZE = 60  # a Gate-Spec object on the wire, header included
 _SPEC_BODY = struct.Struct("!" + GateSpec.FORMAT).unpack_from
-_DIRECTION_AT, _FLAGS_AT, _T7_AT, _RATE_AT = map(GateSpec._fields.index, ("direction", "flags", "t7", "token_bucket_rate"))
+_DIRECTION_AT, _FLAGS_AT, _SESSION_CLASS_AT, _T7_AT, _RATE_AT = map(
+    GateSpec._fields.index, ("direction", "flags", "session_class", "t7", "token_bucket_rate"))
 
 
 class GateState(IntEnum):
@@ -488,6 +489,7 @@ def _count_key(subscriber) -> Any:
 _INVALID_SPEC = (PacketCableErrorCode.INVALID_OBJECT, (GateSpec.SNUM << 8) | GateSpec.STYPE)
 _DIRECTIONS = frozenset((Direction.DOWNSTREAM, Direction.UPSTREAM))
 _SESSION_CLASSES = frozenset((SessionClass.UNSPECIFIED, SessionClass.NORMAL, SessionClass.HIGH_PRIORITY))
+_ILLEGAL_SESSION_CLASS = (PacketCableErrorCode.ILLEGAL_SESSION_CLASS, 0)
 
 
 def _direction_name(direction: int) -> str:
@@ -498,19 +500,22 @@ def _direction_name(direction: int) -> str:
 def _check_specs(specs: tuple[GateSpec, ...]) -> tuple[int, int] | None:
     """PacketCable-Error (code, sub-code) for Gate-Specs the CMTS cannot take, else None.
 
-    At most one Gate-Spec each way; then a session class it knows.  (Every Gate-Set passes here: plain loops.)
+    At most one Gate-Spec each way; then a session class it knows (a bad
+    direction anywhere wins over a bad class).  Every Gate-Set passes here:
+    one plain loop, fields by index.
     """
     if len(specs) > 2:
         return _INVALID_SPEC
     seen = None
+    bad_class = False
     for spec in specs:
-        if spec.direction not in _DIRECTIONS or spec.direction == seen:
+        direction = spec[_DIRECTION_AT]
+        if direction not in _DIRECTIONS or direction == seen:
             return _INVALID_SPEC
-        seen = spec.direction
-    for spec in specs:
-        if spec.session_class not in _SESSION_CLASSES:
-            return (PacketCableErrorCode.ILLEGAL_SESSION_CLASS, 0)
-    return None
+        seen = direction
+        if spec[_SESSION_CLASS_AT] not in _SESSION_CLASSES:
+            bad_class = True
+    return _ILLEGAL_SESSION_CLASS if bad_class else None
 
 
 def _specs_wire(specs: tuple[GateSpec, ...], payload: bytes) -> bytes:
