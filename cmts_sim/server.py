@@ -296,7 +296,7 @@ class PeerSession:
 
     def _answered(self, messages: int) -> None:
         """Bookkeeping once a batch's replies are sent: how long its bytes waited on our side."""
-        lag = trio.current_time() - self.transport.read_at
+        lag = self.transport.now() - self.transport.read_at
         self.lag = lag
         if lag > self.max_lag:
             self.max_lag = lag
@@ -378,7 +378,7 @@ class PeerSession:
             return rejection
         if type(command) not in GATE_CONTROLLER_COMMANDS:  # a CMTS-side command (an Ack, Gate-Open ...) sent to us
             return _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
-        reply, events = server.gates.handle(command, self, trio.current_time(), payload)
+        reply, events = server.gates.handle(command, self, self.transport.now(), payload)
         for event in events:
             self.queue_event(event.command)
         return reply
