@@ -41,6 +41,11 @@ class Faults:
             return None
         return GateSetErr(command.transaction_id, PacketCableError(reject.code), command.subscriber, command.gate_id)
 
+    @property
+    def counts_messages(self) -> bool:
+        """Whether a fault acts on the Nth message received (then each one goes through drop_now/malformed_now)."""
+        return self.settings.drop_after_messages is not None or self.settings.malformed_after_messages is not None
+
     def drop_now(self, received: int) -> bool:
         limit = self.settings.drop_after_messages
         return limit is not None and received >= limit

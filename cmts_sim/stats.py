@@ -17,6 +17,9 @@ from cops_core.transport import TraceRecord
 
 _CARRIERS = (ClientSpecificDecision, SignaledClientSI)  # the objects a DEC / RPT carries its gate command in
 _TID_HEADER = b"\x00\x08\x01\x01"  # Transaction-ID: length 8, S-Num 1, S-Type 1; the command type follows the TID
+# Op-codes as globals: every message passes the tap, and reading an enum member (``OpCode.DEC``) costs ~0.2 us on
+# CPython 3.11.
+_DEC, _RPT, _CC, _DRQ = OpCode.DEC, OpCode.RPT, OpCode.CC, OpCode.DRQ
 _ERR_COMMANDS = frozenset((GateCommandType.GATE_ALLOC_ERR, GateCommandType.GATE_SET_ERR, GateCommandType.GATE_INFO_ERR,
                            GateCommandType.GATE_DELETE_ERR))
 
@@ -48,23 +51,60 @@ class Stats:
     """Messages in and out by op-code and by gate command, and the errors we answered with, by name.
 
     Fed by the trace tap, which ``cmts-sim serve`` always installs: it runs for
-    every message, so it only counts (keyed by op-code and command type, named
-    when read) and decodes nothing but the rare error reply it names.
+    every message, so it only counts, one increment a message keyed by
+    (outgoing, op-code, Gate Command Type or None), and decodes nothing but the
+    rare error reply it names.  The totals and breakdowns are summed from
+    those counts when read (a panel refresh or a scrape, not per message).
     """
 
     def __init__(self) -> None:
-        self.received = 0
-        self.sent = 0
-        self.opcodes_in: Counter[OpCode] = Counter()
-        self.opcodes_out: Counter[OpCode] = Counter()
-        self.commands_in: Counter[int] = Counter()  # Gate Command Type -> DECs that carried it
-        self.commands_out: Counter[int] = Counter()  # Gate Command Type -> RPTs that carried it
+        self.counts: Counter[tuple[bool, OpCode, int | None]] = Counter()
         self.errors: Counter[str] = Counter()
+
+    @property
+    def received(self) -> int:
+        return sum(count for (outgoing, _, _), count in self.counts.items() if not outgoing)
+
+    @property
+    def sent(self) -> int:
+        return sum(count for (outgoing, _, _), count in self.counts.items() if outgoing)
+
+    @property
+    def opcodes_in(self) -> Counter[OpCode]:
+        return self._by_opcode(False)
+
+    @property
+    def opcodes_out(self) -> Counter[OpCode]:
+        return self._by_opcode(True)
+
+    @property
+    def commands_in(self) -> Counter[int]:
+        """Gate Command Type -> DECs that carried it."""
+        return self._by_command(False)
+
+    @property
+    def commands_out(self) -> Counter[int]:
+        """Gate Command Type -> RPTs that carried it."""
+        return self._by_command(True)
 
     @property
     def by_opcode(self) -> Counter[str]:
         """Messages both ways by op-code name (RPT, DEC ...)."""
         return Counter({opcode.name: count for opcode, count in (self.opcodes_in + self.opcodes_out).items()})
+
+    def _by_opcode(self, direction: bool) -> Counter[OpCode]:
+        counter: Counter[OpCode] = Counter()
+        for (outgoing, opcode, _), count in self.counts.items():
+            if outgoing is direction:
+                counter[opcode] += count
+        return counter
+
+    def _by_command(self, direction: bool) -> Counter[int]:
+        counter: Counter[int] = Counter()
+        for (outgoing, _, command), count in self.counts.items():
+            if outgoing is direction and command is not None:
+                counter[command] += count
+        return counter
 
     def tap(self, record: TraceRecord) -> None:
         message = record.message
@@ -72,25 +112,20 @@ class Stats:
             self.received += 1
             return
         opcode = message.OPCODE
-        if not record.outgoing:
-            self.received += 1
-            self.opcodes_in[opcode] += 1
-            if opcode is OpCode.DEC:
-                command = gate_command_type(message)
-                if command is not None:
-                    self.commands_in[command] += 1
-            return
-        self.sent += 1
-        self.opcodes_out[opcode] += 1
-        if opcode is OpCode.RPT:
+        outgoing = record.outgoing
+        command = None
+        # Gate commands counted as they travel here: in DECs received, in RPTs sent.
+        if opcode is (_RPT if outgoing else _DEC):
             command = gate_command_type(message)
-            if command is not None:
-                self.commands_out[command] += 1
-                if command in _ERR_COMMANDS:
-                    self._count_error_reply(message)
-        elif opcode is OpCode.CC:
+        self.counts[outgoing, opcode, command] += 1
+        if not outgoing:
+            return
+        if opcode is _RPT:
+            if command in _ERR_COMMANDS:
+                self._count_error_reply(message)
+        elif opcode is _CC:
             self.errors[f"COPS {_name(ErrorCode, message.error.code)}"] += 1
-        elif opcode is OpCode.DRQ:
+        elif opcode is _DRQ:
             self.errors[f"DRQ {_name(ReasonCode, message.reason.code)}"] += 1
 
     def _count_error_reply(self, message) -> None:

@@ -22,7 +22,9 @@ from typing import NamedTuple
 from .codes import ClientType, ErrorCode, OpCode
 from .errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from .framing import DEFAULT_MAX_MESSAGE, Framer
+from .messages import _TEMPLATES as _MESSAGE_TEMPLATES
 from .messages import ClientAccept, KeepAlive, Message, decode_message
+from .objects import Handle
 
 
 class Role(enum.Enum):
@@ -65,7 +67,12 @@ TRANSITIONS: dict[tuple[State, Role, OpCode], State] = {
 }
 
 # Messages that name request state must name a handle the PEP installed.
-_NEEDS_KNOWN_HANDLE = (OpCode.DEC, OpCode.RPT, OpCode.DRQ)
+_NEEDS_KNOWN_HANDLE = frozenset((OpCode.DEC, OpCode.RPT, OpCode.DRQ))
+_MESSAGE_DECODERS = _MESSAGE_TEMPLATES.decoders  # first two bytes -> template decoder (None if it does not fit)
+
+# Every message sent or received passes _advance: the op-codes it tests as globals, as reading an enum member
+# (``OpCode.KA``) costs ~0.2 us on CPython 3.11.
+_KA, _REQ, _DRQ, _CAT = OpCode.KA, OpCode.REQ, OpCode.DRQ, OpCode.CAT
 
 
 class NeedData:
@@ -139,11 +146,16 @@ class Connection:
                 return ConnectionClosed()
             return NEED_DATA
         self.last_frame = frame
-        try:
-            message = decode_message(frame)
-        except DecodeError as exc:
-            exc.frame = frame  # framing held: the caller may still read what it needs from the bytes
-            raise
+        # decode_message's first step, in line (a gate-command DEC/RPT in one unpack; frames are bytes): two
+        # calls fewer per message; anything else takes decode_message whole.
+        template = _MESSAGE_DECODERS.get(frame[:2])
+        message = template(frame) if template is not None else None
+        if message is None:
+            try:
+                message = decode_message(frame)
+            except DecodeError as exc:
+                exc.frame = frame  # framing held: the caller may still read what it needs from the bytes
+                raise
         try:
             self._advance(message, self.their_role, RemoteProtocolError)
         except RemoteProtocolError as exc:
@@ -163,12 +175,16 @@ class Connection:
 
     # --- sending ------------------------------------------------------------
 
-    def send(self, message: Message, now: float) -> bytes:
-        """The bytes of ``message``, after checking that we may send it now."""
+    def send(self, message: Message, now: float, data: bytes | None = None) -> bytes:
+        """The bytes of ``message``, after checking that we may send it now.
+
+        ``data``: its bytes if the caller has them already (exactly
+        ``message.encode()``, as :func:`cops_core.dqos.encoded_report_for` packs them).
+        """
         self._advance(message, self.our_role, LocalProtocolError)
         if type(message) is KeepAlive and self.our_role is Role.PEP:
             self._schedule_keepalive(now)
-        return message.encode()
+        return message.encode() if data is None else data
 
     # --- keep-alive ---------------------------------------------------------
 
@@ -193,29 +209,35 @@ class Connection:
 
     def _advance(self, message: Message, sender: Role, error: type) -> None:
         opcode = message.OPCODE
-        next_state = TRANSITIONS.get((self.state, sender, opcode))
+        state = self.state
+        next_state = TRANSITIONS.get((state, sender, opcode))
         if next_state is None:
             raise error(
-                f"{opcode.name} from the {sender.value} is not allowed in state {self.state.value}",
+                f"{opcode.name} from the {sender.value} is not allowed in state {state.value}",
                 ErrorCode.BAD_MESSAGE_FORMAT,
             )
-        if opcode is not OpCode.KA and message.client_type != self.client_type:
+        if opcode is not _KA and message[1] != self.client_type:  # message[1]: its client-type
             raise error(
                 f"client-type 0x{message.client_type:04x}, expected 0x{self.client_type:04x}",
                 ErrorCode.UNSUPPORTED_CLIENT_TYPE,
             )
         if opcode in _NEEDS_KNOWN_HANDLE:
-            handle = message.handle
+            objects = message[0]
+            handle = objects[0] if objects else None  # the Handle leads every message we build and GCs send
+            if type(handle) is not Handle:
+                handle = message.handle
             if handle.value not in self.handles:
                 raise error(f"{opcode.name} names unknown handle 0x{handle.value.hex()}", ErrorCode.BAD_HANDLE)
+            if opcode is not _DRQ:
+                return  # a DEC or RPT leaves the state as it is (READY -> READY)
         self.state = next_state
-        if opcode is OpCode.REQ:
+        if opcode is _REQ:
             self.handles.add(message.handle.value)
-        elif opcode is OpCode.DRQ:
+        elif opcode is _DRQ:
             self.handles.discard(message.handle.value)
             if not self.handles:
                 self.state = State.ACCEPTED
-        elif opcode is OpCode.CAT:
+        elif opcode is _CAT:
             self._accept(message)
 
     def _accept(self, message: ClientAccept) -> None:

@@ -60,7 +60,10 @@ def _first(objects: Iterable, cls: type | tuple[type, ...]):
 
 
 def _unknown(self) -> tuple[UnknownObject, ...]:
-    return tuple(obj for obj in self.objects if type(obj) is UnknownObject)
+    objects = self.objects
+    if UnknownObject not in map(type, objects):  # nearly always: a C-level scan, no generator
+        return ()
+    return tuple(obj for obj in objects if type(obj) is UnknownObject)
 
 
 class Request(NamedTuple):

@@ -32,8 +32,18 @@ class Conv(NamedTuple):
 
 @functools.lru_cache(maxsize=65536)
 def ipv4(value: int) -> ipaddress.IPv4Address:
-    """An IPv4Address from its 32-bit value; cached, as a lab reuses few addresses."""
-    return ipaddress.IPv4Address(value)
+    """An IPv4Address from its 32-bit value; cached, as a lab reuses few addresses.
+
+    Built without IPv4Address's constructor (type dispatch and range check in
+    Python, most of a miss's cost): every caller passes a 32-bit field the
+    struct module unpacked, so the value is in range by construction.
+    """
+    address = _object_new(ipaddress.IPv4Address)
+    address._ip = value
+    return address
+
+
+_object_new = object.__new__
 
 
 @functools.lru_cache(maxsize=65536)

@@ -6,6 +6,8 @@ import ipaddress
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cmts_sim.admission import Admission, Capacity
 from cmts_sim.gates import Event, GatePolicy, GateState, GateTable, Refused, Timers
@@ -26,11 +28,14 @@ from cops_core.dqos import (
     GateSet,
     GateSetAck,
     GateSetErr,
+    GateCommandType,
     PacketCableError,
     PacketCableReason,
     decode_gate_command,
 )
 
+from ..cops_core.strategies import gate_command
+from ..cops_core.strategies import gate_spec as gate_spec_strategy
 from .conftest import SUBSCRIBER, gate_spec
 
 OWNER = "gc-a"
@@ -391,6 +396,18 @@ def test_subscriber_gate_limit_is_error_4():
     set_gate(table, limit=2)  # room again
 
 
+def test_an_ipv4_and_an_ipv6_subscriber_of_the_same_value_hold_their_gates_apart():
+    # The counts are keyed by an IPv4 address's 32-bit value: ::a.b.c.d must not share a.b.c.d's count.
+    table = make_table()
+    v6 = ipaddress.IPv6Address(int(SUBSCRIBER))
+    set_gate(table, limit=1)
+    set_gate(table, limit=1, subscriber=v6)
+    assert table.held_by(SUBSCRIBER) == 1 and table.held_by(v6) == 1
+    table.preempt(next(iter(table.gates)), 0.0)
+    assert table.held_by(SUBSCRIBER) == 0 and table.held_by(v6) == 1
+    assert table.by_subscriber == {v6: 1}
+
+
 @pytest.mark.parametrize(("specs", "error"), [
     ((gate_spec(0, session_class=3),), PacketCableError(3, 0)),
     ((gate_spec(0)._replace(direction=2),), PacketCableError(7, GATE_SPEC_SUBCODE)),
@@ -472,3 +489,35 @@ def test_the_counts_by_state_follow_every_move_without_walking_the_table():
     assert expiring not in table.gates
     assert table.count_by_state() == walk_by_state(table) == {
         GateState.ALLOCATED: 0, GateState.AUTHORIZED: 2, GateState.RESERVED: 1, GateState.COMMITTED: 0}
+
+
+# --- the Gate-Specs as kept on the wire ------------------------------------------------------------------------
+
+# Gate-Specs a CMTS takes: one each way, a known session class; every other field arbitrary.
+_valid_specs = st.lists(
+    gate_spec_strategy.map(lambda spec: spec._replace(direction=spec.direction & 1, session_class=spec.session_class % 3)),
+    min_size=1, max_size=2, unique_by=lambda spec: spec.direction).map(tuple)
+
+
+@settings(max_examples=300, deadline=None)
+@given(gate_command(GateCommandType.GATE_SET), _valid_specs, st.booleans(), st.none() | st.integers(1, 0xFFFFFFFF))
+def test_a_gate_keeps_the_gate_specs_of_any_gate_set_exactly_as_the_general_codec_reads_them(command, specs, plain,
+                                                                                           activity_count):
+    # Any layout: optional objects of every size, unknown objects after the Gate-Specs, IPv6 subscribers; and
+    # half the time the common one (IPv4 Subscriber-ID, [Activity-Count], Gate-Specs).  The one-unpack
+    # recognition of the common layout and the object walk must both give the Gate-Specs' own bytes.
+    command = command._replace(gate_id=None, activity_count=activity_count, gate_specs=specs)
+    if plain:
+        command = GateSet(command.transaction_id, ipaddress.IPv4Address(int(command.subscriber) & 0xFFFFFFFF), specs,
+                          activity_count=activity_count)
+    payload = command.encode()
+    decoded = decode_gate_command(payload)
+    table = GateTable(Admission(Capacity(max_gates=10, upstream_kbps=1e30, downstream_kbps=1e30)))
+    reply, _ = table.handle(decoded, OWNER, 0.0, payload)
+    assert type(reply) is GateSetAck
+    gate = table.gates[reply.gate_id]
+    assert gate.specs_wire == b"".join(spec.encode() for spec in decoded.gate_specs)
+    assert gate.specs == decoded.gate_specs
+    # What a reservation reads: the fields as GateSpec has them, addresses as their ints.
+    assert gate.spec_fields() == [tuple(int(value) if isinstance(value, ipaddress.IPv4Address) else value
+                                        for value in spec) for spec in decoded.gate_specs]

@@ -32,6 +32,7 @@ from cops_core.dqos import (
     commands,
     decision_for,
     decode_gate_command,
+    encoded_report_for,
     gate_command_of,
     report_for,
 )
@@ -39,7 +40,7 @@ from cops_core.messages import Decision, Report
 from cops_core.objects import ClientSpecificDecision, Context, DecisionFlags, Handle, ReportTypeObject, SignaledClientSI
 
 from .samples import DS_SPEC, EGI, GATE, HANDLE, INTEGRITY, MTA, TID, UNKNOWN_CNUM, UNKNOWN_PC, US_SPEC
-from .strategies import GC_COMMANDS, cops_message, gate_command, gate_message, u8
+from .strategies import GC_COMMANDS, cops_message, gate_command, gate_message, handle, u8
 
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MESSAGES = messages._TEMPLATES
@@ -161,6 +162,19 @@ def test_any_generated_gate_message_gives_what_the_general_path_gives(pair):
     assert_same_as_general(decode_both, wire)
     if len(message.objects[0].value) == 4 and takes_template(command):
         assert MESSAGES.decode(wire) is not None and COMMANDS.decode(message.objects[-1].data) is not None
+
+
+@PROPERTY
+@given(gate_command(), handle, st.sampled_from([1, 2, 3]), st.booleans())
+def test_an_encoded_report_is_report_for_and_the_bytes_the_general_path_gives(command, handle_value, event_type,
+                                                                               four_bytes):
+    # The CMTS packs every reply and event RPT in one go: the Report must be report_for's, the bytes its encoding.
+    if four_bytes:  # the Handle every CMTS we know uses, and the one the one-go packing takes
+        handle_value = Handle(handle_value.value.ljust(4, b"\xff")[:4])
+    report, wire = encoded_report_for(handle_value, command, event_report_type=event_type)
+    assert repr(report) == repr(report_for(handle_value, command, event_report_type=event_type))
+    with general_path():
+        assert wire == report.encode()
 
 
 @PROPERTY

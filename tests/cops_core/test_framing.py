@@ -85,6 +85,16 @@ def test_feed_accepts_bytearray_and_memoryview():
     assert framer.frames() == FRAMES
 
 
+def test_a_buffer_fed_may_be_reused_at_once():
+    # Fed bytes wait, unjoined, until they complete a frame: they must not be the caller's buffer.
+    framer = Framer()
+    chunk = bytearray(FRAMES[0][:5])
+    framer.feed(chunk)
+    chunk[:] = b"\xff" * 5
+    framer.feed(FRAMES[0][5:])
+    assert framer.frames() == [FRAMES[0]]
+
+
 # --- refusing a stream from its header alone -------------------------------------------------
 
 

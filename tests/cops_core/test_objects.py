@@ -5,6 +5,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address
 
 import pytest
+from hypothesis import given
 
 from cops_core import DecodeError, decode_message
 from cops_core.codes import ErrorCode, RType
@@ -21,9 +22,10 @@ from cops_core.objects import (
     SignaledClientSI,
     UnknownObject,
 )
-from cops_core.wire import walk
+from cops_core.wire import ipv4, walk
 
 from .samples import COPS_OBJECT_WIRE, HANDLE, host_message, unhex
+from .strategies import u32
 
 
 def decode_objects(raw: bytes) -> list:
@@ -190,3 +192,13 @@ def test_unknown_objects_reencode_byte_identical_inside_a_message(message):
     assert decoded.encode() == data
     assert decoded.unknown_objects == tuple(o for o in message.objects if type(o) is UnknownObject)
     assert decoded.unknown_objects
+
+
+@given(u32)
+def test_the_decoders_ipv4_addresses_are_the_ones_the_constructor_builds(value):
+    # ipv4() skips IPv4Address's constructor: the result must be indistinguishable from the constructor's.
+    ipv4.cache_clear()
+    built, expected = ipv4(value), IPv4Address(value)
+    assert type(built) is IPv4Address
+    assert (built == expected, hash(built), str(built), built.packed, built.is_private) == \
+        (True, hash(expected), str(expected), expected.packed, expected.is_private)
