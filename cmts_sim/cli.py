@@ -14,7 +14,7 @@ from rich.console import Console
 
 from cops_core import __version__
 
-from .config import CmtsConfig
+from .config import CmtsConfig, parse_address
 from .settings_file import SettingsFileError, format_validation_error, read_yaml
 
 EXAMPLES = """
@@ -96,6 +96,16 @@ def build_config(config_path: str | None, listen: tuple[str, ...], connect: tupl
         raise SettingsFileError(format_validation_error(name, root, exc)) from None
 
 
+def _addresses(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    """Each ``HOST:PORT`` well formed, or a usage error naming the option and the value."""
+    for value in values:
+        try:
+            parse_address(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx, param) from None
+    return values
+
+
 def _flag_options(function):
     for flag, (_, kind, text) in reversed(FLAGS.items()):
         option = "--" + flag.replace("_", "-")
@@ -108,9 +118,11 @@ def _flag_options(function):
 
 @main.command(epilog=EXAMPLES)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="YAML settings file")
-@click.option("--listen", multiple=True, metavar="HOST:PORT", help="listen here (repeatable; default 127.0.0.1:2126)")
-@click.option("--connect", multiple=True, metavar="HOST:PORT", help="dial a PDP instead (repeatable)")
-@click.option("--log-json", type=click.File("w"), help="write one JSON line per COPS message here")
+@click.option("--listen", multiple=True, metavar="HOST:PORT", callback=_addresses,
+              help="listen here (repeatable; default 127.0.0.1:2126)")
+@click.option("--connect", multiple=True, metavar="HOST:PORT", callback=_addresses,
+              help="dial a PDP instead (repeatable)")
+@click.option("--log-json", type=click.File("w", lazy=False), help="write one JSON line per COPS message here")
 @click.option("--quiet", is_flag=True, help="no live panel")
 @click.option("-v", "--verbose", count=True, help="log connection events (-vv: debug)")
 @_flag_options
@@ -127,9 +139,12 @@ def serve(config_path, listen, connect, log_json, quiet, verbose, **overrides) -
     console = Console(stderr=True)
     try:
         trio.run(_serve, config, log_json, not quiet and console.is_terminal, console)
-    except OSError as exc:
-        click.echo(f"cmts-sim: cannot listen: {exc.strerror or exc}", err=True)
-        sys.exit(1)
+    except* OSError as group:  # a busy port, an address not on this host, a name that does not resolve
+        exc = group
+        while isinstance(exc, BaseExceptionGroup):
+            exc = exc.exceptions[0]
+        click.echo(f"cmts-sim: cannot listen on {', '.join(config.listen)}: {exc.strerror or exc}", err=True)
+        sys.exit(2)
 
 
 async def _serve(config: CmtsConfig, log_json, panel: bool, console: Console) -> None:

@@ -85,16 +85,70 @@ def format_validation_error(path: str, root: yaml.Node | None, exc: pydantic.Val
     return lines
 
 
+MAX_FILE_BYTES = 1 << 20
+"""A scenario or config file is a few KiB: past a MiB it is the wrong file (or /dev/zero)."""
+MAX_DEPTH = 64
+"""Nesting deeper than this is no settings file; the limit stops a RecursionError on 5,000 nested ``[``."""
+
+
+def read_text(path: str | Path) -> str:
+    """The UTF-8 text of a settings or scenario file, read up to :data:`MAX_FILE_BYTES`; SettingsFileError."""
+    name = str(path)
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SettingsFileError([f"{name}: cannot read: {exc.strerror or exc}"]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SettingsFileError([f"{name}: larger than {MAX_FILE_BYTES >> 20} MiB; not a settings or scenario file"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SettingsFileError([f"{name}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                                 f"{exc.start})"]) from None
+
+
+class _GuardedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases and deep nesting, the two ways a small file becomes a huge document.
+
+    An alias bomb is a few hundred bytes that expand to billions of nodes
+    for any walk of the tree; a scenario has no need of ``*name``.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not supported: write the value out",
+                                              self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def compose(text: str) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (with line marks) and its plain data; raises yaml.YAMLError."""
+    loader = _GuardedLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    finally:
+        loader.dispose()
+    return root, data
+
+
 def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
     """The file's data and its node tree (for line numbers); SettingsFileError on I/O or syntax errors."""
     name = str(path)
+    text = read_text(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SettingsFileError([f"{name}: cannot read: {exc.strerror}"]) from None
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -15,7 +15,7 @@ from cops_core.errors import DecodeError
 
 from . import jsonview, tree
 from .dissect import MessageView, dissect
-from .inputs import COPS_PORTS, InputError, Unit, read_units
+from .inputs import COPS_PORTS, MAX_STREAM_BYTES, InputError, Unit, read_units
 
 
 @click.command()
@@ -33,7 +33,7 @@ def decode(ctx: click.Context, words: tuple[str, ...], path: Path | None, ports:
     messages may follow each other), a file (binary COPS, hex text, pcap or
     pcapng, told apart by content), or '-' / nothing to read standard input.
     Captures are reassembled per TCP direction.  Exit status 1 if any message
-    is malformed or nothing was found.
+    is malformed or nothing was found, 2 if the input cannot be read at all.
 
     \b
     Examples:
@@ -60,8 +60,9 @@ def decode(ctx: click.Context, words: tuple[str, ...], path: Path | None, ports:
                 tree.show_error(console, unit, error)
             else:
                 tree.show_message(console, view, unit.origin)
-    except InputError as exc:
-        raise click.ClickException(str(exc)) from None
+    except InputError as exc:  # input that cannot be read at all: a usage error, as the docstring says
+        click.echo(f"Error: {exc}", err=True)
+        ctx.exit(2)
     finally:
         source.close()
     if not found:
@@ -90,14 +91,18 @@ def _source(words: tuple[str, ...], path: Path | None) -> BinaryIO:
         stdin = sys.stdin.buffer
         if not words and stdin.isatty():
             raise click.UsageError("no INPUT: give hex, a file, or '-' to read standard input")
-        return io.BytesIO(stdin.read())
+        return io.BytesIO(stdin.read(MAX_STREAM_BYTES + 1))  # read_units refuses more than that
     if len(words) == 1 and _is_file(words[0]):
-        return open(words[0], "rb")
+        try:
+            return open(words[0], "rb")
+        except OSError as exc:
+            raise click.ClickException(f"cannot read {words[0]}: {exc.strerror or exc}") from None
     return io.BytesIO(" ".join(words).encode())
 
 
 def _is_file(word: str) -> bool:
+    """A path to read (a file, or a device such as /dev/stdin), not hex."""
     try:
-        return Path(word).is_file()
+        return Path(word).exists() and not Path(word).is_dir()
     except OSError:  # a long hex string is no file name the OS accepts
         return False

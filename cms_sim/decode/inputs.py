@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import struct
 from typing import BinaryIO, Callable, Iterator, NamedTuple
 
 import dpkt
@@ -28,6 +29,10 @@ _PCAP_MAGICS = {bytes.fromhex(magic) for magic in ("a1b2c3d4", "d4c3b2a1", "a1b2
                                                     "34cdb2a1")}
 _PCAPNG_MAGIC = bytes.fromhex("0a0d0d0a")
 _SEQ_MASK = 0xFFFFFFFF
+MAX_STREAM_BYTES = 64 << 20
+"""Hex or binary input beyond this is not a lab's handful of messages (or it is /dev/zero): refused."""
+SHOWN_BYTES = 64
+"""Of a stream that cannot be cut into messages, the bytes shown: where it broke, not all that followed."""
 
 
 class InputError(ValueError):
@@ -65,7 +70,10 @@ def read_units(source: BinaryIO, ports: frozenset[int] = COPS_PORTS) -> Iterator
     source.seek(0)
     if magic in _PCAP_MAGICS or magic == _PCAPNG_MAGIC:
         return _capture_units(source, ports, pcapng=magic == _PCAPNG_MAGIC)
-    data = source.read()
+    data = source.read(MAX_STREAM_BYTES + 1)
+    if len(data) > MAX_STREAM_BYTES:
+        raise InputError(f"more than {MAX_STREAM_BYTES >> 20} MiB of hex or binary input; a capture file is read "
+                         f"in any size")
     if data and data[0] >> 4 == 1:
         return _stream_units(data)
     try:
@@ -99,14 +107,22 @@ def _stream_units(data: bytes) -> Iterator[Unit]:
         try:
             frame = framer.next_frame()
         except DecodeError as exc:
-            yield Unit(data[consumed:], error=exc)
+            yield _stream_error(data[consumed:], None, exc)
             return
         if frame is None:
             break
         consumed += len(frame)
         yield Unit(frame)
     if framer.buffered:
-        yield Unit(data[consumed:], error=_truncated(consumed, data[consumed:], "input"))
+        yield _stream_error(data[consumed:], None, _truncated(consumed, data[consumed:], "input"))
+
+
+def _stream_error(rest: bytes, origin: Origin | None, error: DecodeError) -> Unit:
+    """A stream that broke: the first :data:`SHOWN_BYTES` from where it broke, and how many more were left."""
+    if len(rest) > SHOWN_BYTES:
+        error = DecodeError(error.offset, f"{error.reason} ({len(rest)} bytes from there on not read; the first "
+                                          f"{SHOWN_BYTES} shown)", error.error_code, error.error_subcode)
+    return Unit(rest[:SHOWN_BYTES], origin, error)
 
 
 def _truncated(offset: int, rest: bytes, where: str) -> DecodeError:
@@ -162,7 +178,9 @@ def _capture_units(source: BinaryIO, ports: frozenset[int], *, pcapng: bool) -> 
 def _segments_to_units(reader, to_ip: Callable, ports: frozenset[int]) -> Iterator[Unit]:
     streams: dict[tuple[str, str], _Direction] = {}
     first = None
-    for number, (timestamp, buf) in enumerate(reader, 1):
+    cut: list[str] = []
+    number = 0
+    for number, (timestamp, buf) in enumerate(_records(reader, cut), 1):
         timestamp = float(timestamp)
         first = timestamp if first is None else first
         try:
@@ -184,6 +202,22 @@ def _segments_to_units(reader, to_ip: Callable, ports: frozenset[int]) -> Iterat
             yield from streams[key].add(tcp.seq, bytes(tcp.data), origin)
     for direction in streams.values():
         yield from direction.finish()
+    if cut:
+        yield Unit(b"", None, DecodeError(0, f"the capture is cut short after {number} whole records ({cut[0]})"))
+
+
+def _records(reader, cut: list[str]) -> Iterator[tuple[float, bytes]]:
+    """The capture's records; one cut short (a capture copied while still being written) ends them, and
+    ``cut`` gets why."""
+    records = iter(reader)
+    while True:
+        try:
+            yield next(records)
+        except StopIteration:
+            return
+        except (dpkt.Error, ValueError, struct.error) as exc:  # dpkt.NeedData: the last record is truncated
+            cut.append(str(exc) or type(exc).__name__)
+            return
 
 
 def _endpoint(address: bytes, port: int) -> str:
@@ -222,7 +256,7 @@ class _Direction:
                     frame = self.framer.next_frame()
                 except DecodeError as exc:
                     self.broken = True
-                    yield Unit(bytes(self.fed), origin, exc)
+                    yield _stream_error(bytes(self.fed), origin, exc)
                     return
                 if frame is None:
                     break
@@ -250,6 +284,6 @@ class _Direction:
         if self.pending:
             missing = min((seq - self.next_seq) & _SEQ_MASK for seq in self.pending)
             reason = f"{missing} bytes missing from the capture; the rest of this stream is not decoded"
-            yield Unit(bytes(self.fed), self.last, DecodeError(self.offset + len(self.fed), reason))
+            yield _stream_error(bytes(self.fed), self.last, DecodeError(self.offset + len(self.fed), reason))
         elif self.fed:
-            yield Unit(bytes(self.fed), self.last, _truncated(self.offset, bytes(self.fed), "capture"))
+            yield _stream_error(bytes(self.fed), self.last, _truncated(self.offset, bytes(self.fed), "capture"))

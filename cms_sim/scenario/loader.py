@@ -20,8 +20,10 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .model import BUILTIN_VARIABLES, TAGS, RepeatParams, RepeatStep, SavingStep, Scenario, Step
+from cmts_sim.settings_file import SettingsFileError, compose, read_text
 from cmts_sim.settings_file import locate as _locate, yaml_path as _path
+
+from .model import BUILTIN_VARIABLES, TAGS, RepeatParams, RepeatStep, SavingStep, Scenario, Step
 
 from .values import Template, show
 
@@ -37,9 +39,9 @@ class ScenarioError(Exception):
 def load_scenario(path: str | Path) -> Scenario:
     """The scenario in ``path``; raises :class:`ScenarioError`."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}"]) from None
+        text = read_text(path)
+    except SettingsFileError as exc:
+        raise ScenarioError(exc.lines) from None
     return parse_scenario(text, str(path))
 
 
@@ -83,8 +85,7 @@ def parse_scenario(text: str, filename: str = "<scenario>") -> Scenario:
 def _compose(text: str, filename: str) -> tuple[Node, Any]:
     """The document's node tree (with line marks) and the plain data built from it."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.SafeLoader("").construct_document(root) if root is not None else None
+        root, data = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context
@@ -253,14 +254,21 @@ def check_values(scenario: Scenario, overrides: dict[str, Any] | None = None) ->
     so a bad ``--var subscriber=...`` is refused before anything is sent.
     """
     variables = {**BUILTIN_VARIABLES, "iteration": 1, **scenario.variables, **(overrides or {})}
-    problems = []
+    problems: list[str] = []
+    by_option: dict[str, list[str]] = {}  # a bad --var is one line, however many fields use it
     for line, path, template in scenario._value_sites:
         try:
             template.resolve(variables)
         except ValueError as exc:
             given = [name for name in template.names if name in (overrides or {})]
-            origin = f" (from --var {given[0]})" if given else ""
-            problems.append(f"{scenario.source}:{line}: {path}: {exc}{origin}")
+            problem = f"{scenario.source}:{line}: {path}: {exc}"
+            if given:
+                by_option.setdefault(given[0], []).append(problem)
+            else:
+                problems.append(problem)
+    for name, found in by_option.items():
+        more = f" (and {len(found) - 1} more field(s))" if len(found) > 1 else ""
+        problems.append(f"--var {name}: {found[0]}{more}")
     return problems
 
 

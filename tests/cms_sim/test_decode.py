@@ -230,7 +230,7 @@ def test_unframeable_stream_and_truncated_input():
 
 def test_bad_hex_is_refused():
     result = run("decode", "10 09 zz")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "not a hex digit: 'z'" in result.output
 
 

@@ -194,5 +194,5 @@ def test_unreadable_capture(tmp_path):
     path = tmp_path / "bad.pcap"
     path.write_bytes(bytes.fromhex("d4c3b2a1") + b"\0" * 4)
     result = CliRunner().invoke(main, ["decode", str(path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "unreadable pcap file" in result.output
