@@ -23,22 +23,13 @@ from cmts_sim.gcpolicy import tuned_gc
 
 from .errors import ConnectError, innermost
 from .load.generator import LoadSettings, Target
-from .load.outputs import (
-    LatencyLimit,
-    Summary,
-    check_writable,
-    csv_rows,
-    json_report,
-    junit_xml,
-    plot_png,
-    verdicts,
-    write_atomically,
-)
+from .load.outputs import LatencyLimit, Summary, csv_rows, json_report, junit_xml, plot_png, verdicts
 from .load.program import compile_program
 from .load.run import LoadRun
 from .load.screen import LiveScreen, plain_line, raw_keys, read_keys
 from .load.subscribers import SubscriberError, Subscribers
 from .load.workers import Job
+from .report.files import check_writable, write_atomically
 from .run_command import _variables
 from .scenario import ScenarioError, load_scenario
 from .scenario.modem import DEFAULT_MODEM_TIMEOUT

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .controller import parse_target
+from .report.files import atomic_path, check_writable
 from .report.live_ladder import LadderPrinter
 from .run import EMBEDDED_PORT, Run, embedded_port
 from .scenario import Scenario, ScenarioError, ScenarioResult, Verdict, load_scenario
@@ -79,6 +80,8 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
         if not ladder_path.lower().endswith((".svg", ".html", ".htm")):
             raise click.BadParameter(f"expected a .svg or .html file, got {ladder_path}", param_hint="--ladder")
     check_connection_options(cmts, listen, source)
+    check_outputs({"--report": report_path, "--junit": junit_path, "--pcap": pcap_path,
+                   **{f"--ladder {path}": path for path in ladder_paths}})
     scenarios = load_all(scenario_files, _variables(var_pairs))
     if cmts is not None or listen is not None:
         gear = Target(embedded=False, mta=mta, given=frozenset(_variables(var_pairs)))
@@ -88,8 +91,9 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
                              f"{cmts or 'the CMTS that dials in'} keeps its own", soft_wrap=True)
     ladder = LadderPrinter(console, explain=explain, show=not quiet)
     interrupted = False
+    results: list[ScenarioResult] = []
 
-    async def main() -> list[ScenarioResult]:
+    async def main() -> None:
         nonlocal interrupted
         port = EMBEDDED_PORT
         if cmts is None and listen is None:
@@ -100,10 +104,18 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
                      listen=listen, source=source, strict=strict,
                      on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
                      on_step=ladder.step_done, on_end=ladder.end)
+        runner.results = results  # filled as the run goes: a crash below still has them to report
         interrupted = await run_interruptibly(runner, errors)
-        return runner.results
 
-    results = trio.run(main)
+    try:
+        trio.run(main)
+    except Exception:  # a bug in the run logic: the partial reports still get written, then it is shown
+        for result in results:
+            if result.verdict is None or result.failed:
+                result.interrupted = True
+        _write_reports(results, ladder, report_path, junit_path, pcap_path, ladder_paths, errors)
+        errors.print("cms-sim: internal error (a bug: please report it with what follows); partial reports written")
+        raise
     if interrupted:
         errors.print("cms-sim: interrupted; Client-Close sent, writing partial reports")
         for result in results:
@@ -205,10 +217,24 @@ def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap
         ladder.export(path, "pktcable-sim: " + ", ".join(result.name for result in results))
 
     outputs = [(report_path, json_report), (junit_path, junit), (pcap_path, capture)]
-    for path, write in outputs + [(path, ladder_file) for path in ladder_paths]:
+    write_outputs(outputs + [(path, ladder_file) for path in ladder_paths])
+
+
+def check_outputs(paths: dict[str, str | None]) -> None:
+    """Every output file can be written, or a usage error (exit 2) before anything is sent."""
+    for option, path in paths.items():
+        problem = path and check_writable(path)
+        if problem:
+            raise click.BadParameter(f"{path}: {problem}", param_hint=option.split(" ")[0])
+
+
+def write_outputs(outputs) -> None:
+    """Each ``(path, write)``: ``write`` a temporary file, renamed to ``path`` once whole."""
+    for path, write in outputs:
         if path:
             try:
-                write(path)
+                with atomic_path(path) as temporary:
+                    write(temporary)
             except OSError as exc:
                 click.echo(f"cms-sim: cannot write {path}: {exc.strerror or exc}", err=True)
 

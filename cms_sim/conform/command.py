@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..run import Run, embedded_port
-from ..run_command import _variables, check_connection_options, load_all, run_interruptibly
+from ..run_command import _variables, check_connection_options, check_outputs, load_all, run_interruptibly, write_outputs
 from ..scenario import ScenarioResult
 from . import report
 from .suite import REQUIREMENTS, Outcome, judge, scenarios
@@ -52,6 +52,7 @@ def conform(cmts, var_pairs, mta, source, report_path, junit_path, html_path, li
         console.print(_matrix([(requirement, None, "") for requirement in REQUIREMENTS], "requirements"))
         return
     check_connection_options(cmts, None, source)
+    check_outputs({"--report": report_path, "--junit": junit_path, "--html": html_path})
     suite = load_all(scenarios(), _variables(var_pairs))
     target = cmts or "the embedded CMTS"
     console.print(f"[bold]PacketCable DQoS conformance[/] of {target}: {len(REQUIREMENTS)} requirements")
@@ -72,14 +73,9 @@ def conform(cmts, var_pairs, mta, source, report_path, junit_path, html_path, li
     rows = judge(results)
     findings = [finding for result in results for finding in result.findings]
     console.print(_matrix([(row.requirement, row.outcome, row.detail) for row in rows], target))
-    for path, write in ((report_path, lambda p: report.write_json(rows, findings, target, started, p)),
-                        (junit_path, lambda p: report.write_junit(rows, target, p)),
-                        (html_path, lambda p: report.write_html(rows, findings, target, started, p))):
-        if path:
-            try:
-                write(path)
-            except OSError as exc:
-                click.echo(f"cms-sim: cannot write {path}: {exc.strerror or exc}", err=True)
+    write_outputs([(report_path, lambda p: report.write_json(rows, findings, target, started, p)),
+                   (junit_path, lambda p: report.write_junit(rows, target, p)),
+                   (html_path, lambda p: report.write_html(rows, findings, target, started, p))])
     counts = report.summary(rows)
     console.print(", ".join(f"{count} {name.replace('_', ' ')}" for name, count in counts.items()))
     if interrupted:

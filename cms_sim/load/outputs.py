@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -117,32 +115,6 @@ def verdicts(summary: Summary, max_failed: int | None, limits: list[LatencyLimit
 
 
 # --- files ---------------------------------------------------------------------------------------------------
-
-
-def write_atomically(path: str, text: str | bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: the file is whole or absent."""
-    folder = os.path.dirname(os.path.abspath(path))
-    binary = isinstance(text, bytes)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def check_writable(path: str) -> str | None:
-    """Why ``path`` cannot be written (checked before the run starts), or None."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        return "is a folder"
-    if not os.path.isdir(folder):
-        return f"no folder {folder}"
-    if not os.access(folder, os.W_OK):
-        return f"cannot write in {folder}"
-    return None
 
 
 def json_report(summary: Summary, problems: list[str]) -> str:

@@ -5,17 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cms_sim.load.outputs import (
-    LatencyLimit,
-    Summary,
-    check_writable,
-    csv_rows,
-    json_report,
-    junit_xml,
-    plot_png,
-    verdicts,
-    write_atomically,
-)
+from cms_sim.load.outputs import LatencyLimit, Summary, csv_rows, json_report, junit_xml, plot_png, verdicts
 from cms_sim.load.stats import LoadStatistics, Recorder
 
 
@@ -97,13 +87,3 @@ def test_an_interrupted_run_says_partial_and_does_not_pass():
 
 def test_the_plot_is_a_png():
     assert plot_png(summary()).startswith(b"\x89PNG\r\n\x1a\n")
-
-
-def test_files_are_replaced_whole_and_unwritable_places_are_found_before_the_run(tmp_path):
-    target = tmp_path / "r.json"
-    target.write_text("old")
-    write_atomically(str(target), "new")
-    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["r.json"]
-    assert check_writable(str(tmp_path / "absent" / "r.json")).startswith("no folder")
-    assert check_writable(str(tmp_path)) == "is a folder"
-    assert check_writable(str(tmp_path / "fine.json")) is None
