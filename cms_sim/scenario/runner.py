@@ -17,6 +17,7 @@ result to report.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import Any, Callable
@@ -302,16 +303,22 @@ class ScenarioRunner:
             raise StepFailed(f"expected the CMTS to refuse to {step.KIND} gate 0x{gate_id:08x}; it did not")
         return note
 
-    async def _expect_event(self, step: ExpectEventStep, result: StepResult) -> str:
-        params, variables = step.expect_event, self.variables
-        event_name = resolve(params.event, variables)
+    def _event_test(self, params, since: float = -math.inf) -> tuple[Callable, str, int | None]:
+        """What an ``expect_event``/``expect_no_event`` looks for: a test of events since ``since``, the event's
+        title, the Gate-ID if one is named."""
+        event_name = resolve(params.event, self.variables)
         kind, title = EVENT_KINDS[event_name], EVENT_TITLES[event_name]
-        gate_id = resolve(params.gate_id, variables)
-        timeout = resolve(params.timeout, variables)
+        gate_id = resolve(params.gate_id, self.variables)
 
         def match(event) -> bool:
-            return type(event) is kind and (gate_id is None or event.gate_id == gate_id)
+            return type(event) is kind and event.time >= since and (gate_id is None or event.gate_id == gate_id)
 
+        return match, title, gate_id
+
+    async def _expect_event(self, step: ExpectEventStep, result: StepResult) -> str:
+        params, variables = step.expect_event, self.variables
+        match, title, gate_id = self._event_test(params)
+        timeout = resolve(params.timeout, variables)
         event = await self.events.wait_for(match, timeout, claim=True)
         if event is None:
             gate = f" for gate 0x{gate_id:08x}" if gate_id is not None else ""
@@ -323,16 +330,10 @@ class ScenarioRunner:
         return f"{seen} after {waited * 1000:.1f} ms"
 
     async def _expect_no_event(self, step: ExpectNoEventStep, result: StepResult) -> str:
-        params, variables = step.expect_no_event, self.variables
-        event_name = resolve(params.event, variables)
-        kind, title = EVENT_KINDS[event_name], EVENT_TITLES[event_name]
-        gate_id = resolve(params.gate_id, variables)
-        window = resolve(params.window, variables)
-        since = result.started
-
-        def match(event) -> bool:  # only what comes in the window; earlier events are other steps' business
-            return type(event) is kind and event.time >= since and (gate_id is None or event.gate_id == gate_id)
-
+        params, since = step.expect_no_event, result.started
+        # Only what comes in the window: earlier events are other steps' business.
+        match, title, gate_id = self._event_test(params, since)
+        window = resolve(params.window, self.variables)
         event = await self.events.wait_for(match, window, claim=False)
         gate = f" for gate 0x{gate_id:08x}" if gate_id is not None else ""
         if event is not None:

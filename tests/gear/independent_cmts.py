@@ -46,14 +46,15 @@ def sub_object(snum: int, stype: int, data: bytes) -> bytes:
     return OBJECT.pack(4 + len(data), snum, stype) + data
 
 
-def sub_objects(data: bytes) -> list[tuple[int, int, bytes]]:
-    found, offset = [], 0
+def walk(data: bytes, offset: int, *, aligned: bool) -> list[tuple[int, int, bytes]]:
+    """(number, type, payload) of each object from ``offset``: COPS objects are 4-aligned, DQoS ones are not."""
+    found = []
     while offset + 4 <= len(data):
-        length, snum, stype = OBJECT.unpack_from(data, offset)
+        length, number, kind = OBJECT.unpack_from(data, offset)
         if length < 4:
             break
-        found.append((snum, stype, data[offset + 4 : offset + length]))
-        offset += length
+        found.append((number, kind, data[offset + 4 : offset + length]))
+        offset += (length + 3) & ~3 if aligned else length
     return found
 
 
@@ -98,7 +99,7 @@ class Gear:
     def _handle(self, frame: bytes, state: dict, nursery: trio.Nursery, stream) -> bytes:
         op = frame[1]
         if op == CAT:
-            for cnum, ctype, data in self._objects(frame):
+            for cnum, ctype, data in walk(frame, 8, aligned=True):
                 if cnum == 10:
                     state["ka"] = struct.unpack("!H", data[2:4])[0]
             if state["ka"]:
@@ -106,24 +107,13 @@ class Gear:
             context = struct.pack("!HH", 0x0008, 0)
             return message(REQ, cops_object(1, 1, HANDLE) + cops_object(2, 1, context))
         if op == DEC:
-            payload = next((data for cnum, ctype, data in self._objects(frame) if (cnum, ctype) == (6, 4)), None)
+            payload = next((data for cnum, ctype, data in walk(frame, 8, aligned=True) if (cnum, ctype) == (6, 4)), None)
             if payload is not None:
                 return self._command(payload, nursery, stream)
         return b""
 
-    @staticmethod
-    def _objects(frame: bytes) -> list[tuple[int, int, bytes]]:
-        found, offset = [], 8
-        while offset + 4 <= len(frame):
-            length, cnum, ctype = OBJECT.unpack_from(frame, offset)
-            if length < 4:
-                break
-            found.append((cnum, ctype, frame[offset + 4 : offset + length]))
-            offset += (length + 3) & ~3
-        return found
-
     def _command(self, payload: bytes, nursery: trio.Nursery, stream) -> bytes:
-        objects = sub_objects(payload)
+        objects = walk(payload, 0, aligned=False)
         tid, command = struct.unpack("!HH", objects[0][2])
         subscriber = next((data for snum, _, data in objects if snum == 2), b"\0\0\0\0")
         gate_id = next((struct.unpack("!I", data)[0] for snum, _, data in objects if snum == 3), None)
