@@ -9,6 +9,8 @@ every controller's tasks live in, so leaving ``async with`` closes them all
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import math
 from collections import deque
 from contextlib import asynccontextmanager
@@ -17,10 +19,13 @@ from typing import Callable
 
 import trio
 
+from cmts_sim.config import allowed
 from cops_core.transport import Tap, stream_addresses
 
 from .controller import DEFAULT_PORT, Address, ControllerOptions, GateController, TransactionIds, parse_target
 from .errors import ConnectError
+
+log = logging.getLogger("cms_sim")
 
 
 class GateControllerPool:
@@ -41,6 +46,7 @@ class GateControllerPool:
         self.controllers: list[GateController] = []
         self.addresses: list[Address] = []  # where listen() is accepting
         self.handshake_failures: deque[str] = deque(maxlen=100)  # why accepted connections did not come up
+        self.refused: deque[str] = deque(maxlen=100)  # addresses of CMTSes outside listen()'s allow list
         self._events = trio.open_memory_channel(self.options.events_buffer)
         self._accepted_send, self._accepted_receive = trio.open_memory_channel(math.inf)
         self._taps: list[Tap] = []
@@ -99,11 +105,16 @@ class GateControllerPool:
             raise
         return controller
 
-    async def listen(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT) -> list[Address]:
-        """Accept CMTSes that dial in on ``host:port`` (port 0: any free one); returns the bound addresses."""
+    async def listen(self, host: str = "127.0.0.1", port: int = DEFAULT_PORT, *, allow=()) -> list[Address]:
+        """Accept CMTSes that dial in on ``host:port`` (port 0: any free one); returns the bound addresses.
+
+        ``allow``: networks (``ipaddress`` objects or text) a CMTS may dial from; empty = anywhere.  Others are
+        closed before any COPS, logged and counted in :attr:`refused`.
+        """
         listeners = await trio.open_tcp_listeners(port, host=host)
+        networks = [ipaddress.ip_network(network, strict=False) for network in allow]
         for listener in listeners:
-            self._nursery.start_soon(self._accept_loop, listener)
+            self._nursery.start_soon(self._accept_loop, listener, networks)
         addresses = [listener.socket.getsockname()[:2] for listener in listeners]
         self.addresses.extend(addresses)
         return addresses
@@ -112,10 +123,20 @@ class GateControllerPool:
         """The next CMTS that dialled in and completed OPN, CAT and REQ."""
         return await self._accepted_receive.receive()
 
-    async def _accept_loop(self, listener: trio.SocketListener) -> None:
+    async def _accept_loop(self, listener: trio.SocketListener, networks: list) -> None:
         async with listener:
             while True:
                 stream = await listener.accept()
+                try:
+                    peer = stream.socket.getpeername()[0]
+                except OSError:  # gone already
+                    await stream.aclose()
+                    continue
+                if not allowed(peer, networks):
+                    self.refused.append(peer)
+                    log.warning("refused a connection from %s: not in the allow list", peer)
+                    await stream.aclose()
+                    continue
                 self._nursery.start_soon(self._adopt, stream)
 
     async def _adopt(self, stream: trio.SocketStream) -> None:

@@ -60,6 +60,7 @@ class Run:
     def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
                  port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = DEFAULT_MODEM_TIMEOUT,
                  mta: bool = False, listen: str | None = None, source: str | None = None, strict: bool = False,
+                 allow: tuple[str, ...] = (),
                  taps: tuple[Tap, ...] = (),
                  on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
                  on_step: Callable[[StepResult], None] | None = None,
@@ -73,6 +74,7 @@ class Run:
         self.listen = listen
         self.source = source
         self.strict = strict
+        self.allow = allow  # --listen: the networks a CMTS may dial in from
         self.taps = taps
         self.on_begin, self.on_step, self.on_end = on_begin, on_step, on_end
         self.results: list[ScenarioResult] = []
@@ -142,7 +144,7 @@ class Run:
         """Listen, and take the first CMTS that dials in and completes OPN-CAT-REQ."""
         host, port = parse_target(self.listen)
         try:
-            bound = (await pool.listen(host, port))[0]
+            bound = (await pool.listen(host, port, allow=self.allow))[0]
         except OSError as exc:
             raise ConnectError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
         result.target = f"{self.listen} (listening)"
@@ -151,6 +153,8 @@ class Run:
             result.target = controller.name
             return controller
         last = f" (the last that tried: {pool.handshake_failures[-1]})" if pool.handshake_failures else ""
+        if pool.refused:
+            last += f" ({len(pool.refused)} refused from outside --allow, the last from {pool.refused[-1]})"
         raise ConnectError(f"no CMTS dialled {bound[0]}:{bound[1]} and completed the handshake within "
                            f"{ACCEPT_TIMEOUT:g} s{last}")
 

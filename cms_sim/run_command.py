@@ -17,6 +17,8 @@ import trio
 from rich.console import Console
 from rich.table import Table
 
+from cmts_sim.cli import networks
+
 from .controller import parse_target
 from .report.files import atomic_path, check_writable
 from .report.live_ladder import LadderPrinter
@@ -69,10 +71,13 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
                    "without it, scenarios that need one are skipped")
 @click.option("--listen", metavar="HOST:PORT",
               help="real gear: let the CMTS dial in here (RFC 2748's direction) instead of dialling it (--cmts)")
+@click.option("--allow", multiple=True, metavar="CIDR",
+              callback=lambda ctx, param, values: networks(values, ctx, param),
+              help="with --listen: accept CMTSes only from here (repeatable; an address or a network)")
 @click.option("--source", metavar="ADDRESS", help="the local address to dial the CMTS from")
 @click.option("--strict", is_flag=True, help="any finding about the CMTS's protocol fails its scenario")
 def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_paths, explain, quiet,
-        modem_timeout, mta, listen, source, strict) -> None:
+        modem_timeout, mta, listen, allow, source, strict) -> None:
     """Run scenario files and draw the call flow as a ladder diagram."""
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
@@ -80,6 +85,8 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
         if not ladder_path.lower().endswith((".svg", ".html", ".htm")):
             raise click.BadParameter(f"expected a .svg or .html file, got {ladder_path}", param_hint="--ladder")
     check_connection_options(cmts, listen, source)
+    if allow and listen is None:
+        raise click.BadParameter("--allow says who may dial in: it goes with --listen", param_hint="--allow")
     check_outputs({"--report": report_path, "--junit": junit_path, "--pcap": pcap_path,
                    **{f"--ladder {path}": path for path in ladder_paths}})
     scenarios = load_all(scenario_files, _variables(var_pairs))
@@ -101,7 +108,7 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
             if port != EMBEDDED_PORT:
                 errors.print(f"cms-sim: port {EMBEDDED_PORT} is taken; the embedded CMTS listens on a free port instead")
         runner = Run(scenarios, cmts=cmts, port=port, seed=seed, modem_timeout=modem_timeout, mta=mta,
-                     listen=listen, source=source, strict=strict,
+                     listen=listen, allow=allow, source=source, strict=strict,
                      on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
                      on_step=ladder.step_done, on_end=ladder.end)
         runner.results = results  # filled as the run goes: a crash below still has them to report

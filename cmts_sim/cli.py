@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import signal
 import sys
@@ -70,7 +71,7 @@ def _set(tree: dict, dotted: str, value: Any) -> None:
 
 
 def build_config(config_path: str | None, listen: tuple[str, ...], connect: tuple[str, ...],
-                 overrides: dict[str, Any]) -> CmtsConfig:
+                 overrides: dict[str, Any], allow: tuple[str, ...] = ()) -> CmtsConfig:
     """The config file, with every flag given on the command line on top."""
     data: dict = {}
     root = None
@@ -87,6 +88,8 @@ def build_config(config_path: str | None, listen: tuple[str, ...], connect: tupl
         data["connect"] = list(connect)
         if not listen:
             data["listen"] = []
+    if allow:
+        data["allow"] = list(allow)
     for flag, value in overrides.items():
         if value is not None and value is not False:
             _set(data, FLAGS[flag][0], value)
@@ -106,6 +109,19 @@ def _addresses(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
     return values
 
 
+def networks(values: tuple[str, ...], ctx: click.Context | None = None,
+             param: click.Parameter | None = None) -> tuple[str, ...]:
+    """``--allow`` values as networks (host bits may be set: 10.1.2.3/8 means 10.0.0.0/8), or a usage error."""
+    found = []
+    for value in values:
+        try:
+            found.append(str(ipaddress.ip_network(value, strict=False)))
+        except ValueError:
+            raise click.BadParameter(f"expected an address or a network such as 10.0.0.0/8, got {value!r}",
+                                     ctx, param) from None
+    return tuple(found)
+
+
 def _flag_options(function):
     for flag, (_, kind, text) in reversed(FLAGS.items()):
         option = "--" + flag.replace("_", "-")
@@ -122,14 +138,16 @@ def _flag_options(function):
               help="listen here (repeatable; default 127.0.0.1:2126)")
 @click.option("--connect", multiple=True, metavar="HOST:PORT", callback=_addresses,
               help="dial a PDP instead (repeatable)")
+@click.option("--allow", multiple=True, metavar="CIDR", callback=lambda ctx, param, values: networks(values, ctx, param),
+              help="accept gate controllers only from here (repeatable; an address or a network)")
 @click.option("--log-json", type=click.File("w", lazy=False), help="write one JSON line per COPS message here")
 @click.option("--quiet", is_flag=True, help="no live panel")
 @click.option("-v", "--verbose", count=True, help="log connection events (-vv: debug)")
 @_flag_options
-def serve(config_path, listen, connect, log_json, quiet, verbose, **overrides) -> None:
+def serve(config_path, listen, connect, allow, log_json, quiet, verbose, **overrides) -> None:
     """Serve gate controllers until Ctrl-C (which sends Client-Close to each and exits 0)."""
     try:
-        config = build_config(config_path, listen, connect, overrides)
+        config = build_config(config_path, listen, connect, overrides, allow)
     except SettingsFileError as exc:
         for line in exc.lines:
             click.echo(f"cmts-sim: {line}", err=True)

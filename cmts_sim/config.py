@@ -6,6 +6,7 @@ the documented default (``policy``).
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal, Union
 
 from pydantic import (
@@ -13,6 +14,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    IPvAnyNetwork,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveInt,
@@ -131,6 +133,9 @@ class CmtsConfig(_Settings):
     listen: list[Address] = Field(default_factory=lambda: ["127.0.0.1:2126"])
     connect: list[Address] = Field(default_factory=list,
                                    description="dial these PDPs instead of (or as well as) listening")
+    allow: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="accept gate controllers only from these networks (CIDR, or one "
+        "address); empty = from anywhere. Others are closed before any COPS, with a log line")
     ka_tolerance: Annotated[float, Field(gt=0)] = Field(
         1.0, description="peer is dead after this many KA intervals of silence")
     max_message: PositiveInt = 64 * 1024
@@ -145,6 +150,16 @@ class CmtsConfig(_Settings):
     modem: ModemSettings = Field(default_factory=ModemSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+
+
+def allowed(host: str, networks) -> bool:
+    """Whether a peer at ``host`` may talk COPS with us: in one of ``networks``, or no list is set."""
+    if not networks:
+        return True
+    address = ipaddress.ip_address(host.split("%")[0])  # an IPv6 scope (fe80::1%eth0) is not part of the address
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # a v4 peer on a dual-stack socket
+    return any(address in network for network in networks)
 
 
 def parse_address(text: str, default_port: int = 2126) -> tuple[str, int]:

@@ -38,6 +38,9 @@ def render(server: CmtsServer, stats: Stats, rates: tuple[float, float]) -> Grou
     if not server.sessions:
         peers.add_row("[dim]waiting for a gate controller on " +
                       ", ".join(f"{h}:{p}" for h, p in server.addresses) + "[/]", "", "", "", "", "", "")
+    if server.refused:
+        peers.add_row(f"[yellow]refused {server.refused} connection(s) from outside the allow list[/]",
+                      "", "", "", "", "", "")
 
     gates = Table(title="Gates", expand=True)
     counts = server.gates.count_by_state()

@@ -48,7 +48,7 @@ from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop
 from cops_core.wire import OBJECT_HEADER
 
 from .admission import Admission
-from .config import CmtsConfig, parse_address
+from .config import CmtsConfig, allowed, parse_address
 from .faults import MALFORMED_MESSAGE, Faults
 from .gates import GATE_CONTROLLER_COMMANDS, Event, GateTable
 from .mta import Modem
@@ -93,6 +93,7 @@ class CmtsServer:
         self.addresses: list[tuple[str, int]] = []
         self.dropped_events = 0
         self.failed_sessions = 0
+        self.refused = 0  # connections from peers not in config.allow, closed before any COPS
         # Called after each batch a session answered, with its size and the seconds from reading its bytes to
         # sending the replies (the metrics' latency histogram); a no-op unless someone listens.
         self.on_batch: Callable[[int, float], None] = lambda messages, lag: None
@@ -127,6 +128,17 @@ class CmtsServer:
             self._nursery.cancel_scope.cancel()
 
     async def _accepted(self, stream: trio.SocketStream) -> None:
+        if self.config.allow:
+            try:
+                peer = stream.socket.getpeername()[0]
+            except OSError:  # gone already
+                await stream.aclose()
+                return
+            if not allowed(peer, self.config.allow):
+                self.refused += 1
+                log.warning("refused a connection from %s: not in the allow list", peer)
+                await stream.aclose()
+                return
         await self._run_session(stream)
 
     async def _run_session(self, stream: trio.abc.Stream) -> None:

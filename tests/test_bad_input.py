@@ -58,6 +58,8 @@ def cases(tmp: Path, busy: int) -> list[tuple[list[str], int, str]]:
         (cmts + ["serve", "--quiet", "--config", f["bomb.yaml"]], 2, "aliases (*name) are not supported"),
         (cmts + ["serve", "--quiet", "--config", f["latin1.yaml"]], 2, "not UTF-8 text"),
         (cmts + ["serve", "--quiet", "--config", "/dev/zero"], 2, "larger than 1 MiB"),
+        (cmts + ["serve", "--quiet", "--allow", "10.0.0.0/33"], 2, "expected an address or a network"),
+        (cms + ["run", "--listen", "127.0.0.1:0", "--allow", "lab", BASIC], 2, "expected an address or a network"),
     ]
 
 

@@ -77,3 +77,16 @@ def test_listen_and_source_options_are_checked_before_anything_runs():
                           (["--source", "127.0.0.1", "--listen", "127.0.0.1:1"], "with --listen the CMTS dials us")):
         result = runner.invoke(main, ["run", *args, str(SCENARIOS / "unknown_gate.yaml")])
         assert result.exit_code == 2 and message in result.output, (args, result.output)
+
+
+async def test_with_listen_and_allow_a_cmts_from_elsewhere_is_refused(nursery, autojump_clock):
+    port = free_port()
+    server = CmtsServer(CmtsConfig(listen=[], connect=[f"127.0.0.1:{port}"]))
+    await nursery.start(server.serve)
+    [result] = await Run([(load_scenario(SCENARIOS / "unknown_gate.yaml"), {})], listen=f"127.0.0.1:{port}",
+                         allow=("10.0.0.0/8",)).run()
+    assert result.verdict is Verdict.FAILED
+    assert result.steps[0].message.endswith("refused from outside --allow, the last from 127.0.0.1)")
+    allowed = await Run([(load_scenario(SCENARIOS / "unknown_gate.yaml"), {})], listen=f"127.0.0.1:{port}",
+                        allow=("127.0.0.0/8",)).run()
+    assert allowed[0].verdict is Verdict.PASSED
