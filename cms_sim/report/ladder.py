@@ -13,8 +13,15 @@ from typing import NamedTuple
 
 from rich.text import Text
 
-from cops_core.codes import OpCode
-from cops_core.dqos import GateCommandType, gate_command_of
+from cops_core.codes import ErrorCode, OpCode, ReasonCode
+from cops_core.dqos import (
+    GateCloseSubcode,
+    GateCommandType,
+    GateDeleteSubcode,
+    PacketCableErrorCode,
+    PacketCableReasonCode,
+    gate_command_of,
+)
 from cops_core.errors import DecodeError
 from cops_core.messages import Malformed
 from cops_core.transport import TraceRecord
@@ -63,20 +70,57 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS) -> R
         if command.transaction_id or command.SOLICITED or command.REPORT_TYPE is None:
             details.append(f"tid {command.transaction_id}")  # events carry TID 0: no news
         if getattr(command, "error", None) is not None:
-            details.append(f"error {command.error.code}/{command.error.subcode:#06x}")
+            details.append(packetcable_error(command.error.code, command.error.subcode))
             error = True
         if getattr(command, "reason", None) is not None:
-            details.append(f"reason {command.reason.code}/{command.reason.subcode}")
+            details.append(packetcable_reason(command.reason.code, command.reason.subcode))
     elif opcode is OpCode.CC:
-        details.append(f"error {message.error.code}")
+        details.append(f"error {message.error.code} {_named(ErrorCode, message.error.code)}")
     elif opcode is OpCode.DRQ:
-        details.append(f"reason {message.reason.code}")
+        details.append(f"reason {message.reason.code} {_named(ReasonCode, message.reason.code)}")
     elif opcode is OpCode.CAT:
         details.append(f"KA {message.ka_seconds} s")
     elif opcode is OpCode.OPN:
         details.append(message.pep_id)
     note = explain(opcode, command.COMMAND if command is not None else None)
     return Row(record.time - start, source, target, label, " ".join(details), note, error)
+
+
+CLOSE_REASONS = {
+    GateCloseSubcode.CLIENT_INITIATED_RELEASE: "released by the modem",
+    GateCloseSubcode.RESERVATION_REASSIGNMENT: "reservation reassigned",
+    GateCloseSubcode.LACK_OF_RESERVATION_MAINTENANCE: "reservation not maintained",
+    GateCloseSubcode.LACK_OF_DOCSIS_MAC_LAYER_RESPONSES: "no DOCSIS MAC-layer responses",
+    GateCloseSubcode.TIMER_T0_EXPIRATION: "T0 expired",
+    GateCloseSubcode.TIMER_T1_EXPIRATION: "T1 expired",
+    GateCloseSubcode.TIMER_T7_EXPIRATION: "T7 expired",
+    GateCloseSubcode.TIMER_T8_EXPIRATION: "T8 expired",
+    GateCloseSubcode.UNSPECIFIED: "unspecified",
+}
+"""What each Gate-Close reason means, as a class is told it."""
+
+
+def _named(codes: type, code: int) -> str:
+    """A code's name as words ("subscriber exceeded gate limit"), or "(not a defined code)"."""
+    try:
+        return codes(code).name.lower().replace("_", " ")
+    except ValueError:
+        return "(not a defined code)"
+
+
+def packetcable_error(code: int, subcode: int) -> str:
+    """ "error 4 subscriber exceeded gate limit", with the sub-code when it says something."""
+    text = f"error {code} {_named(PacketCableErrorCode, code)}"
+    return text + (f" (sub-code 0x{subcode:04x})" if subcode else "")
+
+
+def packetcable_reason(code: int, subcode: int) -> str:
+    """ "T0 expired (reason 1, sub-code 4)": a Gate-Close's or Gate-Delete's reason, named."""
+    if code == PacketCableReasonCode.GATE_CLOSE:
+        what = CLOSE_REASONS.get(subcode, "(not a defined reason)")
+    else:
+        what = _named(GateDeleteSubcode, subcode) if code == PacketCableReasonCode.GATE_DELETE else "reason"
+    return f"{what} (reason {code}, sub-code {subcode})"
 
 
 def modem_row(time: float, action: str, gate_id: int, start: float) -> Row:
@@ -92,12 +136,16 @@ def header() -> Text:
 
 
 def render(row: Row, *, verdict: str = "", explain_rows: bool = False) -> Text:
-    """One row: time, the lanes with the arrow between its columns, and the verdict."""
+    """One row: time, the lanes with the arrow between its columns, and the verdict.
+
+    Nothing is cut: a detail too long for the arrow goes on a line of its own below it.
+    """
     left, right = sorted((row.source, row.target))
     width = (right - left) * (LANE + 1) - 1
     label = f" {row.label} {row.detail} ".rstrip() + " "
+    overflow = ""
     if len(label) > width - 3:
-        label = label[: width - 4] + "… "
+        label, overflow = f" {row.label} ", row.detail
     body = label.center(width - 2, "─")
     arrow = ("─" + body + "▶") if row.source < row.target else ("◀" + body + "─")
     text = Text(f"{row.time:8.3f}s ", style="dim")
@@ -118,6 +166,8 @@ def render(row: Row, *, verdict: str = "", explain_rows: bool = False) -> Text:
     if verdict:
         text.append("  ")
         text.append(verdict, style="bold red" if verdict.startswith("FAIL") else "bold green")
+    if overflow:
+        text.append("\n" + " " * 10 + "│ " + overflow, style="red" if row.error else "")
     if explain_rows and row.note:
         text.append("\n" + " " * 10 + row.note, style="italic dim")
     return text
