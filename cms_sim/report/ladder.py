@@ -26,7 +26,7 @@ from cops_core.errors import DecodeError
 from cops_core.messages import Malformed
 from cops_core.transport import TraceRecord
 
-from .explain import MODEM_ACTIONS, explain
+from .explain import MODEM_ACTIONS, Explainer, explain
 
 CMS, CMTS, MODEM = 0, 1, 2
 COLUMN_NAMES = ("CMS", "CMTS", "Modem")
@@ -45,8 +45,11 @@ class Row(NamedTuple):
     error: bool = False  # an -Err, a Client-Close, a DRQ: drawn in red
 
 
-def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS) -> Row:
-    """A trace record as a ladder row; ``we_are`` says which column recorded it."""
+def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, explainer: Explainer | None = None) -> Row:
+    """A trace record as a ladder row; ``we_are`` says which column recorded it.
+
+    With an ``explainer`` (following the whole run) the row's note says what the message does here.
+    """
     message = record.message
     other = CMTS if we_are == CMS else CMS
     source, target = (we_are, other) if record.outgoing else (other, we_are)
@@ -82,7 +85,7 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS) -> R
         details.append(f"KA {message.ka_seconds} s")
     elif opcode is OpCode.OPN:
         details.append(message.pep_id)
-    note = explain(opcode, command.COMMAND if command is not None else None)
+    note = explainer.note(message) if explainer is not None else explain(opcode, command.COMMAND if command else None)
     return Row(record.time - start, source, target, label, " ".join(details), note, error)
 
 

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..scenario.result import ScenarioResult, StepResult, Verdict
+from .explain import Explainer
 from .ladder import COLUMN_NAMES, LANE, header, modem_row, render, row_from_trace
 
 _MODEM_STEPS = ("reserve", "commit", "release")
@@ -34,6 +35,7 @@ class LadderPrinter:
         self._printed = 0
         self._start = 0.0
         self._phase = "steps"
+        self._explainer = Explainer()
 
     def _emit(self, line: Text, *, wrap: bool = False) -> None:
         self.lines.append(line)
@@ -45,6 +47,7 @@ class LadderPrinter:
         self._printed = 0
         self._start = 0.0
         self._phase = "steps"
+        self._explainer = Explainer()  # each scenario's gates are its own
         self._emit(Text.assemble(("\n▶ " + result.name, "bold"), (f"  ({source})", "dim")))
         if result.description:
             self._emit(Text(" ".join(result.description.split()), style="dim"), wrap=True)
@@ -64,7 +67,7 @@ class LadderPrinter:
         if step.phase != self._phase:
             self._phase = step.phase
             self._emit(Text(_PHASE_TITLES[step.phase], style="bold dim"))
-        rows = [row_from_trace(record, self._start) for record in trace[self._printed:]]
+        rows = [row_from_trace(record, self._start, explainer=self._explainer) for record in trace[self._printed:]]
         self._printed = len(trace)
         if step.kind in _MODEM_STEPS and step.verdict is Verdict.PASSED and step.gate_id is not None:
             rows.append(modem_row(step.started, step.kind, step.gate_id, self._start))
@@ -85,7 +88,8 @@ class LadderPrinter:
         """Draw what came after the last step (a Client-Close at the end, late events), and the findings."""
         trace = result.trace
         for record in trace[self._printed:]:
-            self._emit(render(row_from_trace(record, self._start or record.time), explain_rows=self.explain))
+            self._emit(render(row_from_trace(record, self._start or record.time, explainer=self._explainer),
+                              explain_rows=self.explain))
         self._printed = len(trace)
         if result.findings:
             self._emit(Text(f"{len(result.findings)} finding(s) about the CMTS's protocol:", style="bold yellow"))
