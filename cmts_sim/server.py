@@ -368,6 +368,8 @@ class PeerSession:
             handle = message.handle
         if carrier is None:
             return  # a NULL decision answering our REQ: nothing to do (protocol.md 1.3)
+        if handle.value not in self.connection.handles:
+            return  # it crossed the DRQ that deleted its handle: the gate controller will send it again
         try:
             command = decode_gate_command(carrier.data)
         except PacketCableDecodeError as exc:

@@ -72,7 +72,7 @@ _MESSAGE_DECODERS = _MESSAGE_TEMPLATES.decoders  # first two bytes -> template d
 
 # Every message sent or received passes _advance: the op-codes it tests as globals, as reading an enum member
 # (``OpCode.KA``) costs ~0.2 us on CPython 3.11.
-_KA, _REQ, _DRQ, _CAT = OpCode.KA, OpCode.REQ, OpCode.DRQ, OpCode.CAT
+_KA, _REQ, _DRQ, _CAT, _DEC = OpCode.KA, OpCode.REQ, OpCode.DRQ, OpCode.CAT, OpCode.DEC
 
 
 class NeedData:
@@ -112,6 +112,9 @@ class Connection:
         self.ka_tolerance = ka_tolerance
         self.state = State.CONNECTED
         self.handles: set[bytes] = set()
+        # Handles we deleted with our own DRQ: a DEC on one may already be on its way (RFC 2748 3.4), so it is
+        # let through for the caller to drop, not taken as the peer's protocol error.
+        self.retired: set[bytes] = set()
         self.ka_interval = 0  # seconds, from the Client-Accept; 0 = no keep-alives
         self.last_received: float | None = None
         self.keepalive_due_at: float | None = None  # PEP only
@@ -227,6 +230,8 @@ class Connection:
             if type(handle) is not Handle:
                 handle = message.handle
             if handle.value not in self.handles:
+                if opcode is _DEC and sender is not self.our_role and handle.value in self.retired:
+                    return  # it crossed our DRQ: the caller drops it
                 raise error(f"{opcode.name} names unknown handle 0x{handle.value.hex()}", ErrorCode.BAD_HANDLE)
             if opcode is not _DRQ:
                 return  # a DEC or RPT leaves the state as it is (READY -> READY)
@@ -235,6 +240,8 @@ class Connection:
             self.handles.add(message.handle.value)
         elif opcode is _DRQ:
             self.handles.discard(message.handle.value)
+            if sender is self.our_role:
+                self.retired.add(message.handle.value)
             if not self.handles:
                 self.state = State.ACCEPTED
         elif opcode is _CAT:

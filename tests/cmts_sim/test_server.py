@@ -456,6 +456,25 @@ async def test_malformed_decision_gets_drq_12_and_a_fresh_request(nursery, autoj
     assert cmts.failed_sessions == 0
 
 
+async def test_a_legal_decision_that_crossed_our_drq_is_dropped_and_the_session_lives(nursery, autojump_clock):
+    # The GC sends a malformed DEC and, in the same write, a good one on the same handle: by the time the good one
+    # is read, our DRQ has deleted that handle.  RFC 2748 3.4: the GC learns of it from the DRQ; the crossing DEC
+    # is no protocol error of the GC's, so the session must not end.
+    cmts = await start_cmts(nursery)
+    gc = await connect(cmts)
+    old = gc.handle
+    bad = raw_decision(old, GateSet(1, SUBSCRIBER, SPECS).encode(), flags=False).encode()
+    good = decision_for(old, GateSet(2, SUBSCRIBER, SPECS)).encode()
+    await gc.send_raw(bad + good)
+    drq = await gc.next_message()
+    assert type(drq) is DeleteRequest and drq.handle == old and drq.reason == Reason(12, 0)
+    req = await gc.next_message()
+    assert type(req) is Request and req.handle != old
+    gc.handle = req.handle
+    assert type(await gc.command(GateSet(3, SUBSCRIBER, SPECS))) is GateSetAck  # no reply to TID 2 came first
+    assert cmts.failed_sessions == 0 and len(cmts.gates.gates) == 1
+
+
 async def test_unknown_cops_object_gets_drq_13_and_a_fresh_request(nursery, autojump_clock):
     cmts = await start_cmts(nursery)
     gc = await connect(cmts)

@@ -114,6 +114,19 @@ def test_a_drq_removes_the_handle_and_a_fresh_req_installs_another():
     assert pep.state is pdp.state is State.READY and pdp.handles == {OTHER.value}
 
 
+def test_a_decision_crossing_the_peps_drq_is_let_through_for_the_pep_to_drop():
+    pep, pdp = ready()
+    in_flight = a_decision().encode()  # the PDP sent it before our DRQ reached it
+    deliver(pep, pdp, DeleteRequest.new(HANDLE, Reason(ReasonCode.MALFORMED_DECISION)))
+    deliver(pep, pdp, Request.new(OTHER))
+    pep.receive_data(in_flight, 1.0)
+    assert pep.next_event() == a_decision() and pep.handles == {OTHER.value}  # not installed: the caller drops it
+    pep.receive_data(a_decision(Handle.from_int(99)).encode(), 1.0)  # a handle that never was is still an error
+    with pytest.raises(RemoteProtocolError) as info:
+        pep.next_event()
+    assert info.value.error_code == ErrorCode.BAD_HANDLE
+
+
 def test_sync_request_and_complete_flow_once_accepted():
     pep, pdp = ready()
     assert deliver(pdp, pep, SyncRequest.new()).OPCODE is OpCode.SSQ
