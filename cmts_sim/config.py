@@ -139,6 +139,11 @@ class CmtsConfig(_Settings):
     ka_tolerance: Annotated[float, Field(gt=0)] = Field(
         1.0, description="peer is dead after this many KA intervals of silence")
     max_message: PositiveInt = 64 * 1024
+    accept_timeout: Annotated[float, Field(gt=0)] = Field(
+        10.0, description="seconds a gate controller has to answer the Client-Open with Client-Accept; then "
+        "Client-Close (Error 9) and the connection is closed")
+    write_timeout: Annotated[float, Field(gt=0)] = Field(
+        10.0, description="seconds a send may wait on a peer that reads nothing; then its connection is cut")
     receive_buffer: PositiveInt | None = Field(
         128 * 1024, description="SO_RCVBUF of each connection, bytes: bounds the requests a peer can queue "
         "unanswered, and so how far replies can lag under overload; null = the kernel's autotuning")

@@ -60,6 +60,7 @@ log = logging.getLogger("cmts_sim")
 # with the kernel's receive buffer (config receive_buffer), how much a peer can have queued that we have not
 # answered: beyond that TCP holds the peer back.
 MAX_BATCH = 64
+CLOSE_GRACE = 1.0  # seconds a Client-Close may take to go out before the connection is simply cut
 LAG_WARNING = 1.0  # seconds: a batch answered this late is logged (each time the connection's worst lag grows)
 
 # Read per message: as globals, since reading an enum member (``State.CLOSED``) costs ~0.2 us on CPython 3.11.
@@ -236,7 +237,7 @@ class PeerSession:
         config = server.config
         self.connection = Connection(Role.PEP, max_message=config.max_message, ka_tolerance=config.ka_tolerance,
                                      rng=server._rng)
-        self.transport = CopsTransport(stream, self.connection)
+        self.transport = CopsTransport(stream, self.connection, write_timeout=config.write_timeout)
         for tap in server.taps:
             self.transport.add_tap(tap)
         self.peer = self.transport.peer
@@ -258,6 +259,7 @@ class PeerSession:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
                     await self.transport.send(ClientOpen.new(server.config.cmts_id))
+                    nursery.start_soon(self._await_accept)
                     await self._serve_messages()
                     nursery.cancel_scope.cancel()
         # The nursery wraps whatever escapes it in an ExceptionGroup (trio's strict exception groups).
@@ -432,6 +434,15 @@ class PeerSession:
         await self.close(exc.error_code, exc.error_subcode)
         return True
 
+    async def _await_accept(self) -> None:
+        """A gate controller that never answers our Client-Open would hold its connection for ever."""
+        timeout = self.server.config.accept_timeout
+        await trio.sleep(timeout)
+        if self.connection.state is State.OPENING:
+            log.info("%s: no Client-Accept within %g s; closing", self.peer, timeout)
+            await self.close(ErrorCode.COMMUNICATION_FAILURE)
+            self._cancel.cancel()
+
     async def _peer_dead(self) -> None:
         await self.close(ErrorCode.COMMUNICATION_FAILURE)
         self._cancel.cancel()
@@ -439,10 +450,12 @@ class PeerSession:
     async def close(self, code: int, subcode: int = 0) -> None:
         """Client-Close with Error ``code``, then hang up."""
         if self.connection.state is not State.CLOSED:
-            try:
-                await self.transport.send(ClientClose.new(code, subcode))
-            except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError):
-                pass
+            # A peer that does not read gets a second, not write_timeout: a shutdown waits on every session.
+            with trio.move_on_after(CLOSE_GRACE):
+                try:
+                    await self.transport.send(ClientClose.new(code, subcode))
+                except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError):
+                    pass
         await self.transport.aclose()
 
 

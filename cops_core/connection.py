@@ -116,7 +116,8 @@ class Connection:
         # let through for the caller to drop, not taken as the peer's protocol error.
         self.retired: set[bytes] = set()
         self.ka_interval = 0  # seconds, from the Client-Accept; 0 = no keep-alives
-        self.last_received: float | None = None
+        self.last_received: float | None = None  # when the last whole message arrived: what keeps the peer alive
+        self._fed_at = 0.0  # when the last bytes arrived (one byte every few seconds is no sign of life)
         self.keepalive_due_at: float | None = None  # PEP only
         # The bytes of the message next_event last returned: a trace records them without encoding it again.
         self.last_frame = b""
@@ -130,7 +131,7 @@ class Connection:
         """Feed bytes from the peer; ``b""`` means the peer closed TCP."""
         if data:
             self._framer.feed(data)
-            self.last_received = now
+            self._fed_at = now
         else:
             self._eof = True
 
@@ -149,6 +150,7 @@ class Connection:
                 return ConnectionClosed()
             return NEED_DATA
         self.last_frame = frame
+        self.last_received = self._fed_at
         # decode_message's first step, in line (a gate-command DEC/RPT in one unpack; frames are bytes): two
         # calls fewer per message; anything else takes decode_message whole.
         template = _MESSAGE_DECODERS.get(frame[:2])

@@ -10,6 +10,7 @@ live views and reports all read.  Nothing else hooks into I/O.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 import time
@@ -56,9 +57,13 @@ def stream_addresses(stream: trio.abc.Stream) -> tuple[Address, Address]:
 class CopsTransport:
     """A :class:`~cops_core.connection.Connection` bound to a trio stream."""
 
-    def __init__(self, stream: trio.abc.Stream, connection: Connection, *, tap: Tap | None = None) -> None:
+    def __init__(self, stream: trio.abc.Stream, connection: Connection, *, tap: Tap | None = None,
+                 write_timeout: float = math.inf) -> None:
         self.stream = stream
         self.connection = connection
+        # A peer that stops reading fills both kernel buffers and would hold a send for ever: after this many
+        # seconds the connection is cut (BrokenResourceError), never the task or the process.
+        self.write_timeout = write_timeout
         self.local, self.peer = stream_addresses(stream)
         self._taps: list[Tap] = [tap] if tap else []
         self._outgoing: list[bytes] = []
@@ -207,7 +212,11 @@ class CopsTransport:
             return
         data = b"".join(self._outgoing)
         self._outgoing.clear()
-        await self.stream.send_all(data)
+        with trio.move_on_after(self.write_timeout) as stuck:
+            await self.stream.send_all(data)
+        if stuck.cancelled_caught:
+            await self.aclose()
+            raise trio.BrokenResourceError(f"the peer read nothing for {self.write_timeout:g} s")
 
     async def send(self, *messages: Message) -> None:
         for message in messages:

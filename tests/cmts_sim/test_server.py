@@ -12,8 +12,9 @@ import subprocess
 
 import pytest
 import trio
+import trio.testing
 
-from cops_core.codes import ReportType, RType
+from cops_core.codes import ErrorCode, ReportType, RType
 from cops_core.dqos import (
     ActivityCount,
     GateAlloc,
@@ -721,3 +722,16 @@ async def test_capture_of_a_call_decodes_cleanly_in_tshark(nursery, autojump_clo
     # Wireshark pairs OPN->CAT, each DEC->RPT and each KA->echo: the S flags and handles are right.
     kas = sum(1 for record in records if type(record.message) is KeepAlive and record.outgoing)
     assert details.count("[Response to a request in frame") == 1 + 5 + kas
+
+
+async def test_a_gate_controller_that_never_accepts_is_closed_after_the_accept_timeout(nursery, autojump_clock):
+    cmts = await start_cmts(nursery, accept_timeout=10)
+    gc = await connect(cmts, handshake=False)
+    assert type(await gc.receive()) is ClientOpen
+    started = trio.current_time()
+    close = await gc.next_message()
+    assert type(close) is ClientClose and close.error.code == ErrorCode.COMMUNICATION_FAILURE
+    assert trio.current_time() - started == pytest.approx(10)
+    await gc.closed()
+    await trio.testing.wait_all_tasks_blocked()  # the session's own ending runs once the socket is gone
+    assert not cmts.sessions

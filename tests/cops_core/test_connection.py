@@ -176,6 +176,18 @@ def test_the_pep_schedules_keepalives_between_a_quarter_and_three_quarters_of_th
     assert pdp.keepalive_due_at is None  # the PDP only echoes
 
 
+def test_only_whole_messages_keep_the_peer_alive_not_a_byte_now_and_then():
+    pep, pdp = ready(ka=10)
+    assert pdp.peer_dead_at == 10.0  # the REQ at 0 was the last whole message
+    trickle = pep.send(pep.keepalive(), 0.0)
+    for second, byte in zip((3, 6, 9), trickle[:3]):
+        pdp.receive_data(bytes([byte]), float(second))
+        assert pdp.next_event() is NEED_DATA
+    assert pdp.peer_dead_at == 10.0  # three bytes in nine seconds: still dead at 10
+    pdp.receive_data(trickle[3:], 12.0)
+    assert type(pdp.next_event()) is KeepAlive and pdp.peer_dead_at == 22.0
+
+
 def test_a_ka_interval_of_zero_means_no_keepalives_and_no_silence_verdict():
     pep, pdp = ready(ka=0)
     assert pep.keepalive_due_at is None

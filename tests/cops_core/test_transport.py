@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from cops_core.connection import Connection, Role
@@ -140,3 +141,19 @@ async def test_send_now_leaves_the_bytes_to_a_flush_that_is_sending(autojump_clo
         assert not transport.send_now()
     assert transport.send_now()
     assert await read_exactly(peer, len(ClientAccept.new(30).encode())) == ClientAccept.new(30).encode()
+
+
+async def test_a_peer_that_reads_nothing_is_cut_after_the_write_timeout_not_waited_on_for_ever(autojump_clock):
+    ours, peer = await socket_pair()
+    transport = CopsTransport(ours, Connection(Role.PDP), write_timeout=10)
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    transport.queue(ClientAccept.new(30))
+    keepalive = KeepAlive(solicited=True)
+    for _ in range(1_000_000):  # 8 MB: more than both kernel buffers hold, and the peer never reads
+        transport.queue(keepalive)
+    started = trio.current_time()
+    with pytest.raises(trio.BrokenResourceError, match="the peer read nothing for 10 s"):
+        await transport.flush()
+    assert trio.current_time() - started == pytest.approx(10)
+    await peer.aclose()
