@@ -140,11 +140,13 @@ def _flag_options(function):
               help="dial a PDP instead (repeatable)")
 @click.option("--allow", multiple=True, metavar="CIDR", callback=lambda ctx, param, values: networks(values, ctx, param),
               help="accept gate controllers only from here (repeatable; an address or a network)")
-@click.option("--log-json", type=click.File("w", lazy=False), help="write one JSON line per COPS message here")
+@click.option("--log-json", type=click.File("w", lazy=False),
+              help="write one JSON line per COPS message and connection event here")
+@click.option("--log-hex", is_flag=True, help="--log-json: add each message's bytes in hex")
 @click.option("--quiet", is_flag=True, help="no live panel")
 @click.option("-v", "--verbose", count=True, help="log connection events (-vv: debug)")
 @_flag_options
-def serve(config_path, listen, connect, allow, log_json, quiet, verbose, **overrides) -> None:
+def serve(config_path, listen, connect, allow, log_json, log_hex, quiet, verbose, **overrides) -> None:
     """Serve gate controllers until Ctrl-C (which sends Client-Close to each and exits 0)."""
     try:
         config = build_config(config_path, listen, connect, overrides, allow)
@@ -156,7 +158,7 @@ def serve(config_path, listen, connect, allow, log_json, quiet, verbose, **overr
                         format="%(asctime)s %(name)s %(message)s")
     console = Console(stderr=True)
     try:
-        trio.run(_serve, config, log_json, not quiet and console.is_terminal, console)
+        trio.run(_serve, config, log_json, log_hex, verbose, not quiet and console.is_terminal, console)
     except* OSError as group:  # a busy port, an address not on this host, a name that does not resolve
         exc = group
         while isinstance(exc, BaseExceptionGroup):
@@ -165,16 +167,19 @@ def serve(config_path, listen, connect, allow, log_json, quiet, verbose, **overr
         sys.exit(2)
 
 
-async def _serve(config: CmtsConfig, log_json, panel: bool, console: Console) -> None:
+async def _serve(config: CmtsConfig, log_json, log_hex: bool, verbose: int, panel: bool, console: Console) -> None:
     from .gcpolicy import tuned_gc
     from .live import run_panel
     from .metrics import cmts_registry, serve_metrics
     from .server import CmtsServer
-    from .stats import JsonLog, Stats
+    from .stats import JsonLog, Stats, log_message
 
     stats = Stats()
-    taps = [stats.tap] + ([JsonLog(log_json).tap] if log_json else [])
+    journal = JsonLog(log_json, hex_bytes=log_hex) if log_json else None
+    taps = [stats.tap] + ([journal.tap] if journal else []) + ([log_message] if verbose >= 2 else [])
     server = CmtsServer(config, taps=taps)
+    if journal is not None:
+        server.on_connection = journal.connection
     async with trio.open_nursery() as nursery:
         addresses = await nursery.start(server.serve)
         where = ", ".join(f"{host}:{port}" for host, port in addresses)

@@ -95,6 +95,7 @@ class CmtsServer:
         self.dropped_events = 0
         self.failed_sessions = 0
         self.refused = 0  # connections from peers not in config.allow, closed before any COPS
+        self.on_connection: Callable[[str, str, str], None] = lambda peer, event, why: None  # --log-json
         # Called after each batch a session answered, with its size and the seconds from reading its bytes to
         # sending the replies (the metrics' latency histogram); a no-op unless someone listens.
         self.on_batch: Callable[[int, float], None] = lambda messages, lag: None
@@ -138,6 +139,7 @@ class CmtsServer:
             if not allowed(peer, self.config.allow):
                 self.refused += 1
                 log.warning("refused a connection from %s: not in the allow list", peer)
+                self.on_connection(peer, "refused", "not in the allow list")
                 await stream.aclose()
                 return
         await self._run_session(stream)
@@ -245,6 +247,7 @@ class PeerSession:
         self.received = 0
         self.lag = 0.0  # seconds from reading the last batch's bytes to sending its replies
         self.max_lag = 0.0  # the longest such wait on this connection
+        self.ended = ""  # why the session ended, for the log line and the JSON log's "closed" event
         self._cancel = trio.CancelScope()
 
     @property
@@ -254,6 +257,9 @@ class PeerSession:
     async def run(self) -> None:
         server = self.server
         server.sessions.add(self)
+        peer = f"{self.peer[0]}:{self.peer[1]}"
+        log.info("%s: connected", peer)
+        server.on_connection(peer, "connected", "")
         try:
             with self._cancel:
                 async with trio.open_nursery() as nursery:
@@ -264,15 +270,19 @@ class PeerSession:
                     nursery.cancel_scope.cancel()
         # The nursery wraps whatever escapes it in an ExceptionGroup (trio's strict exception groups).
         except* (trio.BrokenResourceError, trio.ClosedResourceError) as group:
-            log.info("%s: connection lost: %s", self.peer, group.exceptions[0])
+            self.ended = self.ended or f"connection lost: {group.exceptions[0]}"
         except* Exception:
             # A bug must not take the other connections down with it: log it loudly, close this one.
             log.exception("%s: session failed", self.peer)
             server.failed_sessions += 1
+            self.ended = "a bug in cmts-sim (logged)"
             await self.close(ErrorCode.CLIENT_FAILURE)
         finally:
             server.sessions.discard(self)
             await self.transport.aclose()
+            why = self.ended or "the gate controller closed TCP"
+            log.info("%s: closed: %s", peer, why)
+            server.on_connection(peer, "closed", why)
 
     def backlog(self) -> int:
         """Bytes the gate controller sent that we have not answered yet (kernel queue and framer)."""
@@ -289,7 +299,7 @@ class PeerSession:
                     return
                 continue
             except ProtocolError as exc:
-                log.info("%s: protocol error: %s", self.peer, exc)
+                self.ended = f"it broke the protocol: {exc}"
                 await self.close(exc.error_code, exc.error_subcode)
                 return
             try:
@@ -333,6 +343,7 @@ class PeerSession:
         if kind is Decision:
             self._on_decision(message)
         elif kind is ClientAccept:
+            log.info("%s:%d: Client-Accept, KA timer %d s", *self.peer, message.ka_seconds)
             self._install_request_state()
             # The stop_keepalives fault is a PEP gone quiet: no KAs, and no verdict on the GC's silence either.
             # A GC only echoes, so it falls silent too, and our verdict (Client-Close, Error 9) would always
@@ -344,6 +355,8 @@ class PeerSession:
             self.transport.queue(Request.new(self.handle))
             self.transport.queue(SyncComplete.new(message.handle))
         elif kind is ClientClose:
+            error = message.error
+            self.ended = f"it sent Client-Close (error {error.code} {_code_name(ErrorCode, error.code)})"
             return False
         return True  # KA echoes need no answer; DEC/RPT bookkeeping is the connection's
 
@@ -431,6 +444,7 @@ class PeerSession:
                 self._delete_request_state(ReasonCode.MALFORMED_DECISION)
             await self.transport.flush()
             return False
+        self.ended = f"it sent bytes we cannot read: {exc}"
         await self.close(exc.error_code, exc.error_subcode)
         return True
 
@@ -439,16 +453,19 @@ class PeerSession:
         timeout = self.server.config.accept_timeout
         await trio.sleep(timeout)
         if self.connection.state is State.OPENING:
-            log.info("%s: no Client-Accept within %g s; closing", self.peer, timeout)
+            self.ended = f"no Client-Accept within {timeout:g} s"
             await self.close(ErrorCode.COMMUNICATION_FAILURE)
             self._cancel.cancel()
 
     async def _peer_dead(self) -> None:
+        self.ended = f"silent for a whole KA interval ({self.connection.ka_interval} s)"
         await self.close(ErrorCode.COMMUNICATION_FAILURE)
         self._cancel.cancel()
 
     async def close(self, code: int, subcode: int = 0) -> None:
         """Client-Close with Error ``code``, then hang up."""
+        sent = f"we sent Client-Close (error {code} {_code_name(ErrorCode, code)})"
+        self.ended = f"{self.ended}; {sent}" if self.ended else sent
         if self.connection.state is not State.CLOSED:
             # A peer that does not read gets a second, not write_timeout: a shutdown waits on every session.
             with trio.move_on_after(CLOSE_GRACE):
@@ -457,6 +474,10 @@ class PeerSession:
                 except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError):
                     pass
         await self.transport.aclose()
+
+
+def _code_name(codes: type, code: int) -> str:
+    return codes(code).name.lower().replace("_", " ") if code in codes._value2member_map_ else "(undefined)"
 
 
 def _error_reply(exc: PacketCableDecodeError):

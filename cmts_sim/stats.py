@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from collections import Counter
 from enum import IntEnum
 from typing import IO
 
 from cops_core.codes import ErrorCode, OpCode, ReasonCode
-from cops_core.dqos import GateCommandType, PacketCableErrorCode, decode_gate_command, gate_command_of
+from cops_core.dqos import (
+    GateCloseSubcode,
+    GateCommandType,
+    GateDeleteSubcode,
+    PacketCableErrorCode,
+    decode_gate_command,
+    gate_command_of,
+)
 from cops_core.errors import DecodeError
 from cops_core.messages import Malformed
 from cops_core.objects import ClientSpecificDecision, SignaledClientSI
 from cops_core.transport import TraceRecord
+
+log = logging.getLogger("cmts_sim")
 
 
 _CARRIERS = (ClientSpecificDecision, SignaledClientSI)  # the objects a DEC / RPT carries its gate command in
@@ -141,11 +152,39 @@ def _name(codes: type[IntEnum], code: int) -> str:
     return codes(code).name if code in codes._value2member_map_ else str(code)
 
 
-class JsonLog:
-    """One JSON line per COPS message: time, peer, direction, opcode, gate command, gate id, transaction id."""
+def log_message(record: TraceRecord) -> None:
+    """``-vv``: every message in one line (a tap installed only then: building the line costs)."""
+    entry: dict = {}
+    message = record.message
+    if type(message) is Malformed:
+        text = f"malformed: {message.error}"
+    else:
+        JsonLog._describe(entry, message)
+        text = " ".join([message.OPCODE.name] + [
+            f"{key} {value['code']}/{value['subcode']} {value['name']}" if isinstance(value, dict) else f"{key} {value}"
+            for key, value in entry.items()])
+    log.debug("%s:%d %s %s", *record.peer, "->" if record.outgoing else "<-", text)
 
-    def __init__(self, stream: IO[str]) -> None:
+
+class JsonLog:
+    """One JSON line per COPS message and per connection event, for an operator to answer "why" from the log alone.
+
+    A message: time, peer, direction, opcode, and for a gate command its name, transaction id, gate id,
+    subscriber, error (code, sub-code and name), Gate-Close or Gate-Delete reason; a Client-Close its error;
+    with ``hex`` the message's bytes.  A connection event (:meth:`connection`): time, peer, event
+    ("connected", "refused", "closed") and why.
+    """
+
+    def __init__(self, stream: IO[str], *, hex_bytes: bool = False) -> None:
         self.stream = stream
+        self.hex_bytes = hex_bytes
+
+    def connection(self, peer: str, event: str, why: str = "") -> None:
+        entry = {"time": round(time.time(), 6), "peer": peer, "event": event}
+        if why:
+            entry["why"] = why
+        self.stream.write(json.dumps(entry) + "\n")
+        self.stream.flush()
 
     def tap(self, record: TraceRecord) -> None:
         message = record.message
@@ -159,6 +198,8 @@ class JsonLog:
         else:
             entry["opcode"] = message.OPCODE.name
             self._describe(entry, message)
+            if self.hex_bytes:
+                entry["hex"] = record.data.hex()
         self.stream.write(json.dumps(entry) + "\n")
         self.stream.flush()
 
@@ -174,3 +215,17 @@ class JsonLog:
             entry["transaction_id"] = command.transaction_id
             if getattr(command, "gate_id", None) is not None:
                 entry["gate_id"] = f"0x{command.gate_id:08x}"
+            if getattr(command, "subscriber", None) is not None:
+                entry["subscriber"] = str(command.subscriber)
+            error = getattr(command, "error", None)
+            if error is not None:
+                entry["error"] = {"code": error.code, "subcode": error.subcode,
+                                  "name": _name(PacketCableErrorCode, error.code).lower()}
+            reason = getattr(command, "reason", None)
+            if reason is not None:
+                subcodes = GateCloseSubcode if reason.code == 1 else GateDeleteSubcode
+                entry["reason"] = {"code": reason.code, "subcode": reason.subcode,
+                                   "name": _name(subcodes, reason.subcode).lower()}
+        elif message.OPCODE is OpCode.CC:
+            entry["error"] = {"code": message.error.code, "subcode": message.error.subcode,
+                              "name": _name(ErrorCode, message.error.code).lower()}

@@ -5,14 +5,17 @@ from __future__ import annotations
 import io
 import json
 
+import trio
+import trio.testing
+
 from rich.console import Console
 
 from cmts_sim.live import render
 from cmts_sim.stats import JsonLog, Stats, gate_command_type
-from cops_core.codes import OpCode, RType
-from cops_core.dqos import (GateCommandType, GateDelete, GateInfo, GateInfoErr, GateSet, GateSetAck, SubscriberIDIPv4,
+from cops_core.codes import ErrorCode, OpCode, RType
+from cops_core.dqos import (GateAlloc, GateCommandType, GateDelete, GateInfo, GateInfoErr, GateSet, GateSetAck, SubscriberIDIPv4,
                             TransactionID)
-from cops_core.messages import Decision
+from cops_core.messages import ClientClose, Decision
 from cops_core.objects import ClientSpecificDecision, Context, DecisionFlags, Handle, UnknownObject
 
 from .conftest import SUBSCRIBER, connect, gate_spec, start_cmts
@@ -31,6 +34,33 @@ async def test_the_json_log_has_one_line_per_message_with_gate_command_gate_id_a
     assert dec["gate_command"] == "Gate-Set" and dec["transaction_id"] == 0x1234 and "gate_id" not in dec
     assert rpt["gate_command"] == "Gate-Set-Ack" and rpt["gate_id"] == f"0x{ack.gate_id:08x}"
     assert all(line["peer"].startswith("127.0.0.1:") and line["time"] > 1e9 for line in lines)
+
+
+async def test_the_json_log_alone_says_why_a_gate_or_a_connection_ended(nursery, autojump_clock, caplog):
+    caplog.set_level("INFO", logger="cmts_sim")
+    stream = io.StringIO()
+    journal = JsonLog(stream, hex_bytes=True)
+    cmts = await start_cmts(nursery, taps=[journal.tap], timers={"t0": 1})
+    cmts.on_connection = journal.connection
+    gc = await connect(cmts)
+    await gc.command(GateInfo(7, SUBSCRIBER, 0x0BADCAFE))
+    gate = (await gc.command(GateAlloc(8, SUBSCRIBER))).gate_id
+    await gc.reply()  # T0: the Gate-Close
+    await gc.send(ClientClose.new(ErrorCode.SHUTTING_DOWN))
+    await gc.closed()
+    await trio.testing.wait_all_tasks_blocked()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    events = [line for line in lines if "event" in line]
+    assert [event["event"] for event in events] == ["connected", "closed"]
+    assert events[1]["why"] == "it sent Client-Close (error 11 shutting down)"
+    err = next(line for line in lines if line.get("gate_command") == "Gate-Info-Err")
+    assert err["error"] == {"code": 2, "subcode": 0, "name": "unknown_gate_id"} and err["subscriber"] == "10.0.1.10"
+    close = next(line for line in lines if line.get("gate_command") == "Gate-Close")
+    assert close["gate_id"] == f"0x{gate:08x}"
+    assert close["reason"] == {"code": 1, "subcode": 4, "name": "timer_t0_expiration"}
+    cc = next(line for line in lines if line.get("opcode") == "CC")
+    assert cc["error"]["name"] == "shutting_down" and cc["hex"].startswith("1008")
+    assert "connected" in caplog.text and "closed: it sent Client-Close (error 11 shutting down)" in caplog.text
 
 
 async def test_counters_and_the_panel_show_messages_gates_and_errors_sent(nursery, autojump_clock):
