@@ -44,8 +44,9 @@ def cms_sim_run(port: int, *args: str, tmp_path: Path) -> tuple[subprocess.Compl
 
 @pytest.mark.parametrize("gear", [["--t0", "1"]], indirect=True)
 def test_every_shipped_scenario_passes_or_is_skipped_with_its_reason(gear, tmp_path):
-    run, report = cms_sim_run(gear, "--var", "t0_wait=3s", *map(str, sorted(SCENARIOS.glob("*.yaml"))),
-                              tmp_path=tmp_path)
+    # Real time on a shared machine: an audit gets a second, not the 50 ms an idle lab CMTS is held to.
+    run, report = cms_sim_run(gear, "--var", "t0_wait=3s", "--var", "audit_within=1s",
+                              *map(str, sorted(SCENARIOS.glob("*.yaml"))), tmp_path=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
     verdicts = {Path(result["file"]).stem: (result["verdict"], result["skipped"]) for result in report["results"]}
     skipped = {name: reason for name, (verdict, reason) in verdicts.items() if verdict == "skipped"}
