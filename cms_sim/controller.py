@@ -77,6 +77,7 @@ from cops_core.dqos import (
     GateSpec,
     PacketCableReason,
     decision_for,
+    encoded_decision_for,
     gate_command_of,
 )
 
@@ -409,9 +410,12 @@ class GateController:
         tid = self._tids.allocate(self._pending)
         command = _new(type(command), (tid, *command[1:]))  # _replace(transaction_id=tid), at a third of the cost
         try:
-            self._queue(link, decision_for(link.handle, command))
+            # The DEC and its bytes in one go: no encode pass over the objects (the state check and taps still
+            # see the message).
+            link.transport.queue(*encoded_decision_for(link.handle, command))
         except LocalProtocolError:  # the connection closed in this very batch; the reader has yet to see it
             raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
+        self.stats.messages_out += 1
         self._pending[tid] = _Pending(command, callback)
         self.stats.requests += 1
         return tid
