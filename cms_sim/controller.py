@@ -177,6 +177,10 @@ class TransactionIds:
         self._next = start
 
     def allocate(self, in_flight: dict) -> int:
+        tid = self._next  # the next one is nearly always free: taken without setting up the search
+        if tid not in in_flight:
+            self._next = tid % 0xFFFF + 1
+            return tid
         for _ in range(0xFFFF):
             tid = self._next
             self._next = tid % 0xFFFF + 1
@@ -703,11 +707,15 @@ class GateController:
                 self._resolve(exc.transaction_id, outcome.Error(error))
             return False
         kind = type(command)
+        # Events as the reader makes them at load (one Gate-Open and one Gate-Close a call): the run's clock read
+        # directly, the NamedTuple made by tuple.__new__ (its own __new__ is Python code).
         if kind is GateOpen:
-            self._emit(GateOpened(trio.current_time(), link.transport.peer, command.gate_id, command))
+            transport = link.transport
+            self._emit(_new(GateOpened, (transport.now(), transport.peer, command.gate_id, command)))
         elif kind is GateClose:
             reason = command.reason.subcode if command.reason is not None else None
-            self._emit(GateClosed(trio.current_time(), link.transport.peer, command.gate_id, reason, command))
+            transport = link.transport
+            self._emit(_new(GateClosed, (transport.now(), transport.peer, command.gate_id, reason, command)))
         elif command is not None:
             self._on_reply(command)
         else:
