@@ -199,7 +199,7 @@ class _Pending:
 
     __slots__ = ("command", "task", "result", "callback")
 
-    def __init__(self, command, callback: Callable[[outcome.Outcome], None] | None = None) -> None:
+    def __init__(self, command, callback: Callable[[object, ControllerError | None], None] | None = None) -> None:
         self.command = command
         self.task = None
         self.result: outcome.Outcome | None = None
@@ -397,12 +397,13 @@ class GateController:
             return await trio.lowlevel.wait_task_rescheduled(abort)
         raise RequestTimeout(f"{command.title} (TID {command.transaction_id})", timeout, command)
 
-    def submit(self, command, callback: Callable[[outcome.Outcome], None]) -> int:
+    def submit(self, command, callback: Callable[[object, ControllerError | None], None]) -> int:
         """Queue any GC gate command with a free TID, without waiting; returns the TID.
 
-        ``callback`` gets the reply as an :class:`outcome.Outcome`: ``Value(ack)``,
-        or ``Error`` of a :class:`GateError`, :class:`UnexpectedReply` or
-        :class:`GateControlLost`.  It runs in the reader task, so it must not
+        ``callback(reply, error)`` gets the Ack and None, or the
+        :class:`GateError`, :class:`UnexpectedReply` or
+        :class:`GateControlLost` with the reply it came with (None if none
+        did): no Outcome object per reply.  It runs in the reader task, so it must not
         block; commands it submits go out with the reader's next write.  The
         caller keeps the deadline and calls :meth:`abandon` when it passes.
         Commands submitted outside the reader go out on :meth:`flush`.
@@ -732,6 +733,10 @@ class GateController:
         ack, err = _REPLIES[type(request)]
         kind = type(reply)
         if kind is ack:
+            if pending.callback is not None:  # submit's, nearly every reply under load: _resolve, in line
+                del self._pending[reply.transaction_id]
+                pending.callback(reply, None)
+                return
             result = outcome.Value(reply)
         elif kind is err:
             result = outcome.Error(GateError.from_reply(request, reply))
@@ -803,7 +808,10 @@ class GateController:
         if pending is _LATE:
             return
         if pending.callback is not None:
-            pending.callback(result)
+            if type(result) is outcome.Value:
+                pending.callback(result.value, None)
+            else:
+                pending.callback(getattr(result.error, "reply", None), result.error)
         elif pending.task is None:
             pending.result = result
         else:

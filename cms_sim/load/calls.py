@@ -24,8 +24,6 @@ import itertools
 import random
 from typing import Any, Callable
 
-import outcome
-
 from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateDeleteErr, GateSetAck
 
 from ..errors import ControllerError, GateControlLost, GateError, RequestTimeout
@@ -191,7 +189,8 @@ class CallEngine:
         token = call.token
         controller = call.controller
         try:
-            call.tid = controller.submit(command, lambda result: self._reply(call, token, op, command, result))
+            call.tid = controller.submit(command,
+                                         lambda reply, error: self._reply(call, token, op, command, reply, error))
         except GateControlLost as exc:
             raise StepFailed(str(exc), exc.cause) from None
         except ControllerError as exc:  # every Transaction-ID in flight: the CMTS is that far behind
@@ -201,21 +200,15 @@ class CallEngine:
         self._at(now + timeout, call)
         return False
 
-    def _reply(self, call: Call, token: int, op: Op, command, result: outcome.Outcome) -> None:
+    def _reply(self, call: Call, token: int, op: Op, command, reply, error: ControllerError | None) -> None:
         if call.token != token:
             return
         now = self.clock()
         call.tid = None
         latency = now - call.op_started
-        error: ControllerError | None = None
-        if type(result) is outcome.Value:
-            reply = result.value
-        else:
-            error = result.error
-            if isinstance(error, GateControlLost):
-                self._fail(call, error.cause)
-                return
-            reply = getattr(error, "reply", None)  # GateError, UnexpectedReply
+        if isinstance(error, GateControlLost):
+            self._fail(call, error.cause)
+            return
         self.recorder.record(op.title, latency)  # every reply, Ack or Err: the gate command's latency too
         if error is None or isinstance(error, GateError):  # a reply of the wrong type names other gates
             self._track(call, command, reply)
@@ -403,7 +396,7 @@ class CallEngine:
         self.cleanups += 1
         controller.flush()
 
-    def _cleaned(self, result: outcome.Outcome) -> None:
+    def _cleaned(self, reply, error: ControllerError | None) -> None:
         self.cleanups -= 1
 
     # --- connections ------------------------------------------------------------------------------
