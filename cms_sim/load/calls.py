@@ -29,7 +29,7 @@ from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateDeleteEr
 from ..errors import ControllerError, GateControlLost, GateError, RequestTimeout
 from ..events import EVENT_KINDS, Connected, ConnectionLost, GateClosed, GateOpened
 from ..scenario.actions import (EVENT_TITLES, REQUEST_CLASS, StepFailed, check_event, judge_reply, judges_acks,
-                                sample_hold, save)
+                                sample_hold, save, save_from_ack, saves_only)
 from ..scenario.model import CommitStep, ExpectEventStep, GateCommandStep, HoldStep, ReleaseStep, ReserveStep, WaitStep
 from ..scenario.modem import DEFAULT_MODEM_TIMEOUT
 from ..scenario.values import Template
@@ -83,6 +83,7 @@ class CallEngine:
         self.ops = program.ops
         self._begins = tuple(self._BEGIN[type(op.step)] for op in self.ops)  # each op's way to start
         self._judged = tuple(isinstance(op.step, GateCommandStep) and judges_acks(op.step) for op in self.ops)
+        self._saving = tuple(isinstance(op.step, GateCommandStep) and saves_only(op.step) for op in self.ops)
         self.recorder = recorder
         self.tally = recorder.tally
         self.clock = clock
@@ -214,7 +215,10 @@ class CallEngine:
             self._track(call, command, reply)
         if error is not None or self._judged[call.pc]:
             try:
-                judge_reply(op.step, reply, error, latency, call.variables)
+                if error is None and self._saving[call.pc]:
+                    save_from_ack(op.step, reply, call.variables)
+                else:
+                    judge_reply(op.step, reply, error, latency, call.variables)
             except StepFailed as exc:
                 self._fail(call, exc.cause)
                 return
