@@ -77,6 +77,7 @@ from cops_core.dqos import (
     GateSpec,
     PacketCableReason,
     decision_for,
+    encoded_decision_for,
     gate_command_of,
 )
 
@@ -176,6 +177,10 @@ class TransactionIds:
         self._next = start
 
     def allocate(self, in_flight: dict) -> int:
+        tid = self._next  # the next one is nearly always free: taken without setting up the search
+        if tid not in in_flight:
+            self._next = tid % 0xFFFF + 1
+            return tid
         for _ in range(0xFFFF):
             tid = self._next
             self._next = tid % 0xFFFF + 1
@@ -194,7 +199,7 @@ class _Pending:
 
     __slots__ = ("command", "task", "result", "callback")
 
-    def __init__(self, command, callback: Callable[[outcome.Outcome], None] | None = None) -> None:
+    def __init__(self, command, callback: Callable[[object, ControllerError | None], None] | None = None) -> None:
         self.command = command
         self.task = None
         self.result: outcome.Outcome | None = None
@@ -392,12 +397,13 @@ class GateController:
             return await trio.lowlevel.wait_task_rescheduled(abort)
         raise RequestTimeout(f"{command.title} (TID {command.transaction_id})", timeout, command)
 
-    def submit(self, command, callback: Callable[[outcome.Outcome], None]) -> int:
+    def submit(self, command, callback: Callable[[object, ControllerError | None], None]) -> int:
         """Queue any GC gate command with a free TID, without waiting; returns the TID.
 
-        ``callback`` gets the reply as an :class:`outcome.Outcome`: ``Value(ack)``,
-        or ``Error`` of a :class:`GateError`, :class:`UnexpectedReply` or
-        :class:`GateControlLost`.  It runs in the reader task, so it must not
+        ``callback(reply, error)`` gets the Ack and None, or the
+        :class:`GateError`, :class:`UnexpectedReply` or
+        :class:`GateControlLost` with the reply it came with (None if none
+        did): no Outcome object per reply.  It runs in the reader task, so it must not
         block; commands it submits go out with the reader's next write.  The
         caller keeps the deadline and calls :meth:`abandon` when it passes.
         Commands submitted outside the reader go out on :meth:`flush`.
@@ -409,9 +415,12 @@ class GateController:
         tid = self._tids.allocate(self._pending)
         command = _new(type(command), (tid, *command[1:]))  # _replace(transaction_id=tid), at a third of the cost
         try:
-            self._queue(link, decision_for(link.handle, command))
+            # The DEC and its bytes in one go: no encode pass over the objects (the state check and taps still
+            # see the message).
+            link.transport.queue(*encoded_decision_for(link.handle, command))
         except LocalProtocolError:  # the connection closed in this very batch; the reader has yet to see it
             raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
+        self.stats.messages_out += 1
         self._pending[tid] = _Pending(command, callback)
         self.stats.requests += 1
         return tid
@@ -699,11 +708,15 @@ class GateController:
                 self._resolve(exc.transaction_id, outcome.Error(error))
             return False
         kind = type(command)
+        # Events as the reader makes them at load (one Gate-Open and one Gate-Close a call): the run's clock read
+        # directly, the NamedTuple made by tuple.__new__ (its own __new__ is Python code).
         if kind is GateOpen:
-            self._emit(GateOpened(trio.current_time(), link.transport.peer, command.gate_id, command))
+            transport = link.transport
+            self._emit(_new(GateOpened, (transport.now(), transport.peer, command.gate_id, command)))
         elif kind is GateClose:
             reason = command.reason.subcode if command.reason is not None else None
-            self._emit(GateClosed(trio.current_time(), link.transport.peer, command.gate_id, reason, command))
+            transport = link.transport
+            self._emit(_new(GateClosed, (transport.now(), transport.peer, command.gate_id, reason, command)))
         elif command is not None:
             self._on_reply(command)
         else:
@@ -720,6 +733,10 @@ class GateController:
         ack, err = _REPLIES[type(request)]
         kind = type(reply)
         if kind is ack:
+            if pending.callback is not None:  # submit's, nearly every reply under load: _resolve, in line
+                del self._pending[reply.transaction_id]
+                pending.callback(reply, None)
+                return
             result = outcome.Value(reply)
         elif kind is err:
             result = outcome.Error(GateError.from_reply(request, reply))
@@ -791,7 +808,10 @@ class GateController:
         if pending is _LATE:
             return
         if pending.callback is not None:
-            pending.callback(result)
+            if type(result) is outcome.Value:
+                pending.callback(result.value, None)
+            else:
+                pending.callback(getattr(result.error, "reply", None), result.error)
         elif pending.task is None:
             pending.result = result
         else:

@@ -24,14 +24,12 @@ import itertools
 import random
 from typing import Any, Callable
 
-import outcome
-
 from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateDeleteErr, GateSetAck
 
 from ..errors import ControllerError, GateControlLost, GateError, RequestTimeout
 from ..events import EVENT_KINDS, Connected, ConnectionLost, GateClosed, GateOpened
 from ..scenario.actions import (EVENT_TITLES, REQUEST_CLASS, StepFailed, check_event, judge_reply, judges_acks,
-                                sample_hold, save)
+                                sample_hold, save, save_from_ack, saves_only)
 from ..scenario.model import CommitStep, ExpectEventStep, GateCommandStep, HoldStep, ReleaseStep, ReserveStep, WaitStep
 from ..scenario.modem import DEFAULT_MODEM_TIMEOUT
 from ..scenario.values import Template
@@ -85,6 +83,7 @@ class CallEngine:
         self.ops = program.ops
         self._begins = tuple(self._BEGIN[type(op.step)] for op in self.ops)  # each op's way to start
         self._judged = tuple(isinstance(op.step, GateCommandStep) and judges_acks(op.step) for op in self.ops)
+        self._saving = tuple(isinstance(op.step, GateCommandStep) and saves_only(op.step) for op in self.ops)
         self.recorder = recorder
         self.tally = recorder.tally
         self.clock = clock
@@ -191,7 +190,8 @@ class CallEngine:
         token = call.token
         controller = call.controller
         try:
-            call.tid = controller.submit(command, lambda result: self._reply(call, token, op, command, result))
+            call.tid = controller.submit(command,
+                                         lambda reply, error: self._reply(call, token, op, command, reply, error))
         except GateControlLost as exc:
             raise StepFailed(str(exc), exc.cause) from None
         except ControllerError as exc:  # every Transaction-ID in flight: the CMTS is that far behind
@@ -201,27 +201,24 @@ class CallEngine:
         self._at(now + timeout, call)
         return False
 
-    def _reply(self, call: Call, token: int, op: Op, command, result: outcome.Outcome) -> None:
+    def _reply(self, call: Call, token: int, op: Op, command, reply, error: ControllerError | None) -> None:
         if call.token != token:
             return
         now = self.clock()
         call.tid = None
         latency = now - call.op_started
-        error: ControllerError | None = None
-        if type(result) is outcome.Value:
-            reply = result.value
-        else:
-            error = result.error
-            if isinstance(error, GateControlLost):
-                self._fail(call, error.cause)
-                return
-            reply = getattr(error, "reply", None)  # GateError, UnexpectedReply
+        if isinstance(error, GateControlLost):
+            self._fail(call, error.cause)
+            return
         self.recorder.record(op.title, latency)  # every reply, Ack or Err: the gate command's latency too
         if error is None or isinstance(error, GateError):  # a reply of the wrong type names other gates
             self._track(call, command, reply)
         if error is not None or self._judged[call.pc]:
             try:
-                judge_reply(op.step, reply, error, latency, call.variables)
+                if error is None and self._saving[call.pc]:
+                    save_from_ack(op.step, reply, call.variables)
+                else:
+                    judge_reply(op.step, reply, error, latency, call.variables)
             except StepFailed as exc:
                 self._fail(call, exc.cause)
                 return
@@ -403,7 +400,7 @@ class CallEngine:
         self.cleanups += 1
         controller.flush()
 
-    def _cleaned(self, result: outcome.Outcome) -> None:
+    def _cleaned(self, reply, error: ControllerError | None) -> None:
         self.cleanups -= 1
 
     # --- connections ------------------------------------------------------------------------------

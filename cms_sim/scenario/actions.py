@@ -205,11 +205,33 @@ _NOT_EXPECTATIONS = frozenset({"name", "timeout"})
 def judges_acks(step: GateCommandStep) -> bool:
     """False when :func:`judge_reply` passes every Ack of ``step`` without looking: it expects one, with no
     ``within``, nothing to save and nothing else set.  ``cms-sim load`` then skips judging its Acks."""
-    if step.expect != "ack" or step.within is not None or step.save or step.reply is not None:
-        return True
-    return any(getattr(step, name) != field.get_default(call_default_factory=True)
-               for name, field in type(step).model_fields.items()
-               if name not in _NOT_EXPECTATIONS and name not in (step.KIND, "expect", "within", "save"))
+    return bool(step.save) or not _only_saves(step)
+
+
+def saves_only(step: GateCommandStep) -> bool:
+    """True when all :func:`judge_reply` does with an Ack of ``step`` is ``save:`` (a Gate-Alloc keeping its
+    Gate-ID): ``cms-sim load`` then judges its Acks with :func:`save_from_ack`."""
+    return bool(step.save) and _only_saves(step)
+
+
+def _only_saves(step: GateCommandStep) -> bool:
+    """``step`` expects an Ack, with no ``within``, no ``reply`` and nothing else set: at most it saves."""
+    if step.expect != "ack" or step.within is not None or step.reply is not None:
+        return False
+    return not any(getattr(step, name) != field.get_default(call_default_factory=True)
+                   for name, field in type(step).model_fields.items()
+                   if name not in _NOT_EXPECTATIONS and name not in (step.KIND, "expect", "within", "save"))
+
+
+def save_from_ack(step: GateCommandStep, reply, variables: dict[str, Any]) -> None:
+    """:func:`judge_reply` of an Ack for a step that :func:`saves_only`: the same variables set, the same StepFailed,
+    without the Ack made into a dict first."""
+    fields = reply._fields
+    for name, field in step.save.items():
+        value = getattr(reply, field) if field in fields else None
+        if value is None:
+            raise StepFailed(f"cannot save {field} into ${{{name}}}: {reply.title} has none", f"cannot save {field}")
+        variables[name] = value
 
 
 def failure_cause(error: ControllerError, step) -> str:

@@ -30,6 +30,7 @@ from .commands import (
     decision_for,
     decode_gate_command,
     encode_gate_command,
+    encoded_decision_for,
     encoded_report_for,
     gate_command_of,
     report_for,

@@ -418,6 +418,35 @@ def decision_for(handle: Handle, command: GateCommand) -> Decision:
                            _DQOS, False))
 
 
+# A DQoS DEC with a 4-byte Handle, up to its 6/4 header: common header, Handle, Context 8/0, Install + Trigger-Error.
+_DECISION_HEAD = struct.Struct("!BBHII4sIHHIHHI")
+_DEC = int(OpCode.DEC)
+_CONTEXT_HEADER = 8 << 16 | CNum.CONTEXT << 8 | 1
+_FLAGS_HEADER = 8 << 16 | CNum.DECISION << 8 | 1
+_CLIENT_DECISION_TYPE = CNum.DECISION << 8 | 4
+
+
+def encoded_decision_for(handle: Handle, command: GateCommand) -> tuple[Decision, bytes]:
+    """:func:`decision_for`'s DEC and its bytes, packed in one go: a gate controller under load sends thousands.
+
+    The bytes are exactly ``decision.encode()``; a Handle other than 4 bytes
+    or a payload that needs padding takes that general path.
+    """
+    payload = _TEMPLATES.encode(command)  # command.encode()'s first step, in line
+    if payload is None:
+        payload = command.encode()
+    decision = _new(Decision, ((handle, _COMMAND_CONTEXT, _INSTALL, _new(ClientSpecificDecision, (payload,))),
+                               _DQOS, False))
+    value = handle[0]
+    n = len(payload)
+    if type(value) is not bytes or len(value) != 4 or n & 3:
+        return decision, decision.encode()
+    return decision, _DECISION_HEAD.pack(0x10, _DEC, _DQOS, 36 + n, _HANDLE_HEADER, value,
+                                         _CONTEXT_HEADER, RType.CONFIGURATION, 0,
+                                         _FLAGS_HEADER, DecisionCommand.INSTALL, DecisionFlag.TRIGGER_ERROR,
+                                         (n + 4) << 16 | _CLIENT_DECISION_TYPE) + payload
+
+
 def report_for(handle: Handle, command: GateCommand, *, event_report_type: int = ReportType.ACCOUNTING) -> Report:
     """The RPT that carries a CMTS reply (solicited) or event (unsolicited, Report-Type ``event_report_type``)."""
     solicited = command.SOLICITED

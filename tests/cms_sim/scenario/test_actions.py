@@ -8,8 +8,9 @@ import pytest
 
 from cms_sim.events import GateClosed
 from cms_sim.scenario import parse_scenario
-from cms_sim.scenario.actions import StepFailed, check_event, judge_event, judge_reply, judges_acks
-from cops_core.dqos import GateSetAck
+from cms_sim.scenario.actions import (StepFailed, check_event, judge_event, judge_reply, judges_acks, save_from_ack,
+                                      saves_only)
+from cops_core.dqos import GateAllocAck, GateSetAck
 
 HEADER = """\
 name: test
@@ -69,3 +70,41 @@ def test_a_step_field_judges_acks_does_not_know_counts_as_an_expectation_when_se
     plain = GateSetWithMore.model_validate(step_of().model_dump())
     assert not judges_acks(plain)
     assert judges_acks(plain.model_copy(update={"reply_fields": {"gate_id": 7}}))
+
+
+@pytest.mark.parametrize("extra, fast", [
+    ("    save: {gate2: gate_id}\n", True),
+    ("    save: {gate2: gate_id, count: activity_count, who: subscriber}\n", True),
+    ("    save: {gate2: gate_id, count: activity_count}\n    within: 1s\n", False),
+    ("    save: {gate2: gate_id}\n    expect: timeout\n", False),
+    ("", False),
+])
+def test_saves_only_steps_only_save(extra, fast):
+    assert saves_only(step_of(extra)) is fast
+
+
+@pytest.mark.parametrize("save", [
+    "{gate2: gate_id}",
+    "{gate2: gate_id, count: activity_count}",  # an Ack without activity_count: nothing to save
+    "{count: activity_count, gate2: gate_id}",  # a failure after nothing, or after one saved
+    "{gate2: gate_id, tid: transaction_id, who: subscriber}",
+])
+@pytest.mark.parametrize("ack", [
+    GateSetAck(5, 7, ipaddress.IPv4Address("10.0.1.10"), 4),
+    GateSetAck(5, 7, ipaddress.IPv4Address("10.0.1.10"), None),
+    GateAllocAck(6, 0x1234, ipaddress.IPv4Address("10.0.1.11"), 2),
+])
+def test_saving_from_an_ack_does_what_judging_it_does(save, ack):
+    step = step_of(f"    save: {save}\n")
+    assert saves_only(step)
+    outcomes = []
+    for judge in (lambda variables: judge_reply(step, ack, None, 10.0, variables),
+                  lambda variables: save_from_ack(step, ack, variables)):
+        variables = {"gate": 7}
+        try:
+            judge(variables)
+            failed = None
+        except StepFailed as exc:
+            failed = (str(exc), exc.cause)
+        outcomes.append((variables, failed))
+    assert outcomes[0] == outcomes[1]
