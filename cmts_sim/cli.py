@@ -96,7 +96,15 @@ def build_config(config_path: str | None, listen: tuple[str, ...], connect: tupl
     try:
         return CmtsConfig.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise SettingsFileError(format_validation_error(name, root, exc)) from None
+        # A value from a flag is the flag's fault, not the file's: name the flag.
+        given = {FLAGS[flag][0]: flag for flag, value in overrides.items() if value is not None and value is not False}
+        lines = []
+        for error, line in zip(exc.errors(), format_validation_error(name, root, exc)):
+            flag = given.get(".".join(str(part) for part in error["loc"]))
+            if flag is not None:
+                line = f"--{flag.replace('_', '-')}: {line.split(': ', 2)[-1]}"
+            lines.append(line)
+        raise SettingsFileError(lines) from None
 
 
 def _addresses(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:

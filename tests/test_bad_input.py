@@ -59,6 +59,7 @@ def cases(tmp: Path, busy: int) -> list[tuple[list[str], int, str]]:
         (cmts + ["serve", "--quiet", "--config", f["latin1.yaml"]], 2, "not UTF-8 text"),
         (cmts + ["serve", "--quiet", "--config", "/dev/zero"], 2, "larger than 1 MiB"),
         (cmts + ["serve", "--quiet", "--allow", "10.0.0.0/33"], 2, "expected an address or a network"),
+        (cmts + ["serve", "--quiet", "--t0", "-1"], 2, "--t0: input should be greater than or equal to 0"),
         (cms + ["run", "--listen", "127.0.0.1:0", "--allow", "lab", BASIC], 2, "expected an address or a network"),
     ]
 
