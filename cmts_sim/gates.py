@@ -182,7 +182,7 @@ assert GateAllocAck._fields == ("transaction_id", "gate_id", "subscriber", "acti
 assert GateDeleteAck._fields == ("transaction_id", "gate_id", "subscriber", "extra")
 assert GateClose._fields == ("transaction_id", "gate_id", "subscriber", "reason", "extra")
 _GATE_CLOSE, _CLIENT_INITIATED_RELEASE = PacketCableReasonCode.GATE_CLOSE, GateCloseSubcode.CLIENT_INITIATED_RELEASE
-_T1 = int(Timer.T1)
+_T1, _T7 = int(Timer.T1), int(Timer.T7)
 _new = tuple.__new__
 
 
@@ -332,11 +332,13 @@ class GateTable:
         self._move(gate, _RESERVED)
         own = [value for spec in specs if (value := spec[_T7_AT])]  # as _timer computes T7
         t7 = float(min(own)) if own else self.timers.t7
-        if t7:
-            self._arm(gate, Timer.T7, now + t7)
+        if t7:  # what _arm does, in line: the automatic modem reserves every gate
+            gate.t7_at = deadline = now + t7
+            heapq.heappush(self._heap, (deadline, gate.gate_id, _T7))
         auto_commit = self.policy.auto_commit_flag
-        if any(spec[_FLAGS_AT] & auto_commit for spec in specs):
-            return self.commit(gate_id, now)
+        for spec in specs:  # a plain loop: any() over a generator costs more for two Gate-Specs
+            if spec[_FLAGS_AT] & auto_commit:
+                return self.commit(gate_id, now)
         return []
 
     def commit(self, gate_id: int, now: float) -> list[Event]:
