@@ -175,7 +175,14 @@ assert GateSet._fields[_SET_EXTRAS_AT] == _SET_EXTRAS, "the optional Gate-Set ob
 _NO_EXTRAS = (None,) * len(_SET_EXTRAS)
 assert GateSet._fields[:5] == ("transaction_id", "subscriber", "gate_specs", "gate_id", "activity_count")
 _T1_AT = GateSpec._fields.index("t1")
-_T1 = int(Timer.T1)
+# Built with tuple.__new__ below (NamedTuple's own __new__ is Python code): their fields, in order, as written there.
+assert GateOpen._fields == ("transaction_id", "gate_id", "subscriber", "extra")
+assert GateAlloc._fields[:3] == ("transaction_id", "subscriber", "activity_count")
+assert GateAllocAck._fields == ("transaction_id", "gate_id", "subscriber", "activity_count", "extra")
+assert GateDeleteAck._fields == ("transaction_id", "gate_id", "subscriber", "extra")
+assert GateClose._fields == ("transaction_id", "gate_id", "subscriber", "reason", "extra")
+_GATE_CLOSE, _CLIENT_INITIATED_RELEASE = PacketCableReasonCode.GATE_CLOSE, GateCloseSubcode.CLIENT_INITIATED_RELEASE
+_T1, _T7 = int(Timer.T1), int(Timer.T7)
 _new = tuple.__new__
 
 
@@ -209,12 +216,13 @@ class GateTable:
         return handler(self, command, owner, now, payload)
 
     def _gate_alloc(self, command: GateAlloc, owner, now: float, payload: bytes):
-        error, held = self._check_new_gate(command.subscriber, command.activity_count)
+        tid, subscriber, activity_count = command[:3]  # as _gate_set reads a Gate-Set: by index, reply by tuple.__new__
+        error, held = self._check_new_gate(subscriber, activity_count)
         if error:
-            return GateAllocErr(command.transaction_id, error, command.subscriber), []
-        gate = self._add(command.subscriber, owner, _ALLOCATED, command.activity_count, held)
+            return GateAllocErr(tid, error, subscriber), []
+        gate = self._add(subscriber, owner, _ALLOCATED, activity_count, held)
         self._arm(gate, Timer.T0, now + self.timers.t0)
-        return GateAllocAck(command.transaction_id, gate.gate_id, command.subscriber, held + 1), []
+        return _new(GateAllocAck, (tid, gate.gate_id, subscriber, held + 1, ())), []
 
     def _gate_set(self, command: GateSet, owner, now: float, payload: bytes):
         # Every Gate-Set passes here: fields read once by index (GateSet order: tid, subscriber, gate_specs,
@@ -276,14 +284,14 @@ class GateTable:
         gate = self.gates.get(command.gate_id)
         if gate is None and self.closed.pop(command.gate_id, None) is not None:
             # The gate closed (Gate-Close went out) and the GC cleans up after it, as a call flow does.
-            return GateDeleteAck(command.transaction_id, command.gate_id, command.subscriber), []
+            return _new(GateDeleteAck, (command.transaction_id, command.gate_id, command.subscriber, ())), []
         if gate is None:
             return GateDeleteErr(command.transaction_id, PacketCableError(PacketCableErrorCode.UNKNOWN_GATE_ID),
                                  command.subscriber, command.gate_id), []
         events = [self._close_event(gate, GateCloseSubcode.CLIENT_INITIATED_RELEASE)] \
             if self.policy.close_on_delete else []
         self._remove(gate)
-        return GateDeleteAck(command.transaction_id, gate.gate_id, command.subscriber), events
+        return _new(GateDeleteAck, (command.transaction_id, gate.gate_id, command.subscriber, ())), events
 
     def _check_new_gate(self, subscriber, activity_count: int | None) -> tuple[PacketCableError | None, int]:
         """The error refusing ``subscriber`` a new gate, or None; and the gates it holds now.
@@ -324,11 +332,13 @@ class GateTable:
         self._move(gate, _RESERVED)
         own = [value for spec in specs if (value := spec[_T7_AT])]  # as _timer computes T7
         t7 = float(min(own)) if own else self.timers.t7
-        if t7:
-            self._arm(gate, Timer.T7, now + t7)
+        if t7:  # what _arm does, in line: the automatic modem reserves every gate
+            gate.t7_at = deadline = now + t7
+            heapq.heappush(self._heap, (deadline, gate.gate_id, _T7))
         auto_commit = self.policy.auto_commit_flag
-        if any(spec[_FLAGS_AT] & auto_commit for spec in specs):
-            return self.commit(gate_id, now)
+        for spec in specs:  # a plain loop: any() over a generator costs more for two Gate-Specs
+            if spec[_FLAGS_AT] & auto_commit:
+                return self.commit(gate_id, now)
         return []
 
     def commit(self, gate_id: int, now: float) -> list[Event]:
@@ -338,10 +348,9 @@ class GateTable:
             raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}, not RESERVED")
         self._move(gate, _COMMITTED)
         gate.media_active = True
-        self._disarm(gate, Timer.T1)
-        self._disarm(gate, Timer.T7)
-        opened = GateOpen(self.policy.event_transaction_id, gate.gate_id, gate.subscriber)
-        return [Event(gate.owner, opened)]
+        gate.t1_at = gate.t7_at = None  # T1 and T7 stop (what _disarm does, for the automatic modem's every call)
+        opened = _new(GateOpen, (self.policy.event_transaction_id, gate.gate_id, gate.subscriber, ()))
+        return [_new(Event, (gate.owner, opened))]
 
     def media_stopped(self, gate_id: int, now: float) -> list[Event]:
         """The modem's media goes quiet: T8 (inactivity) starts if it is non-zero."""
@@ -359,7 +368,7 @@ class GateTable:
         gate = self._gate(gate_id)
         if gate.state not in (_RESERVED, _COMMITTED):
             raise Refused(f"gate 0x{gate_id:08x} is {gate.state.name}: nothing to release")
-        event = self._close_event(gate, GateCloseSubcode.CLIENT_INITIATED_RELEASE, now)
+        event = self._close_event(gate, _CLIENT_INITIATED_RELEASE, now)
         self._remove(gate)
         return [event]
 
@@ -470,9 +479,9 @@ class GateTable:
             until = now + self.policy.closed_gate_linger
             self.closed[gate.gate_id] = until
             heapq.heappush(self._heap, (until, gate.gate_id, int(Timer.LINGER)))
-        reason = PacketCableReason(PacketCableReasonCode.GATE_CLOSE, subcode)
-        closed = GateClose(self.policy.event_transaction_id, gate.gate_id, gate.subscriber, reason)
-        return Event(gate.owner, closed)
+        closed = _new(GateClose, (self.policy.event_transaction_id, gate.gate_id, gate.subscriber,
+                                  _new(PacketCableReason, (_GATE_CLOSE, subcode)), ()))
+        return _new(Event, (gate.owner, closed))
 
 
 def _count_key(subscriber) -> Any:

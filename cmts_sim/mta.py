@@ -25,6 +25,7 @@ class ModemError(Exception):
 
 
 RESERVE, COMMIT, RELEASE = "reserve", "commit", "release"
+_RESERVED = GateState.RESERVED  # as a global: reading an enum member costs ~0.2 us on CPython 3.11, once a call here
 
 
 class Modem:
@@ -87,7 +88,7 @@ class Modem:
             try:
                 if action == RESERVE:
                     events += self.gates.reserve(gate_id, now)
-                    if self.gates.gates[gate_id].state is GateState.RESERVED:
+                    if self.gates.gates[gate_id].state is _RESERVED:
                         self._schedule(now + self.settings.commit_delay, gate_id, COMMIT)
                     elif self.settings.hold is not None:
                         self._schedule(now + self.settings.hold, gate_id, RELEASE)  # auto-committed already

@@ -87,7 +87,8 @@ class CmtsServer:
         self.gates = GateTable(Admission(config.capacity.to_capacity()), config.timers.to_timers(),
                                config.policy.to_gate_policy(), self._rng)
         self.modem = Modem(self.gates, config.modem, self.dispatch, trio.current_time)
-        self.modem.on_schedule = self.rearm
+        # No re-arm per scheduled action: the modem schedules from a session's Gate-Set (the session re-arms once
+        # per batch) or from run_due (whose caller re-arms after), and each re-arm that touches trio costs.
         self.gates.on_authorized = self.modem.gate_authorized
         self.faults = Faults(config.faults, self._rng)
         self.sessions: set[PeerSession] = set()
@@ -214,6 +215,18 @@ class CmtsServer:
 
     async def dispatch(self, events: list[Event]) -> None:
         """Send each Gate-Open/Gate-Close to the session owning its gate; flush those sessions."""
+        touched = self._deliver(events)
+        self.rearm()
+        for session in touched:
+            await session.flush()
+
+    def run_due(self, now: float) -> set[PeerSession]:
+        """What the timer task does when it wakes, from a session's task: fire every gate timer and modem action
+        due by ``now`` and queue their events; the sessions that have events to flush.  The caller re-arms."""
+        return self._deliver(self.gates.expire(now) + self.modem.run_due(now))
+
+    def _deliver(self, events: list[Event]) -> set[PeerSession]:
+        """Queue each event on the session owning its gate; the sessions that got one."""
         touched = set()
         for event in events:
             session = self._route(event.owner)
@@ -224,9 +237,7 @@ class CmtsServer:
                     gate.owner = session  # its later events follow
             else:
                 self.dropped_events += 1
-        self.rearm()
-        for session in touched:
-            await session.flush()
+        return touched
 
 
 class PeerSession:
@@ -290,7 +301,12 @@ class PeerSession:
 
     async def _serve_messages(self) -> None:
         transport = self.transport
-        counted_faults = self.server.faults.counts_messages
+        server = self.server
+        counted_faults = server.faults.counts_messages
+        # Timers due by the end of a batch (a zero-delay automatic modem's reserve, commit and release) are serviced
+        # here, their events queued behind the batch's replies and sent with them: what the timer task would do
+        # next, without its wake-up and its own send.  Not under faults, whose reply delay must hold the events too.
+        timers_inline = not server.faults.active
         while True:
             try:
                 messages = await transport.receive(MAX_BATCH)
@@ -302,6 +318,7 @@ class PeerSession:
                 self.ended = f"it broke the protocol: {exc}"
                 await self.close(exc.error_code, exc.error_subcode)
                 return
+            touched = ()
             try:
                 for message in messages:
                     if type(message) is Decision and not counted_faults:
@@ -310,11 +327,18 @@ class PeerSession:
                         self._on_decision(message)
                     elif type(message) is ConnectionClosed or not await self._on_message(message):
                         return
+                if timers_inline:
+                    now = transport.now()
+                    if server._next_deadline() <= now:
+                        touched = server.run_due(now)
             finally:
-                self.server.rearm()  # once per batch: the commands' new gate timers
-            delay = self.server.faults.reply_delay()
+                server.rearm()  # once per batch: the commands' new gate timers
+            delay = server.faults.reply_delay()
             if delay:
                 await trio.sleep(delay)
+            for session in touched:
+                if session is not self:
+                    await session.flush()
             await transport.flush()
             self._answered(len(messages))
 

@@ -114,6 +114,31 @@ async def test_full_call(nursery, autojump_clock):
     assert cmts.gates.gates == {} and cmts.failed_sessions == 0
 
 
+async def _sent_in_zero_delay_calls(nursery, **faults) -> tuple[list[bytes], list]:
+    """What a CMTS with a zero-delay automatic modem sends for three pipelined Gate-Sets and their clean-up,
+    and the replies the GC read."""
+    sent = []
+    cmts = await start_cmts(nursery, rng=random.Random(3), faults=faults,
+                            taps=[lambda record: record.outgoing and sent.append(record.data)],
+                            modem={"mode": "auto", "reserve_delay": 0, "commit_delay": 0, "hold": 0})
+    gc = await connect(cmts)
+    # In one write, so one batch: three Acks, then the modem's reserve, commit and release of each gate.
+    await gc.send_raw(b"".join(decision_for(gc.handle, GateSet(tid, SUBSCRIBER, SPECS)).encode() for tid in range(3)))
+    replies = [await gc.reply() for _ in range(9)]
+    for reply in replies[:3]:
+        assert await gc.command(GateDelete(9, SUBSCRIBER, reply.gate_id)) == GateDeleteAck(9, reply.gate_id, SUBSCRIBER)
+    # Handles are numbered across the process's sessions: the one Handle object written alike for both runs.
+    return [data.replace(gc.handle.encode(), b"<handle>") for data in sent], replies
+
+
+async def test_a_zero_delay_modem_acts_in_the_sessions_batch_as_the_timer_task_would(nursery, autojump_clock):
+    # Without faults the session services the due modem actions after its batch; any fault leaves them to the
+    # timer task (a fault that never fires here): the same messages, byte for byte, in the same order.
+    inline, replies = await _sent_in_zero_delay_calls(nursery)
+    assert inline == (await _sent_in_zero_delay_calls(nursery, drop_after_messages=1000))[0]
+    assert [type(reply) for reply in replies] == [GateSetAck] * 3 + [GateOpen] * 3 + [GateClose] * 3
+
+
 async def test_gate_set_without_gate_id_then_delete(nursery, autojump_clock):
     cmts = await start_cmts(nursery)
     gc = await connect(cmts)

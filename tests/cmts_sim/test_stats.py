@@ -7,6 +7,7 @@ import json
 
 import trio
 import trio.testing
+from hypothesis import given
 
 from rich.console import Console
 
@@ -15,9 +16,11 @@ from cmts_sim.stats import JsonLog, Stats, gate_command_type
 from cops_core.codes import ErrorCode, OpCode, RType
 from cops_core.dqos import (GateAlloc, GateCommandType, GateDelete, GateInfo, GateInfoErr, GateSet, GateSetAck, SubscriberIDIPv4,
                             TransactionID)
-from cops_core.messages import ClientClose, Decision
+from cops_core.messages import ClientClose, Decision, Malformed, Report
+from cops_core.transport import TraceRecord
 from cops_core.objects import ClientSpecificDecision, Context, DecisionFlags, Handle, UnknownObject
 
+from ..cops_core.strategies import any_message
 from .conftest import SUBSCRIBER, connect, gate_spec, start_cmts
 
 
@@ -107,3 +110,23 @@ def test_the_command_type_is_found_wherever_the_carrier_and_the_transaction_id_a
     assert gate_command_type(carrier_not_last) == GateCommandType.GATE_SET
     assert gate_command_type(Decision((handle, *group))) is None
     assert gate_command_type(Decision((handle, *group, ClientSpecificDecision(b"\0\0")))) is None
+
+
+def _record(outgoing: bool, message) -> TraceRecord:
+    return TraceRecord(0.0, 0.0, outgoing, ("127.0.0.1", 2126), ("127.0.0.1", 40000), message, b"")
+
+
+@given(any_message)
+def test_the_tap_counts_the_command_type_gate_command_type_finds(message):
+    # The tap reads the usual carrier in line: whatever the message, it counts what the general path finds.
+    for outgoing in (False, True):
+        stats = Stats()
+        stats.tap(_record(outgoing, message))
+        counted = type(message) is (Report if outgoing else Decision)
+        assert stats.counts == {(outgoing, message.OPCODE, gate_command_type(message) if counted else None): 1}
+
+
+def test_a_malformed_message_counts_as_received():
+    stats = Stats()
+    stats.tap(_record(False, Malformed("bad length at offset 4", 2, 0x8008)))
+    assert stats.received == 1 and stats.sent == 0 and stats.opcodes_in == {}

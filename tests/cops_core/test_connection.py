@@ -147,6 +147,31 @@ def test_either_end_may_close_in_any_live_state():
             pep.send(KeepAlive(), 0.0)
 
 
+@pytest.mark.parametrize("sender", [Role.PEP, Role.PDP])
+@pytest.mark.parametrize("opcode", [OpCode.DEC, OpCode.RPT])
+@pytest.mark.parametrize("client_type", [ClientType.PACKETCABLE_DQOS, ClientType.PACKETCABLE_MM])
+@pytest.mark.parametrize("handle", [HANDLE, OTHER])
+def test_gate_traffic_in_ready_is_checked_for_sender_client_type_and_handle(sender, opcode, client_type, handle):
+    # The DEC/RPT fast path of the state machine: the same verdict, in the same order, as the table and its checks.
+    pep, pdp = ready()
+    connection = pep if sender is Role.PEP else pdp
+    message = (a_decision(handle) if opcode is OpCode.DEC else Report.new(handle, 1))._replace(client_type=client_type)
+    if TRANSITIONS.get((State.READY, sender, opcode)) is None:
+        expected = ErrorCode.BAD_MESSAGE_FORMAT
+    elif client_type != ClientType.PACKETCABLE_DQOS:
+        expected = ErrorCode.UNSUPPORTED_CLIENT_TYPE
+    elif handle is OTHER:
+        expected = ErrorCode.BAD_HANDLE
+    else:
+        expected = None
+    if expected is None:
+        assert connection.send(message, 1.0) == message.encode() and connection.state is State.READY
+    else:
+        with pytest.raises(LocalProtocolError) as info:
+            connection.send(message, 1.0)
+        assert info.value.error_code == expected and connection.state is State.READY
+
+
 def test_a_wrong_client_type_is_refused_with_unsupported_client_type():
     pep, pdp = pair()
     pdp.receive_data(ClientOpen.new("x", client_type=ClientType.PACKETCABLE_MM).encode(), 0.0)
