@@ -139,6 +139,9 @@ class CmtsConfig(_Settings):
     ka_tolerance: Annotated[float, Field(gt=0)] = Field(
         1.0, description="peer is dead after this many KA intervals of silence")
     max_message: PositiveInt = 64 * 1024
+    max_connections: PositiveInt = Field(
+        10_000, description="gate-controller connections at once; more are closed before any COPS, logged, "
+        "and counted with the refused ones")
     accept_timeout: Annotated[float, Field(gt=0)] = Field(
         10.0, description="seconds a gate controller has to answer the Client-Open with Client-Accept; then "
         "Client-Close (Error 9) and the connection is closed")

@@ -39,7 +39,8 @@ def render(server: CmtsServer, stats: Stats, rates: tuple[float, float]) -> Grou
         peers.add_row("[dim]waiting for a gate controller on " +
                       ", ".join(f"{h}:{p}" for h, p in server.addresses) + "[/]", "", "", "", "", "", "")
     if server.refused:
-        peers.add_row(f"[yellow]refused {server.refused} connection(s) from outside the allow list[/]",
+        peers.add_row(f"[yellow]refused {server.refused} connection(s): not in the allow list, or past "
+                      f"max_connections[/]",
                       "", "", "", "", "", "")
 
     gates = Table(title="Gates", expand=True)

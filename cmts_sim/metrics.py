@@ -72,8 +72,8 @@ class CmtsCollector:
                                   "go to", value=self.server.dropped_events)
         yield CounterMetricFamily("cmts_sim_failed_sessions", "connections ended by a bug in cmts-sim",
                                   value=self.server.failed_sessions)
-        yield CounterMetricFamily("cmts_sim_refused_connections", "connections from peers not in the allow list, "
-                                  "closed before any COPS", value=self.server.refused)
+        yield CounterMetricFamily("cmts_sim_refused_connections", "connections closed before any COPS: from peers "
+                                  "not in the allow list, or past max_connections", value=self.server.refused)
 
     def _gates(self):
         gates = GaugeMetricFamily("cmts_sim_gates", "gates by state", labels=("state",))

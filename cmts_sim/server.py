@@ -95,7 +95,7 @@ class CmtsServer:
         self.addresses: list[tuple[str, int]] = []
         self.dropped_events = 0
         self.failed_sessions = 0
-        self.refused = 0  # connections from peers not in config.allow, closed before any COPS
+        self.refused = 0  # connections closed before any COPS: not in config.allow, or past max_connections
         self.on_connection: Callable[[str, str, str], None] = lambda peer, event, why: None  # --log-json
         # Called after each batch a session answered, with its size and the seconds from reading its bytes to
         # sending the replies (the metrics' latency histogram); a no-op unless someone listens.
@@ -131,6 +131,14 @@ class CmtsServer:
             self._nursery.cancel_scope.cancel()
 
     async def _accepted(self, stream: trio.SocketStream) -> None:
+        if len(self.sessions) >= self.config.max_connections:
+            self.refused += 1
+            peer = "%s:%d" % stream.socket.getpeername()[:2] if _connected(stream) else "(gone)"
+            log.warning("refused a connection from %s: already %d, the most max_connections allows", peer,
+                        len(self.sessions))
+            self.on_connection(peer, "refused", "max_connections reached")
+            await stream.aclose()
+            return
         if self.config.allow:
             try:
                 peer = stream.socket.getpeername()[0]
@@ -498,6 +506,14 @@ class PeerSession:
                 except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError):
                     pass
         await self.transport.aclose()
+
+
+def _connected(stream: trio.SocketStream) -> bool:
+    try:
+        stream.socket.getpeername()
+    except OSError:
+        return False
+    return True
 
 
 def _code_name(codes: type, code: int) -> str:

@@ -50,7 +50,7 @@ def gate_command_type(message) -> int | None:
         if carrier is None:
             return None
     data = carrier.data
-    if data[:4] == _TID_HEADER:
+    if len(data) >= 8 and data[:4] == _TID_HEADER:  # a whole Transaction-ID: its command type at offset 6
         return (data[6] << 8) | data[7]
     try:
         return decode_gate_command(data).COMMAND

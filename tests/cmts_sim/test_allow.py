@@ -31,3 +31,13 @@ async def test_no_list_lets_everyone_in(nursery, autojump_clock):
     server = CmtsServer(CmtsConfig(listen=["127.0.0.1:0"]))
     await nursery.start(server.serve)
     assert (await first_bytes(server.addresses[0], "127.0.0.3"))[1] == 6 and server.refused == 0
+
+
+async def test_a_connection_past_max_connections_is_refused_and_counted(nursery, autojump_clock):
+    server = CmtsServer(CmtsConfig(listen=["127.0.0.1:0"], max_connections=1))
+    await nursery.start(server.serve)
+    first = await trio.open_tcp_stream(*server.addresses[0])
+    assert (await first.receive_some(1000))[1] == 6  # the one allowed gets its Client-Open
+    assert await first_bytes(server.addresses[0], "127.0.0.1") == b""  # the next is closed at once
+    assert server.refused == 1
+    await first.aclose()

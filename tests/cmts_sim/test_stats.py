@@ -110,6 +110,8 @@ def test_the_command_type_is_found_wherever_the_carrier_and_the_transaction_id_a
     assert gate_command_type(carrier_not_last) == GateCommandType.GATE_SET
     assert gate_command_type(Decision((handle, *group))) is None
     assert gate_command_type(Decision((handle, *group, ClientSpecificDecision(b"\0\0")))) is None
+    # A Transaction-ID header with its body cut off: no command type to read, and no IndexError either.
+    assert gate_command_type(Decision((handle, *group, ClientSpecificDecision(b"\x00\x08\x01\x01\x00")))) is None
 
 
 def _record(outgoing: bool, message) -> TraceRecord:
