@@ -200,6 +200,11 @@ def _unwalkable(error: Exception) -> Exception:
     return error
 
 
+MAX_OBJECTS = 256
+"""Objects in one message or one DQoS payload: a few in every real one; a 64 KiB message of empty objects is an
+attack on whoever keeps them (16,000 objects each), not a policy decision."""
+
+
 def walk(
     buf: memoryview,
     start: int,
@@ -225,6 +230,8 @@ def walk(
     tuple_new = tuple.__new__
     offset = start
     while offset < end:
+        if len(objects) == MAX_OBJECTS:
+            raise make_error(offset, f"more than {MAX_OBJECTS} objects", 0, 0)
         if end - offset < 4:
             raise _unwalkable(make_error(offset, f"{end - offset} trailing bytes, too short for an object header",
                                          0, 0))

@@ -275,3 +275,16 @@ def test_decode_error_in_the_header_names_no_op_code(rule):
     with pytest.raises(DecodeError) as info:
         decode_message(unhex(MALFORMED[rule][0]))
     assert info.value.opcode is None
+
+
+def test_a_message_of_hundreds_of_empty_objects_is_refused_not_kept():
+    import struct
+
+    from cops_core.wire import MAX_OBJECTS
+
+    body = struct.pack("!HBB", 4, 99, 1) * (MAX_OBJECTS + 1)  # unknown, empty objects: each would be kept
+    message = struct.pack("!BBHI", 0x10, OpCode.KA, 0, 8 + len(body)) + body
+    with pytest.raises(DecodeError, match=f"more than {MAX_OBJECTS} objects"):
+        decode_message(message)
+    fits = struct.pack("!BBHI", 0x10, OpCode.KA, 0, 8 + 4 * MAX_OBJECTS) + body[: 4 * MAX_OBJECTS]
+    assert len(decode_message(fits).objects) == MAX_OBJECTS
