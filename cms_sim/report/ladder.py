@@ -9,6 +9,7 @@ exactly like the screen.
 
 from __future__ import annotations
 
+import textwrap
 from typing import NamedTuple
 
 from rich.text import Text
@@ -31,6 +32,12 @@ from .explain import MODEM_ACTIONS, Explainer, explain
 CMS, CMTS, MODEM = 0, 1, 2
 COLUMN_NAMES = ("CMS", "CMTS", "Modem")
 LANE = 46  # characters between two columns
+COMPACT_LANE = 24  # narrow terminals: arrows carry the label; details and verdicts go on lines below
+
+
+def lane_for(width: int) -> int:
+    """The lane that lets a ladder and its verdicts fit a terminal ``width`` columns wide."""
+    return LANE if width >= 100 + 2 * (LANE - COMPACT_LANE) else COMPACT_LANE
 
 
 class Row(NamedTuple):
@@ -131,20 +138,20 @@ def modem_row(time: float, action: str, gate_id: int, start: float) -> Row:
     return Row(time - start, MODEM, CMTS, action, f"gate 0x{gate_id:08x}", MODEM_ACTIONS.get(action, ""))
 
 
-def header() -> Text:
+def header(lane: int = LANE) -> Text:
     text = Text(" " * 10)
     for index, name in enumerate(COLUMN_NAMES):
-        text.append(name.ljust(LANE + 1) if index < len(COLUMN_NAMES) - 1 else name, style="bold")
+        text.append(name.ljust(lane + 1) if index < len(COLUMN_NAMES) - 1 else name, style="bold")
     return text
 
 
-def render(row: Row, *, verdict: str = "", explain_rows: bool = False) -> Text:
+def render(row: Row, *, verdict: str = "", explain_rows: bool = False, lane: int = LANE) -> Text:
     """One row: time, the lanes with the arrow between its columns, and the verdict.
 
     Nothing is cut: a detail too long for the arrow goes on a line of its own below it.
     """
     left, right = sorted((row.source, row.target))
-    width = (right - left) * (LANE + 1) - 1
+    width = (right - left) * (lane + 1) - 1
     label = f" {row.label} {row.detail} ".rstrip() + " "
     overflow = ""
     if len(label) > width - 3:
@@ -161,16 +168,22 @@ def render(row: Row, *, verdict: str = "", explain_rows: bool = False) -> Text:
             if column == right:
                 text.append("│")
                 if column < len(COLUMN_NAMES) - 1:
-                    text.append(" " * LANE)
+                    text.append(" " * lane)
         else:
             text.append("│")
             if column < len(COLUMN_NAMES) - 1:
-                text.append(" " * LANE)
-    if verdict:
+                text.append(" " * lane)
+    verdict_style = "bold red" if "FAIL" in verdict else "bold green"
+    if verdict and lane == LANE:
         text.append("  ")
-        text.append(verdict, style="bold red" if verdict.startswith("FAIL") else "bold green")
-    if overflow:
-        text.append("\n" + " " * 10 + "│ " + overflow, style="red" if row.error else "")
+        text.append(verdict, style=verdict_style)
+    if overflow:  # wrapped at words to the ladder's own width: a narrow terminal never wraps it mid-word
+        for part in textwrap.wrap(overflow, 2 * (lane + 1) + 16, break_on_hyphens=False):
+            text.append("\n" + " " * 10 + "│ " + part, style="red" if row.error else "")
+    if verdict and lane != LANE:  # compact: no room after the columns, so the verdict gets a line of its own
+        text.append("\n" + " " * 10 + "│ ")
+        text.append(verdict, style=verdict_style)
     if explain_rows and row.note:
-        text.append("\n" + " " * 10 + row.note, style="italic dim")
+        for part in textwrap.wrap(row.note, 2 * (lane + 1) + 18, break_on_hyphens=False):
+            text.append("\n" + " " * 10 + part, style="italic dim")
     return text

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ..scenario.result import ScenarioResult, StepResult, Verdict
 from .explain import Explainer
-from .ladder import COLUMN_NAMES, LANE, header, modem_row, render, row_from_trace
+from .ladder import COLUMN_NAMES, LANE, header, lane_for, modem_row, render, row_from_trace
 
 _MODEM_STEPS = ("reserve", "commit", "release")
 _MARK = {Verdict.PASSED: "✓", Verdict.FAILED: "✗ FAIL", Verdict.SKIPPED: "- skipped"}
@@ -36,6 +36,9 @@ class LadderPrinter:
         self._start = 0.0
         self._phase = "steps"
         self._explainer = Explainer()
+        # A terminal under ~150 columns gets the compact ladder (details below the arrows) rather than wrapped
+        # lines; pipes and files get the full one.
+        self.lane = lane_for(console.width) if console.is_terminal else LANE
 
     def _emit(self, line: Text, *, wrap: bool = False) -> None:
         self.lines.append(line)
@@ -54,7 +57,7 @@ class LadderPrinter:
         if result.skip_reason is not None:
             self._emit(Text(f"- skipped: {result.skip_reason}", style="yellow"), wrap=True)
             return
-        self._emit(header())
+        self._emit(header(self.lane))
 
     def step_done(self, step: StepResult) -> None:
         """Draw everything traced since the last step, then this step's verdict."""
@@ -77,7 +80,7 @@ class LadderPrinter:
             self._emit(self._step_line(step, verdict))
         for index, row in enumerate(rows):
             last = index == len(rows) - 1
-            self._emit(render(row, verdict=verdict if last else "", explain_rows=self.explain))
+            self._emit(render(row, verdict=verdict if last else "", explain_rows=self.explain, lane=self.lane))
         if step.verdict is Verdict.FAILED and step.message:
             self._emit(Text(f"{'':10}{step.where}: {step.message}", style="red"))
         if step.phase != "findings":
@@ -89,7 +92,7 @@ class LadderPrinter:
         trace = result.trace
         for record in trace[self._printed:]:
             self._emit(render(row_from_trace(record, self._start or record.time, explainer=self._explainer),
-                              explain_rows=self.explain))
+                              explain_rows=self.explain, lane=self.lane))
         self._printed = len(trace)
         if result.findings:
             self._emit(Text(f"{len(result.findings)} finding(s) about the CMTS's protocol:", style="bold yellow"))
@@ -106,11 +109,13 @@ class LadderPrinter:
     def _step_line(self, step: StepResult, verdict: str) -> Text:
         time = (step.started - self._start) if step.started else 0.0
         text = Text(f"{time:8.3f}s ", style="dim")
-        for column in range(len(COLUMN_NAMES)):
+        # Compact (a narrow terminal): the verdict right after the CMS lane, or it would not fit the line.
+        columns = len(COLUMN_NAMES) if self.lane == LANE else 1
+        for column in range(columns):
             text.append("│")
-            if column < len(COLUMN_NAMES) - 1:
-                text.append(" " * LANE)
-        text.append("  ")
+            if column < columns - 1:
+                text.append(" " * self.lane)
+        text.append("  " if columns > 1 else " ")
         text.append(verdict, style="bold red" if step.verdict is Verdict.FAILED else
                     ("dim" if step.verdict is Verdict.SKIPPED else "bold green"))
         if step.message and step.verdict is Verdict.PASSED and step.kind in ("hold", "wait", "expect_event",
@@ -120,7 +125,7 @@ class LadderPrinter:
 
     def export(self, path: str | Path, title: str) -> None:
         """Write the lines drawn so far as SVG or HTML, by the file's suffix."""
-        width = 12 + 2 * (LANE + 1) + 60
+        width = 12 + 2 * (self.lane + 1) + 60
         console = Console(record=True, width=width, file=io.StringIO(), force_terminal=True)
         console.print(Text(title, style="bold"))
         for line in self.lines:

@@ -41,3 +41,24 @@ def test_a_client_close_names_its_error_and_an_undefined_code_says_so():
     odd = row_from_trace(received(report_for(Handle.from_int(1), GateInfoErr(3, PacketCableError(42, 0), MTA, 1))),
                          0.0)
     assert "error 42 (not a defined code)" in odd.detail
+
+
+def test_a_narrow_terminal_gets_the_compact_ladder_with_every_line_inside_it():
+    import io
+
+    from rich.console import Console
+
+    from cms_sim.report.ladder import COMPACT_LANE, lane_for
+    from cms_sim.report.live_ladder import LadderPrinter
+
+    assert lane_for(80) == COMPACT_LANE and lane_for(160) == LANE
+    err = GateInfoErr(2, PacketCableError(4, 0x0501), MTA, 0x0BADCAFE)
+    row = row_from_trace(received(report_for(Handle.from_int(1), err)), 0.0)
+    drawn = render(row, verdict="✗ FAIL the audit of a gate (1.2 ms)", lane=COMPACT_LANE).plain
+    lines = drawn.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    below = [line.split("│ ", 1)[1] for line in lines[1:]]  # the lines under the arrow, without the lane
+    assert " ".join(below[:-1]) == row.detail and below[-1] == "✗ FAIL the audit of a gate (1.2 ms)"
+    printer = LadderPrinter(Console(file=io.StringIO(), width=80, force_terminal=True))
+    assert printer.lane == COMPACT_LANE
+    assert LadderPrinter(Console(file=io.StringIO(), width=200)).lane == LANE  # not a terminal: the full ladder
