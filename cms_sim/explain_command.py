@@ -13,7 +13,7 @@ import sys
 import click
 from rich.console import Console
 
-from cops_core.codes import OpCode
+from cops_core.codes import OpCode, spoken
 from cops_core.dqos import GateCommandType, PacketCableErrorCode
 
 from .report.explain import CLOSES, ERRORS, GATE_COMMANDS, OPCODES
@@ -64,8 +64,7 @@ def lookup(words: tuple[str, ...]) -> tuple[str, str, str] | None:
     if number:
         kind, code = number.group(1).lower(), int(number.group(2))
         if kind == "error" and code in ERRORS:
-            name = PacketCableErrorCode(code).name.lower().replace("_", " ")
-            return f"PacketCable error {code}: {name}", ERRORS[code], "3.6"
+            return f"PacketCable error {code}: {spoken(PacketCableErrorCode, code)}", ERRORS[code], "3.6"
         if kind == "reason" and code in CLOSES:
             return f"Gate-Close reason {code}", CLOSES[code], "3.3"
         return None

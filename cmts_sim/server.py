@@ -18,7 +18,7 @@ from typing import Callable
 
 import trio
 
-from cops_core.codes import HEADER_SIZE, CNum, ErrorCode, ReasonCode, object_subcode
+from cops_core.codes import HEADER_SIZE, CNum, ErrorCode, ReasonCode, object_subcode, spoken
 from cops_core.connection import Connection, ConnectionClosed, Role, State
 from cops_core.dqos import (
     GateAllocErr,
@@ -388,7 +388,7 @@ class PeerSession:
             self.transport.queue(SyncComplete.new(message.handle))
         elif kind is ClientClose:
             error = message.error
-            self.ended = f"it sent Client-Close (error {error.code} {_code_name(ErrorCode, error.code)})"
+            self.ended = f"it sent Client-Close (error {error.code} {spoken(ErrorCode, error.code)})"
             return False
         return True  # KA echoes need no answer; DEC/RPT bookkeeping is the connection's
 
@@ -496,7 +496,7 @@ class PeerSession:
 
     async def close(self, code: int, subcode: int = 0) -> None:
         """Client-Close with Error ``code``, then hang up."""
-        sent = f"we sent Client-Close (error {code} {_code_name(ErrorCode, code)})"
+        sent = f"we sent Client-Close (error {code} {spoken(ErrorCode, code)})"
         self.ended = f"{self.ended}; {sent}" if self.ended else sent
         if self.connection.state is not State.CLOSED:
             # A peer that does not read gets a second, not write_timeout: a shutdown waits on every session.
@@ -514,10 +514,6 @@ def _connected(stream: trio.SocketStream) -> bool:
     except OSError:
         return False
     return True
-
-
-def _code_name(codes: type, code: int) -> str:
-    return codes(code).name.lower().replace("_", " ") if code in codes._value2member_map_ else "(undefined)"
 
 
 def _error_reply(exc: PacketCableDecodeError):

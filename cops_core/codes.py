@@ -150,3 +150,9 @@ class IntegrityFlag(IntFlag):
 def object_subcode(cnum: int, ctype: int) -> int:
     """The sub-code RFC 2748 gives for an object in error: C-Num in the high octet, C-Type in the low."""
     return (cnum << 8) | ctype
+
+
+def spoken(codes: type[IntEnum], code: int) -> str:
+    """A code's name as words ("subscriber exceeded gate limit"), for people; "(not a defined code)" if none."""
+    member = codes._value2member_map_.get(code)
+    return member.name.lower().replace("_", " ") if member is not None else "(not a defined code)"

@@ -9,7 +9,7 @@ with what it means and what the gate controller does next.
 
 from __future__ import annotations
 
-from cops_core.codes import OpCode
+from cops_core.codes import OpCode, spoken
 from cops_core.dqos import (
     GateAlloc,
     GateAllocAck,
@@ -122,7 +122,7 @@ class Explainer:
         if error is not None:
             self._asked.pop(command.transaction_id, None)
             return (f"{command.title}: error {error.code} "
-                    f"{_name(PacketCableErrorCode, error.code)}: {ERRORS.get(error.code, 'not a defined error')}.")
+                    f"{spoken(PacketCableErrorCode, error.code)}: {ERRORS.get(error.code, 'not a defined error')}.")
         return self._command(command) or explain(message.OPCODE, command.COMMAND)
 
     def _command(self, command) -> str | None:
@@ -163,10 +163,3 @@ class Explainer:
         elif kind is GateDelete:
             self.gates.pop(gate, None)
         return None
-
-
-def _name(codes: type, code: int) -> str:
-    try:
-        return codes(code).name.lower().replace("_", " ")
-    except ValueError:
-        return "(not a defined code)"

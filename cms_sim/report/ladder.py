@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from rich.text import Text
 
-from cops_core.codes import ErrorCode, OpCode, ReasonCode
+from cops_core.codes import ErrorCode, OpCode, ReasonCode, spoken
 from cops_core.dqos import (
     GateCloseSubcode,
     GateCommandType,
@@ -85,9 +85,9 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, expl
         if getattr(command, "reason", None) is not None:
             details.append(packetcable_reason(command.reason.code, command.reason.subcode))
     elif opcode is OpCode.CC:
-        details.append(f"error {message.error.code} {_named(ErrorCode, message.error.code)}")
+        details.append(f"error {message.error.code} {spoken(ErrorCode, message.error.code)}")
     elif opcode is OpCode.DRQ:
-        details.append(f"reason {message.reason.code} {_named(ReasonCode, message.reason.code)}")
+        details.append(f"reason {message.reason.code} {spoken(ReasonCode, message.reason.code)}")
     elif opcode is OpCode.CAT:
         details.append(f"KA {message.ka_seconds} s")
     elif opcode is OpCode.OPN:
@@ -110,17 +110,9 @@ CLOSE_REASONS = {
 """What each Gate-Close reason means, as a class is told it."""
 
 
-def _named(codes: type, code: int) -> str:
-    """A code's name as words ("subscriber exceeded gate limit"), or "(not a defined code)"."""
-    try:
-        return codes(code).name.lower().replace("_", " ")
-    except ValueError:
-        return "(not a defined code)"
-
-
 def packetcable_error(code: int, subcode: int) -> str:
     """ "error 4 subscriber exceeded gate limit", with the sub-code when it says something."""
-    text = f"error {code} {_named(PacketCableErrorCode, code)}"
+    text = f"error {code} {spoken(PacketCableErrorCode, code)}"
     return text + (f" (sub-code 0x{subcode:04x})" if subcode else "")
 
 
@@ -129,7 +121,7 @@ def packetcable_reason(code: int, subcode: int) -> str:
     if code == PacketCableReasonCode.GATE_CLOSE:
         what = CLOSE_REASONS.get(subcode, "(not a defined reason)")
     else:
-        what = _named(GateDeleteSubcode, subcode) if code == PacketCableReasonCode.GATE_DELETE else "reason"
+        what = spoken(GateDeleteSubcode, subcode) if code == PacketCableReasonCode.GATE_DELETE else "reason"
     return f"{what} (reason {code}, sub-code {subcode})"
 
 

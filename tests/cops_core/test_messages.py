@@ -288,3 +288,9 @@ def test_a_message_of_hundreds_of_empty_objects_is_refused_not_kept():
         decode_message(message)
     fits = struct.pack("!BBHI", 0x10, OpCode.KA, 0, 8 + 4 * MAX_OBJECTS) + body[: 4 * MAX_OBJECTS]
     assert len(decode_message(fits).objects) == MAX_OBJECTS
+
+
+def test_a_code_is_spoken_as_words_and_an_undefined_one_says_so():
+    from cops_core.codes import spoken
+
+    assert spoken(ErrorCode, 11) == "shutting down" and spoken(ErrorCode, 99) == "(not a defined code)"
