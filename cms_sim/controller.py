@@ -181,6 +181,10 @@ class TransactionIds:
         if tid not in in_flight:
             self._next = tid % 0xFFFF + 1
             return tid
+        if len(in_flight) >= 0xFFFF:
+            # Said at once: a search of all 65,535 for each of thousands of calls a second would hang the load
+            # generator (and its Ctrl-C) exactly when the CMTS falls that far behind.
+            raise ControllerError("all 65535 Transaction-IDs are in flight on this connection")
         for _ in range(0xFFFF):
             tid = self._next
             self._next = tid % 0xFFFF + 1

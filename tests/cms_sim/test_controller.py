@@ -10,6 +10,7 @@ from cmts_sim.server import CmtsServer
 from cms_sim.controller import Backoff, ControllerOptions, GateController, TransactionIds, parse_target
 from cms_sim.errors import (
     ConnectError,
+    ControllerError,
     GateControlLost,
     GateError,
     InsufficientResources,
@@ -145,6 +146,32 @@ def test_transaction_ids_skip_zero_and_those_in_flight():
     tids = TransactionIds(start=0xFFFE)
     in_flight = {0xFFFF: None, 1: None}
     assert [tids.allocate(in_flight) for _ in range(3)] == [0xFFFE, 2, 3]
+
+
+class _CountingDict(dict):
+    """A dict that counts membership tests: how far an allocation searched."""
+
+    looked = 0
+
+    def __contains__(self, key) -> bool:
+        self.looked += 1
+        return super().__contains__(key)
+
+
+def test_transaction_ids_all_in_flight_are_refused_without_a_search():
+    tids = TransactionIds()
+    in_flight = _CountingDict.fromkeys(range(1, 0x10000))
+    for _ in range(3):  # a load generator asks again for every call it starts: each refusal is one look
+        with pytest.raises(ControllerError, match="all 65535"):
+            tids.allocate(in_flight)
+    assert in_flight.looked == 3
+
+
+def test_transaction_ids_the_last_free_one_is_found():
+    tids = TransactionIds()
+    in_flight = dict.fromkeys(range(1, 0x10000))
+    del in_flight[40000]
+    assert tids.allocate(in_flight) == 40000
 
 
 async def test_concurrent_requests_are_matched_by_tid_whatever_the_reply_order(nursery, autojump_clock):
