@@ -192,6 +192,15 @@ class TransactionIds:
                 return tid
         raise ControllerError("all 65535 Transaction-IDs are in flight on this connection")
 
+    def peek(self, in_flight: dict) -> int:
+        """The TID :meth:`allocate` would give now, without taking it (``cms-sim run --step`` shows it first)."""
+        tid = self._next
+        for _ in range(0xFFFF):
+            if tid not in in_flight:
+                return tid
+            tid = tid % 0xFFFF + 1
+        raise ControllerError("all 65535 Transaction-IDs are in flight on this connection")
+
 
 class _Pending:
     """One request awaiting its reply: the request, and who gets the outcome.
@@ -400,6 +409,10 @@ class GateController:
 
             return await trio.lowlevel.wait_task_rescheduled(abort)
         raise RequestTimeout(f"{command.title} (TID {command.transaction_id})", timeout, command)
+
+    def next_transaction_id(self) -> int:
+        """The Transaction-ID the next request will carry, if nothing else is sent first."""
+        return self._tids.peek(self._pending)
 
     def submit(self, command, callback: Callable[[object, ControllerError | None], None]) -> int:
         """Queue any GC gate command with a free TID, without waiting; returns the TID.

@@ -25,6 +25,7 @@ from .scenario import EmbeddedModem, RealModem, Scenario, ScenarioResult, Scenar
 from .scenario.embedded import embedded_config
 from .scenario.modem import DEFAULT_MODEM_TIMEOUT
 from .scenario.requirements import Target, unmet
+from .scenario.runner import Pause
 
 EMBEDDED_HOST = "127.0.0.1"
 EMBEDDED_PORT = 2126
@@ -54,7 +55,8 @@ class Run:
     round (RFC 2748's own direction): real gear dials ``HOST:PORT`` and each
     scenario runs on the connection it opens.
     ``source`` is the local address to dial from.  ``on_begin``, ``on_step``
-    and ``on_end`` let a live view follow along.
+    and ``on_end`` let a live view follow along; ``pause`` is awaited before
+    each step (:data:`~cms_sim.scenario.runner.Pause`: the step-through).
     """
 
     def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
@@ -64,7 +66,8 @@ class Run:
                  taps: tuple[Tap, ...] = (),
                  on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
                  on_step: Callable[[StepResult], None] | None = None,
-                 on_end: Callable[[ScenarioResult], None] = lambda result: None) -> None:
+                 on_end: Callable[[ScenarioResult], None] = lambda result: None,
+                 pause: Pause | None = None) -> None:
         self.scenarios = scenarios
         self.cmts = cmts
         self.port = port
@@ -77,6 +80,7 @@ class Run:
         self.allow = allow  # --listen: the networks a CMTS may dial in from
         self.taps = taps
         self.on_begin, self.on_step, self.on_end = on_begin, on_step, on_end
+        self.pause = pause  # step-through (--step): awaited before each step
         self.results: list[ScenarioResult] = []
         self._runner: ScenarioRunner | None = None
         self._interrupted = False
@@ -107,7 +111,7 @@ class Run:
         else:
             server, modem = None, RealModem(self.modem_timeout)
         runner = self._runner = ScenarioRunner(scenario, modem, variables=variables, seed=self.seed,
-                                               on_step=self.on_step, strict=self.strict)
+                                               on_step=self.on_step, strict=self.strict, pause=self.pause)
         result = runner.result
         self.results.append(result)
         self.on_begin(result, scenario)

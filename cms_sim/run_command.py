@@ -7,6 +7,7 @@ are still written).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import signal
 import sys
@@ -38,6 +39,7 @@ Examples:
   cms-sim run --explain --ladder call.svg scenarios/basic_call.yaml
   cms-sim run --cmts 192.0.2.1 --var subscriber=10.9.8.7 scenarios/basic_call.yaml
   cms-sim run --pcap call.pcap --report call.json scenarios/basic_call.yaml
+  cms-sim run --step --explain scenarios/basic_call.yaml  # a pause before each message sent, for a class
 """
 
 
@@ -76,11 +78,15 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
               help="with --listen: accept CMTSes only from here (repeatable; an address or a network)")
 @click.option("--source", metavar="ADDRESS", help="the local address to dial the CMTS from")
 @click.option("--strict", is_flag=True, help="any finding about the CMTS's protocol fails its scenario")
+@click.option("--step", is_flag=True, help="pause before each message sent: the ladder so far and the message "
+                                           "decoded, each field explained (Enter: go on, c: continue, q: quit)")
 def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_paths, explain, quiet,
-        modem_timeout, mta, listen, allow, source, strict) -> None:
+        modem_timeout, mta, listen, allow, source, strict, step) -> None:
     """Run scenario files and draw the call flow as a ladder diagram."""
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
+    if step:
+        check_step(quiet)
     for ladder_path in ladder_paths:
         if not ladder_path.lower().endswith((".svg", ".html", ".htm")):
             raise click.BadParameter(f"expected a .svg or .html file, got {ladder_path}", param_hint="--ladder")
@@ -97,6 +103,11 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
                 errors.print(f"cms-sim: {scenario.source}: its cmts: settings apply to the embedded CMTS only; "
                              f"{cmts or 'the CMTS that dials in'} keeps its own", soft_wrap=True)
     ladder = LadderPrinter(console, explain=explain, show=not quiet)
+    stepper = None
+    if step:
+        from .step.stepper import Stepper  # the terminal's keys (termios): imported only to step through
+
+        stepper = Stepper(console, ladder)
     interrupted = False
     results: list[ScenarioResult] = []
 
@@ -107,12 +118,17 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
             port = await embedded_port()
             if port != EMBEDDED_PORT:
                 errors.print(f"cms-sim: port {EMBEDDED_PORT} is taken; the embedded CMTS listens on a free port instead")
+        hooks = stepper.hooks() if stepper is not None else {
+            "on_begin": lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
+            "on_end": ladder.end}
         runner = Run(scenarios, cmts=cmts, port=port, seed=seed, modem_timeout=modem_timeout, mta=mta,
-                     listen=listen, allow=allow, source=source, strict=strict,
-                     on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
-                     on_step=ladder.step_done, on_end=ladder.end)
+                     listen=listen, allow=allow, source=source, strict=strict, on_step=ladder.step_done, **hooks)
+        if stepper is not None:
+            stepper.on_quit = runner.interrupt
         runner.results = results  # filled as the run goes: a crash below still has them to report
-        interrupted = await run_interruptibly(runner, errors)
+        async with stepper.keys_from_terminal() if stepper is not None else contextlib.nullcontext():
+            interrupted = await run_interruptibly(runner, errors)
+        interrupted = interrupted or (stepper is not None and stepper.quit)
 
     try:
         trio.run(main)
@@ -133,6 +149,18 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
     sys.exit(EXIT_PASSED if results and not any(result.failed for result in results) else EXIT_FAILED)
+
+
+def check_step(quiet: bool) -> None:
+    """--step reads keys from a terminal and draws the ladder: one line and exit 2 where it cannot."""
+    problem = None
+    if not sys.stdin.isatty():
+        problem = "--step reads its keys (Enter, c, q) from a terminal, and stdin is not one"
+    elif quiet:
+        problem = "--step shows the ladder and each message; --quiet shows neither: choose one"
+    if problem:
+        click.echo(f"cms-sim: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def check_connection_options(cmts: str | None, listen: str | None, source: str | None) -> None:

@@ -61,12 +61,8 @@ class LadderPrinter:
 
     def step_done(self, step: StepResult) -> None:
         """Draw everything traced since the last step, then this step's verdict."""
-        result = self._result
-        trace = result.trace
-        if not self._start and trace:
-            self._start = min(trace[0].time, result.started or trace[0].time)
-        elif not self._start:
-            self._start = result.started
+        trace = self._result.trace
+        self._set_start()
         if step.phase != self._phase:
             self._phase = step.phase
             self._emit(Text(_PHASE_TITLES[step.phase], style="bold dim"))
@@ -87,17 +83,31 @@ class LadderPrinter:
             for finding in step.findings:
                 self._emit(Text(f"{'':10}⚠ {finding}", style="yellow"))
 
-    def end(self, result: ScenarioResult) -> None:
-        """Draw what came after the last step (a Client-Close at the end, late events), and the findings."""
-        trace = result.trace
+    def catch_up(self) -> None:
+        """Draw what was traced since the last row, with no verdict: a step-through pause shows it at once."""
+        trace = self._result.trace
+        if self._printed < len(trace):
+            self._set_start()
         for record in trace[self._printed:]:
-            self._emit(render(row_from_trace(record, self._start or record.time, explainer=self._explainer),
+            self._emit(render(row_from_trace(record, self._start, explainer=self._explainer),
                               explain_rows=self.explain, lane=self.lane))
         self._printed = len(trace)
+
+    def end(self, result: ScenarioResult) -> None:
+        """Draw what came after the last step (a Client-Close at the end, late events), and the findings."""
+        self.catch_up()
         if result.findings:
             self._emit(Text(f"{len(result.findings)} finding(s) about the CMTS's protocol:", style="bold yellow"))
             for finding in result.findings:
                 self._emit(Text(f"  ⚠ {finding}  [{finding.data.hex()}]", style="yellow"))
+
+    def _set_start(self) -> None:
+        """Time 0 of the ladder: the first message traced, or the start of the steps if that came first."""
+        if self._start:
+            return
+        result = self._result
+        trace = result.trace
+        self._start = min(trace[0].time, result.started or trace[0].time) if trace else result.started
 
     def _verdict(self, step: StepResult) -> str:
         mark = _MARK.get(step.verdict, "")

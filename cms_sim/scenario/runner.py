@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import trio
 
@@ -61,6 +61,9 @@ from .modem import Modem, ModemRefused, ModemTimeout
 from .result import ScenarioResult, StepResult, Verdict
 from .values import UnsetVariable, resolve
 
+Pause = Callable[["ScenarioRunner", Any, StepResult], Awaitable[None]]
+"""``await pause(runner, step, result)`` before a step runs (``cms-sim run --step``); ``result`` is its StepResult."""
+
 CLEANUP_TIMEOUT = 10.0
 """Seconds the automatic cleanup may take in all (reconnecting included), so a dead CMTS cannot hang the end."""
 
@@ -76,7 +79,7 @@ class ScenarioRunner:
 
     def __init__(self, scenario: Scenario, modem: Modem, *, variables: dict[str, Any] | None = None,
                  seed: int | None = None, on_step: Callable[[StepResult], None] | None = None,
-                 strict: bool = False) -> None:
+                 strict: bool = False, pause: Pause | None = None) -> None:
         overrides = variables or {}
         unknown = sorted(set(overrides) - set(scenario.variables))
         if unknown:
@@ -84,6 +87,7 @@ class ScenarioRunner:
                                  f"it has: {', '.join(scenario.variables) or 'none'}" for name in unknown])
         self.scenario = scenario
         self.modem = modem
+        self.overrides = dict(overrides)  # the values given on the command line (--var)
         self.variables: dict[str, Any] = {**BUILTIN_VARIABLES, **scenario.variables, **overrides}
         self.seed = seed if seed is not None else scenario.seed
         self.rng = random.Random(self.seed)
@@ -94,6 +98,7 @@ class ScenarioRunner:
         self.judge = PeerJudge()  # what the CMTS sends, checked message by message
         self.result.findings = self.judge.findings
         self.strict = strict  # any finding fails the scenario
+        self.pause = pause  # step-through: awaited before each step runs, its clock not yet started
         self.gates: dict[int, Any] = {}  # Gate-ID -> subscriber: gates made here and not yet seen to go
         self._attached = False
         self._failed = False
@@ -113,6 +118,16 @@ class ScenarioRunner:
     def record(self, record: TraceRecord) -> None:
         self.result.trace.append(record)
         self.judge(record)
+
+    @property
+    def controller(self) -> GateController | None:
+        """The connection the steps run on (None before :meth:`run`)."""
+        return self._controller
+
+    @property
+    def interrupted(self) -> bool:
+        """:meth:`interrupt` was called: the steps are over, the finally steps and cleanup may still be running."""
+        return self._steps_scope.cancel_called
 
     def interrupt(self) -> None:
         """Stop the steps (Ctrl-C): the step under way ends as interrupted; finally steps and cleanup still run."""
@@ -199,6 +214,9 @@ class ScenarioRunner:
             result.verdict = Verdict.SKIPPED
             self._told(result)
             return
+        if self.pause is not None and failure is None:
+            # Before the step's clock starts: the time a person reads is no step's latency.
+            await self.pause(self, step, result)
         trace = self.result.trace
         first, first_finding = len(trace), len(self.judge.findings)
         result.started = trio.current_time()
