@@ -17,6 +17,7 @@ SUBCOMMANDS = {
     "conform": "cms_sim.conform.command:conform",
     "decode": "cms_sim.decode.command:decode",
     "explain": "cms_sim.explain_command:explain",
+    "lab": "cms_sim.lab.command:lab",
     "load": "cms_sim.load_command:load",
     "run": "cms_sim.run_command:run",
 }
@@ -48,6 +49,7 @@ def main() -> None:
       cms-sim load scenarios/basic_call.yaml --rate 200 --duration 20   calls at a rate, live statistics
       cms-sim conform --cmts 192.0.2.1 --html cmts.html   the conformance suite for a CMTS
       cms-sim explain Gate-Set                   what a message, error, reason or timer means
+      cms-sim lab list                           graded exercises for a class (start N, check N)
       cms-sim decode 10 09 00 00 00 00 00 08     decode a hex message
       cms-sim decode samples/dqos_call.pcap      decode every COPS message in a capture
       cms-sim decode --json call.pcapng          the same, one JSON object per line
