@@ -26,9 +26,8 @@ WHILE_YOU_READ = ("While you read, the CMTS's timers keep running and keep-alive
 def pause_screen(ladder: list[Text], scenario: str, step: StepResult, preview: Preview) -> Group:
     """The whole pause: the ladder lines of this scenario so far, what comes next, the keys."""
     line = f", line {step.line}" if step.line else ""
-    phase = "" if step.phase == "steps" else f"{step.phase} "
     parts: list = list(ladder)
-    parts.append(Rule(Text(f" next: {phase}step {step.id} of {scenario}: {step.title}{line} ", style="bold")))
+    parts.append(Rule(Text(f" next: step {step.id} of {scenario}: {step.title}{line} ", style="bold")))
     parts.append(Text.assemble(("▶ " + preview.action[0].upper() + preview.action[1:], "bold"), "  ",
                                (preview.summary, "italic")))
     if preview.frame is not None:

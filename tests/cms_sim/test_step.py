@@ -123,10 +123,8 @@ async def test_q_quits_before_the_next_message_then_cleans_up_and_says_client_cl
 
     result, stepper, output = await _step_through(CALL, press)
     assert stepper.quit and result.interrupted
-    commands = [record.message for record in _sent_decisions(result)]
     titles = [dissect(record.data).gate_command for record in _sent_decisions(result)]
     assert titles == ["Gate-Set", "Gate-Delete"], titles  # no Gate-Info: q came at its pause; the cleanup deleted
-    assert len(commands) == 2
     assert [step.phase for step in result.steps] == ["steps", "steps", "cleanup"]
     assert result.steps[1].message == "interrupted"
     assert result.trace[-1].outgoing and result.trace[-1].message.OPCODE is OpCode.CC
