@@ -451,6 +451,25 @@ class GateController:
         if link is not None and not link.holding:
             self._kick(link)
 
+    @contextlib.contextmanager
+    def batch(self):
+        """Commands submitted inside go out together on leaving: one write for the calls a load tick starts.
+
+        What the reader does for the answers to one batch of replies, for a
+        caller outside the reader (a write each is a system call each, and
+        a wake-up each of the CMTS).
+        """
+        link = self._link
+        if link is None or link.holding:  # no connection, or inside the reader, which sends after its batch
+            yield
+            return
+        link.holding = True
+        try:
+            yield
+        finally:
+            link.holding = False
+            self._kick(link)
+
     async def sync(self, *, timeout: float | None = None) -> None:
         """Synchronize State Request: the CMTS re-sends its Request and ends with Synchronize Complete."""
         timeout = self.options.request_timeout if timeout is None else timeout
