@@ -166,6 +166,11 @@ class ControllerStats:
     messages_out: int = 0
 
 
+# Ours to spend: under load a CMTS seconds behind has megabytes of our commands outstanding (their requests time out
+# and fail their calls meanwhile); past this much queued for a CMTS that reads nothing, the connection is cut.
+MAX_SEND_BUFFER = 64 * 1024 * 1024
+
+
 class TransactionIds:
     """The 16-bit Transaction-ID counter, shareable by controllers (as one CMS shares it across CMTSes).
 
@@ -561,7 +566,8 @@ class GateController:
     async def _session(self, stream: trio.abc.Stream, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         connection = Connection(Role.PDP, ka_tolerance=self.options.ka_tolerance)
         # No taps, no trace records: a load run traces nothing and would build one per message for nobody.
-        transport = CopsTransport(stream, connection, tap=self._trace if self._taps else None)
+        transport = CopsTransport(stream, connection, tap=self._trace if self._taps else None,
+                                  max_send_buffer=MAX_SEND_BUFFER)
         link = _Link(transport)
         self._link = link
         try:
