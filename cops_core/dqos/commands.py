@@ -15,9 +15,11 @@ import struct
 from ipaddress import IPv4Address, IPv6Address
 from typing import Callable, NamedTuple, Union
 
+from .. import fastpath
 from ..codes import CNum, DecisionCommand, DecisionFlag, OpCode, ReportType, RType
 from ..errors import PacketCableDecodeError
 from ..messages import Decision, DecisionGroup, Report, _offset_of
+from ..messages import _encode_general as _encode_message_general
 from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, ReportTypeObject, SignaledClientSI
 from ..wire import OBJECT_HEADER
 from .codes import GateCommandType, PacketCableErrorCode
@@ -119,6 +121,11 @@ def _encode_command(self) -> bytes:
     data = _TEMPLATES.encode(self)  # the common shapes pack in one go
     if data is not None:
         return data
+    return _encode_command_general(self)
+
+
+def _encode_command_general(self) -> bytes:
+    """The reference encoding, object by object: what the templates must match."""
     parts = [_new(TransactionID, (self[0], self.COMMAND)).encode()]
     append = parts.append
     for index, repeated, wrap in self._EMIT:
@@ -324,6 +331,11 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
         command = _TEMPLATES.decode(data)  # the common shapes in one unpack
         if command is not None:
             return command
+    return _decode_command_general(data, offset)
+
+
+def _decode_command_general(data, offset: int = 0) -> GateCommand:
+    """The reference decoding, object by object: what the templates must match."""
     try:
         objects = decode_packetcable_objects(data, offset)
     except PacketCableDecodeError as exc:
@@ -441,10 +453,20 @@ def encoded_decision_for(handle: Handle, command: GateCommand) -> tuple[Decision
     n = len(payload)
     if type(value) is not bytes or len(value) != 4 or n & 3:
         return decision, decision.encode()
-    return decision, _DECISION_HEAD.pack(0x10, _DEC, _DQOS, 36 + n, _HANDLE_HEADER, value,
-                                         _CONTEXT_HEADER, RType.CONFIGURATION, 0,
-                                         _FLAGS_HEADER, DecisionCommand.INSTALL, DecisionFlag.TRIGGER_ERROR,
-                                         (n + 4) << 16 | _CLIENT_DECISION_TYPE) + payload
+    data = _DECISION_HEAD.pack(0x10, _DEC, _DQOS, 36 + n, _HANDLE_HEADER, value,
+                               _CONTEXT_HEADER, RType.CONFIGURATION, 0,
+                               _FLAGS_HEADER, DecisionCommand.INSTALL, DecisionFlag.TRIGGER_ERROR,
+                               (n + 4) << 16 | _CLIENT_DECISION_TYPE) + payload
+    return decision, data if fastpath.mode == "on" else _packed(decision, data)
+
+
+def _packed(message, data: bytes) -> bytes:
+    """A packer's ``data`` for ``message`` when the fast path is not simply on: off, the general codec's bytes
+    instead; verify, ``data`` once checked against them."""
+    if fastpath.mode == "off":
+        return _encode_message_general(message)
+    fastpath.check_bytes("packer", message, data, _encode_message_general)
+    return data
 
 
 def report_for(handle: Handle, command: GateCommand, *, event_report_type: int = ReportType.ACCOUNTING) -> Report:
@@ -483,8 +505,9 @@ def encoded_report_for(handle: Handle, command: GateCommand, *,
     n = len(payload)
     if type(value) is not bytes or len(value) != 4 or n & 3:
         return report, report.encode()
-    return report, _REPORT_HEAD.pack(0x11 if solicited else 0x10, _RPT, _DQOS, 28 + n, _HANDLE_HEADER, value,
-                                     _REPORT_TYPE_HEADER, report_type[0], (n + 4) << 16 | _CLIENT_SI_TYPE) + payload
+    data = _REPORT_HEAD.pack(0x11 if solicited else 0x10, _RPT, _DQOS, 28 + n, _HANDLE_HEADER, value,
+                             _REPORT_TYPE_HEADER, report_type[0], (n + 4) << 16 | _CLIENT_SI_TYPE) + payload
+    return report, data if fastpath.mode == "on" else _packed(report, data)
 
 
 def gate_command_of(message) -> GateCommand | None:
@@ -509,3 +532,7 @@ def gate_command_of(message) -> GateCommand | None:
                 exc.offset += _offset_of(list(message.objects), index) + 4
                 raise
     return None
+
+
+fastpath.register("gate-command templates", _TEMPLATES.decoders, _TEMPLATES.encoders, _decode_command_general,
+                  _encode_command_general)
