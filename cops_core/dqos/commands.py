@@ -101,7 +101,8 @@ def gate_command(command: GateCommandType, order: tuple[Slot, ...], required: tu
         # The same tables as plain tuples for the codec's hot paths (no Slot attribute lookups per object):
         # _EMIT (index, repeated, wrap) in emit order; _SLOT_OF class -> (index, 0 object / 1 unwrap / 2 repeated);
         # _REQUIRED_AT (index, first class); _DEFAULTS_AT (index, default) for non-None defaults but ``extra``.
-        assert fields[0] == "transaction_id" and fields[-1] == "extra"
+        if fields[0] != "transaction_id" or fields[-1] != "extra":  # explicit: an assert would vanish under -O
+            raise TypeError(f"{cls.__name__}: a gate command's fields start with transaction_id and end with extra")
         cls._EMIT = tuple((index, slot.repeated, slot.wrap) for slot, index in cls.ORDER)
         cls._SLOT_OF = {klass: (index, 2 if slot.repeated else 1 if slot.wrap is not None else 0)
                         for slot, index in cls.ORDER for klass in slot.classes}
