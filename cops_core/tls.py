@@ -104,6 +104,16 @@ def pdp_context(cert: str, key: str | None = None, ca: str | None = None, *,
     return context
 
 
+def check_ca(ca: str) -> None:
+    """ValueError, one line, unless ``ca`` is a readable PEM file of CA certificates."""
+    _load_ca(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), ca)
+
+
+def check_identity(cert: str | None, key: str | None) -> None:
+    """ValueError, one line, unless ``cert`` and ``key`` (None: in the certificate file) load as a pair."""
+    _load_identity(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), cert, key)
+
+
 def _load_ca(context: ssl.SSLContext, ca: str) -> None:
     _readable(ca)
     try:
