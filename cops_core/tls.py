@@ -131,8 +131,11 @@ def _load_identity(context: ssl.SSLContext, cert: str | None, key: str | None) -
     try:
         context.load_cert_chain(cert, key)
     except ssl.SSLError as exc:
-        files = f"{cert} and {key}" if key else cert
-        raise ValueError(f"{files}: not a PEM certificate and its private key ({describe_ssl_error(exc)})") from None
+        reason = describe_ssl_error(exc)
+        if key is None:
+            raise ValueError(f"{cert}: not a PEM certificate with its private key in the same file ({reason}); "
+                             "give the key file too") from None
+        raise ValueError(f"{cert} and {key}: not a PEM certificate and its private key ({reason})") from None
 
 
 def _readable(path: str) -> None:

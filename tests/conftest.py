@@ -14,8 +14,9 @@ collect_ignore_glob = ["cms_sim/scenarios_failing/*.yaml"]
 class Pki(NamedTuple):
     """PEM files for the TLS tests: a lab CA with a certificate and key for each tool, and a stranger's CA with one.
 
-    Every certificate names 127.0.0.1 and localhost, so that only the CA
-    decides whether a peer is trusted.
+    These certificates name 127.0.0.1 and localhost, so that only the CA
+    decides whether a peer is trusted; ``elsewhere`` is the lab CA's too, but
+    names only gc.example.net.
     """
 
     ca: str
@@ -26,6 +27,8 @@ class Pki(NamedTuple):
     stranger_ca: str
     stranger_cert: str
     stranger_key: str
+    elsewhere_cert: str
+    elsewhere_key: str
 
 
 @pytest.fixture(scope="session")
@@ -36,10 +39,11 @@ def pki(tmp_path_factory) -> Pki:
         blob.write_to_path(folder / name)
         return str(folder / name)
 
-    def issue(ca: trustme.CA, name: str) -> tuple[str, str]:
-        issued = ca.issue_cert("127.0.0.1", "localhost")
+    def issue(ca: trustme.CA, name: str, names=("127.0.0.1", "localhost")) -> tuple[str, str]:
+        issued = ca.issue_cert(*names)
         return write(issued.cert_chain_pems[0], f"{name}.pem"), write(issued.private_key_pem, f"{name}.key")
 
     lab, stranger = trustme.CA(organization_name="lab"), trustme.CA(organization_name="stranger")
     return Pki(write(lab.cert_pem, "lab-ca.pem"), *issue(lab, "cms"), *issue(lab, "cmts"),
-               write(stranger.cert_pem, "stranger-ca.pem"), *issue(stranger, "stranger"))
+               write(stranger.cert_pem, "stranger-ca.pem"), *issue(stranger, "stranger"),
+               *issue(lab, "elsewhere", ("gc.example.net",)))
