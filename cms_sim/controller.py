@@ -174,6 +174,11 @@ class ControllerStats:
     messages_out: int = 0
 
 
+# Ours to spend: under load a CMTS seconds behind has megabytes of our commands outstanding (their requests time out
+# and fail their calls meanwhile); past this much queued for a CMTS that reads nothing, the connection is cut.
+MAX_SEND_BUFFER = 64 * 1024 * 1024
+
+
 class TransactionIds:
     """The 16-bit Transaction-ID counter, shareable by controllers (as one CMS shares it across CMTSes).
 
@@ -459,6 +464,25 @@ class GateController:
         if link is not None and not link.holding:
             self._kick(link)
 
+    @contextlib.contextmanager
+    def batch(self):
+        """Commands submitted inside go out together on leaving: one write for the calls a load tick starts.
+
+        What the reader does for the answers to one batch of replies, for a
+        caller outside the reader (a write each is a system call each, and
+        a wake-up each of the CMTS).
+        """
+        link = self._link
+        if link is None or link.holding:  # no connection, or inside the reader, which sends after its batch
+            yield
+            return
+        link.holding = True
+        try:
+            yield
+        finally:
+            link.holding = False
+            self._kick(link)
+
     async def sync(self, *, timeout: float | None = None) -> None:
         """Synchronize State Request: the CMTS re-sends its Request and ends with Synchronize Complete."""
         timeout = self.options.request_timeout if timeout is None else timeout
@@ -550,7 +574,8 @@ class GateController:
     async def _session(self, stream: trio.abc.Stream, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         connection = Connection(Role.PDP, ka_tolerance=self.options.ka_tolerance)
         # No taps, no trace records: a load run traces nothing and would build one per message for nobody.
-        transport = CopsTransport(stream, connection, tap=self._trace if self._taps else None)
+        transport = CopsTransport(stream, connection, tap=self._trace if self._taps else None,
+                                  max_send_buffer=MAX_SEND_BUFFER)
         link = _Link(transport)
         self._link = link
         try:

@@ -7,6 +7,7 @@ are still written).
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import signal
 import ssl
@@ -23,6 +24,7 @@ from cmts_sim.config import TlsSettings
 from cops_core import tls
 
 from .controller import parse_target
+from .report.capture import LiveCapture
 from .report.files import atomic_path, check_writable
 from .report.live_ladder import LadderPrinter
 from .run import EMBEDDED_PORT, Run, embedded_port
@@ -152,6 +154,43 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     ladder = LadderPrinter(console, explain=explain, show=not quiet)
     interrupted = False
     results: list[ScenarioResult] = []
+    with _live_capture(pcap_path) as capture:
+        interrupted = _run(scenarios, results, ladder, capture, errors, report_path, junit_path, ladder_paths,
+                           cmts=cmts, seed=seed, modem_timeout=modem_timeout, mta=mta, listen=listen, allow=allow,
+                           source=source, strict=strict, tls=tls_context, embedded_tls=embedded_tls)
+    if interrupted:
+        errors.print("cms-sim: interrupted; Client-Close sent, writing partial reports")
+        for result in results:
+            if result.failed:
+                result.interrupted = True
+    _write_reports(results, ladder, report_path, junit_path, ladder_paths)
+    _summary(console, results)
+    if interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    sys.exit(EXIT_PASSED if results and not any(result.failed for result in results) else EXIT_FAILED)
+
+
+@contextlib.contextmanager
+def _live_capture(pcap_path: str | None):
+    """``--pcap``: written as the run goes to a partial file beside the target, renamed over it at the end.
+
+    A crash of the run logic still ends it and renames it: what was captured is the evidence.
+    """
+    if not pcap_path:
+        yield None
+        return
+    with atomic_path(pcap_path, keep_partial=True) as temporary, open(temporary, "wb") as file:
+        capture = LiveCapture(file)
+        try:
+            yield capture
+        finally:
+            capture.close()
+
+
+def _run(scenarios, results, ladder, capture, errors, report_path, junit_path, ladder_paths, *, cmts, listen,
+         **options) -> bool:
+    """Run the scenarios (results filled as they go); True if Ctrl-C interrupted them."""
+    interrupted = False
 
     async def main() -> None:
         nonlocal interrupted
@@ -160,9 +199,8 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
             port = await embedded_port()
             if port != EMBEDDED_PORT:
                 errors.print(f"cms-sim: port {EMBEDDED_PORT} is taken; the embedded CMTS listens on a free port instead")
-        runner = Run(scenarios, cmts=cmts, port=port, seed=seed, modem_timeout=modem_timeout, mta=mta,
-                     listen=listen, allow=allow, source=source, strict=strict, tls=tls_context,
-                     embedded_tls=embedded_tls,
+        runner = Run(scenarios, cmts=cmts, port=port, listen=listen, **options,
+                     taps=(capture.tap,) if capture is not None else (),
                      on_begin=lambda result, scenario: ladder.begin(result, scenario.source or scenario.name),
                      on_step=ladder.step_done, on_end=ladder.end)
         runner.results = results  # filled as the run goes: a crash below still has them to report
@@ -174,19 +212,10 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
         for result in results:
             if result.verdict is None or result.failed:
                 result.interrupted = True
-        _write_reports(results, ladder, report_path, junit_path, pcap_path, ladder_paths, errors)
+        _write_reports(results, ladder, report_path, junit_path, ladder_paths)
         errors.print("cms-sim: internal error (a bug: please report it with what follows); partial reports written")
         raise
-    if interrupted:
-        errors.print("cms-sim: interrupted; Client-Close sent, writing partial reports")
-        for result in results:
-            if result.failed:
-                result.interrupted = True
-    _write_reports(results, ladder, report_path, junit_path, pcap_path, ladder_paths, errors)
-    _summary(console, results)
-    if interrupted:
-        sys.exit(EXIT_INTERRUPTED)
-    sys.exit(EXIT_PASSED if results and not any(result.failed for result in results) else EXIT_FAILED)
+    return interrupted
 
 
 def check_connection_options(cmts: str | None, listen: str | None, source: str | None) -> None:
@@ -260,8 +289,8 @@ def load_all(paths, variables: dict[str, str]) -> list[tuple[Scenario, dict[str,
     return chosen
 
 
-def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap_path, ladder_paths,
-                   errors: Console) -> None:
+def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, ladder_paths) -> None:
+    """The reports made from the results, once the run is over (the capture is written as it goes)."""
     def json_report(path):
         from .report.json_report import write_json_report
         write_json_report(results, path)
@@ -270,14 +299,10 @@ def _write_reports(results, ladder: LadderPrinter, report_path, junit_path, pcap
         from .report.junit import write_junit
         write_junit(results, path)
 
-    def capture(path):
-        from .report.capture import write_capture
-        write_capture([record for result in results for record in result.trace], path)
-
     def ladder_file(path):
         ladder.export(path, "pktcable-sim: " + ", ".join(result.name for result in results))
 
-    outputs = [(report_path, json_report), (junit_path, junit), (pcap_path, capture)]
+    outputs = [(report_path, json_report), (junit_path, junit)]
     write_outputs(outputs + [(path, ladder_file) for path in ladder_paths])
 
 

@@ -22,6 +22,7 @@ from pydantic import (
     ValidationInfo,
     WrapValidator,
     field_validator,
+    model_validator,
 )
 
 from cops_core import tls
@@ -178,6 +179,12 @@ class CmtsConfig(_Settings):
         "Client-Close (Error 9) and the connection is closed")
     write_timeout: Annotated[float, Field(gt=0)] = Field(
         10.0, description="seconds a send may wait on a peer that reads nothing; then its connection is cut")
+    max_send_buffer: PositiveInt = Field(
+        4 * 1024 * 1024, description="bytes queued for one gate controller that is not reading; past it its "
+        "connection is cut")
+    max_receive_buffer: PositiveInt = Field(
+        128 * 1024, description="bytes read from one gate controller and not yet handled (at least max_message); "
+        "what it sends beyond waits in the kernel")
     receive_buffer: PositiveInt | None = Field(
         128 * 1024, description="SO_RCVBUF of each connection, bytes: bounds the requests a peer can queue "
         "unanswered, and so how far replies can lag under overload; null = the kernel's autotuning")
@@ -190,6 +197,13 @@ class CmtsConfig(_Settings):
     modem: ModemSettings = Field(default_factory=ModemSettings)
     faults: FaultSettings = Field(default_factory=FaultSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+
+    @model_validator(mode="after")
+    def _buffer_holds_a_message(self) -> "CmtsConfig":
+        if self.max_receive_buffer < self.max_message:
+            raise ValueError(f"max_receive_buffer ({self.max_receive_buffer}) must be at least max_message "
+                             f"({self.max_message})")
+        return self
 
 
 def allowed(host: str, networks) -> bool:

@@ -9,6 +9,7 @@ gate-table command and an RPT.  A session's failure ends that session only.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import math
@@ -97,6 +98,9 @@ class CmtsServer:
         self.dropped_events = 0
         self.failed_sessions = 0
         self.refused = 0  # connections closed before any COPS: not in config.allow, or past max_connections
+        # Times each limit ended a connection (allow, max_connections, accept_timeout, ka_silence, write_timeout,
+        # max_send_buffer): the live panel and the metrics show them.
+        self.limit_hits: collections.Counter[str] = collections.Counter()
         self.on_connection: Callable[[str, str, str], None] = lambda peer, event, why: None  # --log-json
         # Called after each batch a session answered, with its size and the seconds from reading its bytes to
         # sending the replies (the metrics' latency histogram); a no-op unless someone listens.
@@ -139,6 +143,7 @@ class CmtsServer:
     async def _accepted(self, stream: trio.SocketStream) -> None:
         if len(self.sessions) >= self.config.max_connections:
             self.refused += 1
+            self.limit_hits["max_connections"] += 1
             peer = "%s:%d" % stream.socket.getpeername()[:2] if _connected(stream) else "(gone)"
             log.warning("refused a connection from %s: already %d, the most max_connections allows", peer,
                         len(self.sessions))
@@ -153,6 +158,7 @@ class CmtsServer:
                 return
             if not allowed(peer, self.config.allow):
                 self.refused += 1
+                self.limit_hits["allow"] += 1
                 log.warning("refused a connection from %s: not in the allow list", peer)
                 self.on_connection(peer, "refused", "not in the allow list")
                 await stream.aclose()
@@ -266,7 +272,9 @@ class PeerSession:
         config = server.config
         self.connection = Connection(Role.PEP, max_message=config.max_message, ka_tolerance=config.ka_tolerance,
                                      rng=server._rng)
-        self.transport = CopsTransport(stream, self.connection, write_timeout=config.write_timeout)
+        self.transport = CopsTransport(stream, self.connection, write_timeout=config.write_timeout,
+                                       max_send_buffer=config.max_send_buffer,
+                                       max_receive_buffer=config.max_receive_buffer)
         for tap in server.taps:
             self.transport.add_tap(tap)
         self.peer = self.transport.peer
@@ -312,6 +320,8 @@ class PeerSession:
             await self.close(ErrorCode.CLIENT_FAILURE)
         finally:
             server.sessions.discard(self)
+            if self.transport.limit_hit is not None:
+                server.limit_hits[self.transport.limit_hit] += 1
             await self.transport.aclose()
             if not self.ended and self.transport.tls_failure:  # TLS 1.3: the GC's verdict on our certificate
                 self.ended, self.tls_failed = f"TLS: {self.transport.tls_failure}", True
@@ -511,11 +521,13 @@ class PeerSession:
         timeout = self.server.config.accept_timeout
         await trio.sleep(timeout)
         if self.connection.state is State.OPENING:
+            self.server.limit_hits["accept_timeout"] += 1
             self.ended = f"no Client-Accept within {timeout:g} s"
             await self.close(ErrorCode.COMMUNICATION_FAILURE)
             self._cancel.cancel()
 
     async def _peer_dead(self) -> None:
+        self.server.limit_hits["ka_silence"] += 1
         self.ended = f"silent for a whole KA interval ({self.connection.ka_interval} s)"
         await self.close(ErrorCode.COMMUNICATION_FAILURE)
         self._cancel.cancel()

@@ -128,6 +128,7 @@ class Connection:
         self.our_role = role
         self.their_role = Role.PDP if role is Role.PEP else Role.PEP
         self.client_type = client_type
+        self.max_message = max_message
         self.ka_tolerance = ka_tolerance
         self.state = State.CONNECTED
         self.handles: set[bytes] = set()

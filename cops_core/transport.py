@@ -50,6 +50,8 @@ class TraceRecord(NamedTuple):
 Tap = Callable[[TraceRecord], None]
 
 RECEIVE_SIZE = 65536
+MAX_SEND_BUFFER = 4 * 1024 * 1024  # bytes queued for a peer before its connection is cut
+MAX_RECEIVE_BUFFER = 128 * 1024  # bytes read from a peer and not yet returned as messages
 _new = tuple.__new__
 _INT = struct.Struct("i")
 
@@ -69,12 +71,24 @@ class CopsTransport:
     """A :class:`~cops_core.connection.Connection` bound to a trio stream."""
 
     def __init__(self, stream: trio.abc.Stream, connection: Connection, *, tap: Tap | None = None,
-                 write_timeout: float = math.inf) -> None:
+                 write_timeout: float = math.inf, max_send_buffer: int = MAX_SEND_BUFFER,
+                 max_receive_buffer: int = MAX_RECEIVE_BUFFER) -> None:
+        if max_receive_buffer < connection.max_message:
+            raise ValueError(f"max_receive_buffer ({max_receive_buffer}) must hold the largest message "
+                             f"({connection.max_message} bytes)")
         self.stream = stream
         self.connection = connection
         # A peer that stops reading fills both kernel buffers and would hold a send for ever: after this many
         # seconds the connection is cut (BrokenResourceError), never the task or the process.
         self.write_timeout = write_timeout
+        # Nor may what we queue for it grow without bound meanwhile (events keep coming): past this many bytes the
+        # connection is cut too.  Reading is bounded by max_receive_buffer: what a peer sends beyond it waits in
+        # the kernel, whose buffer fills and stops the peer.
+        self.max_send_buffer = max_send_buffer
+        self.max_receive_buffer = max_receive_buffer
+        self.cut: str | None = None  # why this side cut the connection (a limit), for the caller's log
+        self.limit_hit: str | None = None  # which limit: "write_timeout" or "max_send_buffer"
+        self._queued = 0  # bytes in _outgoing
         self.local, self.peer = stream_addresses(stream)
         self._taps: list[Tap] = [tap] if tap else []
         self._outgoing: list[bytes] = []
@@ -110,8 +124,9 @@ class CopsTransport:
             events = self._drain(limit)
             if events:
                 return events
+            room = self.max_receive_buffer - connection.buffered  # > 0: a whole message would have been drained
             try:
-                data = await self.stream.receive_some(RECEIVE_SIZE)
+                data = await self.stream.receive_some(RECEIVE_SIZE if room > RECEIVE_SIZE else room)
             except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 data = b""
                 cause = exc.__cause__
@@ -174,7 +189,12 @@ class CopsTransport:
         """
         now = self.now()
         data = self.connection.send(message, now, data)
-        self._outgoing.append(data)
+        self._queued += len(data)
+        if self._queued > self.max_send_buffer:
+            self._cut("max_send_buffer", f"{self._queued} bytes queued for a peer that does not read "
+                      f"(max_send_buffer {self.max_send_buffer})")
+        elif self.cut is None:
+            self._outgoing.append(data)
         taps = self._taps
         if taps:
             # tuple.__new__: NamedTuple's own __new__ is Python code, a third of a record's cost.
@@ -194,7 +214,7 @@ class CopsTransport:
         """
         outgoing = self._outgoing
         if not outgoing:
-            return True
+            return self.cut is None
         if self._socket is None or self._send_lock.locked():
             return False
         data = outgoing[0] if len(outgoing) == 1 else b"".join(outgoing)
@@ -204,8 +224,10 @@ class CopsTransport:
             sent = 0
         outgoing.clear()
         if sent == len(data):
+            self._queued = 0
             return True
         outgoing.append(data[sent:] if sent else data)
+        self._queued = len(outgoing[0])
         return False
 
     async def flush(self) -> None:
@@ -224,16 +246,28 @@ class CopsTransport:
             lock.release()
 
     async def _send_queued(self) -> None:
+        if self.cut is not None:
+            await self.aclose()
+            raise trio.BrokenResourceError(self.cut)
         if not self._outgoing:
             await trio.lowlevel.checkpoint()
             return
         data = b"".join(self._outgoing)
         self._outgoing.clear()
+        self._queued = 0
         with trio.move_on_after(self.write_timeout) as stuck:
             await self.stream.send_all(data)
         if stuck.cancelled_caught:
+            self._cut("write_timeout", f"the peer read nothing for {self.write_timeout:g} s")
             await self.aclose()
-            raise trio.BrokenResourceError(f"the peer read nothing for {self.write_timeout:g} s")
+            raise trio.BrokenResourceError(self.cut)
+
+    def _cut(self, limit: str, why: str) -> None:
+        """Give up on a peer that does not read: nothing more is queued, and the next flush hangs up."""
+        if self.cut is None:
+            self.cut, self.limit_hit = why, limit
+        self._outgoing.clear()
+        self._queued = 0
 
     async def send(self, *messages: Message) -> None:
         for message in messages:

@@ -14,6 +14,7 @@ takes too long.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import resource
@@ -223,11 +224,8 @@ class LoadGenerator:
                 lag = (now - first_due) * 1000
                 if lag > engine.tally.schedule_lag_ms:
                     engine.tally.schedule_lag_ms = lag
-            for _ in range(due):
-                if settings.calls is not None and engine.tally.attempted >= settings.calls:
-                    self.stop()
-                    break
-                self._place(now)
+            if due:
+                self._place_due(due, now)
             if settings.calls is not None and engine.tally.attempted >= settings.calls:
                 break
             if schedule.paused:
@@ -237,6 +235,18 @@ class LoadGenerator:
             with trio.CancelScope(deadline=wake) as self._nap:
                 await trio.sleep_forever()
         self.stop()
+
+    def _place_due(self, due: int, now: float) -> None:
+        """Start ``due`` calls; their first commands go out in one write per connection."""
+        settings, tally = self.settings, self.engine.tally
+        with contextlib.ExitStack() as batches:
+            for controller, _ in self.controllers:
+                batches.enter_context(controller.batch())
+            for _ in range(due):
+                if settings.calls is not None and tally.attempted >= settings.calls:
+                    self.stop()
+                    return
+                self._place(now)
 
     def _place(self, now: float) -> None:
         engine = self.engine
