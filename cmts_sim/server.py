@@ -513,6 +513,8 @@ class PeerSession:
         with trio.move_on_after(timeout):
             context = self.server.tls_contexts[self.dialled is not None]
             await start_tls_as_pep(self.transport, context, self.server.config.cmts_id, self.dialled)
+            stream = self.transport.stream
+            log.info("%s:%d: TLS up (%s, %s)", *self.peer, stream.version(), stream.cipher()[0])
             return
         raise TlsError(f"no StartTLS Client-Accept and TLS handshake within {timeout:g} s")
 

@@ -86,11 +86,11 @@ async def connect_fails(port: int, **options) -> str:
     return str(info.value)
 
 
-async def sessions_over(server: CmtsServer) -> None:
-    """Until the CMTS has ended (and logged) every session: its side of a failure may lag the peer's."""
-    with trio.fail_after(10):
-        while server.sessions:
-            await trio.sleep(0.01)
+def a_session_closed(server: CmtsServer) -> trio.Event:
+    """Set once the CMTS has ended (and logged) a session: its side of a failure may come after the peer's."""
+    closed = trio.Event()
+    server.on_connection = lambda peer, event, why: closed.set() if event == "closed" else None
+    return closed
 
 
 async def still_serves(pki, server: CmtsServer) -> None:
@@ -104,9 +104,11 @@ async def test_a_gate_controller_certificate_from_another_ca_is_one_log_line_and
         pki, nursery, autojump_clock, caplog):
     server = tls_cmts(pki)
     await nursery.start(server.serve)
+    closed = a_session_closed(server)
     why = await connect_fails(server.addresses[0][1], tls=pdp_context(pki.stranger_cert, pki.stranger_key))
     assert why.endswith(": TLS handshake failed: tlsv1 alert unknown ca")
-    await sessions_over(server)
+    with trio.fail_after(10):
+        await closed.wait()
     line, = warnings(caplog)
     assert line.startswith("127.0.0.1:") and line.endswith(
         ": closed: TLS handshake failed: certificate verify failed: unable to get local issuer certificate")
@@ -116,9 +118,11 @@ async def test_a_gate_controller_certificate_from_another_ca_is_one_log_line_and
 async def test_a_gate_controller_without_tls_refuses_starttls_and_says_so(pki, nursery, autojump_clock, caplog):
     server = tls_cmts(pki)
     await nursery.start(server.serve)
+    closed = a_session_closed(server)
     why = await connect_fails(server.addresses[0][1])
     assert why.endswith("asked for TLS (RFC 4261 StartTLS) and this gate controller has no TLS settings")
-    await sessions_over(server)
+    with trio.fail_after(10):
+        await closed.wait()
     line, = warnings(caplog)
     assert line.endswith(": closed: the PDP refused StartTLS: Client-Close error 15 authentication required, "
                          "sub-code 16/0")
@@ -129,10 +133,12 @@ async def test_a_gate_controller_requiring_a_cmts_certificate_refuses_one_withou
                                                                                   caplog):
     server = tls_cmts(pki, cert=False)
     await nursery.start(server.serve)
+    closed = a_session_closed(server)
     why = await connect_fails(server.addresses[0][1],
                               tls=pdp_context(pki.cms_cert, pki.cms_key, pki.ca, require_peer_cert=True))
     assert why.endswith(": TLS handshake failed: peer did not return a certificate")
-    await sessions_over(server)
+    with trio.fail_after(10):
+        await closed.wait()
     line, = warnings(caplog)  # TLS 1.3: the verdict reaches the CMTS with its first read after the handshake
     assert line.endswith(": closed: TLS: tlsv13 alert certificate required")
 
@@ -140,13 +146,15 @@ async def test_a_gate_controller_requiring_a_cmts_certificate_refuses_one_withou
 async def test_a_peer_that_starts_tls_without_starttls_is_one_log_line(pki, nursery, autojump_clock, caplog):
     server = tls_cmts(pki)
     await nursery.start(server.serve)
+    closed = a_session_closed(server)
     async with await trio.open_tcp_stream(*server.addresses[0]) as peer:
         await peer.receive_some(1000)  # the StartTLS Client-Open
         await peer.send_all(bytes.fromhex("16030100a5010000a10303"))  # a ClientHello, as implicit TLS would send
         with trio.fail_after(5):
             while await peer.receive_some(1000):  # Client-Close (error 15), then the CMTS hangs up
                 pass
-    await sessions_over(server)
+    with trio.fail_after(10):
+        await closed.wait()
     line, = warnings(caplog)
     assert "closed: the PDP did not answer StartTLS as RFC 4261 has it: " in line
     await still_serves(pki, server)
