@@ -145,6 +145,8 @@ class GateControllerPool:
         try:
             await controller._adopt(stream)
         except ConnectError as exc:
+            # Said as it happens, in one line (a TLS failure is a certificate to fix); the pool goes on accepting.
+            log.warning("%s", exc)
             self.handshake_failures.append(str(exc))
             self.controllers.remove(controller)
             await controller.aclose()

@@ -19,9 +19,13 @@ from pydantic import (
     NonNegativeInt,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     WrapValidator,
+    field_validator,
     model_validator,
 )
+
+from cops_core import tls
 
 from .admission import Capacity
 from .gates import GatePolicy, Timers
@@ -123,6 +127,33 @@ class PolicySettings(_Settings):
                           self.closed_gate_linger)
 
 
+class TlsSettings(_Settings):
+    """COPS over TLS (RFC 4261).  The CMTS is the PEP, so it is the TLS client whichever side dialled: it asks for
+    TLS in its Client-Open, checks the gate controller's certificate against ``ca`` (and, for a gate controller
+    it dials, the name dialled) and shows its own certificate to a gate controller that asks for one."""
+
+    cert: str | None = Field(None, description="PEM certificate shown to gate controllers that check CMTSes")
+    key: str | None = Field(None, validate_default=True,
+                            description="its PEM private key; null = in the certificate file")
+    ca: str = Field(description="PEM file of the CA (or CAs) a gate controller's certificate must chain to")
+
+    @field_validator("key")
+    @classmethod
+    def _identity_loads(cls, key: str | None, info: ValidationInfo) -> str | None:
+        cert = info.data.get("cert")
+        if key is not None and cert is None:
+            raise ValueError("a key needs its certificate (tls.cert)")
+        if cert is not None:
+            tls.check_identity(cert, key)
+        return key
+
+    @field_validator("ca")
+    @classmethod
+    def _ca_loads(cls, ca: str) -> str:
+        tls.check_ca(ca)
+        return ca
+
+
 Address = Annotated[str, AfterValidator(lambda text: _checked_address(text))]
 """``HOST[:PORT]``, checked when the settings load (a port past 65535 would otherwise wrap)."""
 
@@ -157,6 +188,7 @@ class CmtsConfig(_Settings):
     receive_buffer: PositiveInt | None = Field(
         128 * 1024, description="SO_RCVBUF of each connection, bytes: bounds the requests a peer can queue "
         "unanswered, and so how far replies can lag under overload; null = the kernel's autotuning")
+    tls: TlsSettings | None = Field(None, description="COPS over TLS (RFC 4261); null = plain TCP")
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
         None, description="serve Prometheus metrics (GET /metrics) on this port, on the first listen address's "
         "host; null = none")
