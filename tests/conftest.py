@@ -4,16 +4,19 @@ The suite runs with the codec's fast path in verify mode (cops_core.fastpath): e
 encode is checked against the general codec, here and in the tools the tests start as subprocesses.
 """
 
+from __future__ import annotations
+
 import os
-
-from cops_core import fastpath
-
-fastpath.set_mode(os.environ.setdefault("PKTCABLE_FASTPATH", "verify"))
-
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import pytest
 import trustme
+
+from cops_core import fastpath
+
+from .tshark import run_tshark, tshark_path
+
+fastpath.set_mode(os.environ.setdefault("PKTCABLE_FASTPATH", "verify"))
 
 pytest_plugins = ["pytester"]
 
@@ -57,3 +60,10 @@ def pki(tmp_path_factory) -> Pki:
     return Pki(write(lab.cert_pem, "lab-ca.pem"), *issue(lab, "cms"), *issue(lab, "cmts"),
                write(stranger.cert_pem, "stranger-ca.pem"), *issue(stranger, "stranger"),
                *issue(lab, "elsewhere", ("gc.example.net",)))
+
+
+@pytest.fixture
+def tshark() -> Callable[..., str]:
+    """:func:`tests.tshark.run_tshark`; without tshark the test skips (under CI fails) before it does anything."""
+    tshark_path()
+    return run_tshark

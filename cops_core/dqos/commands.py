@@ -342,10 +342,7 @@ def _decode_command_general(data, offset: int = 0) -> GateCommand:
     except PacketCableDecodeError as exc:
         _echo_what_can_be_read(exc, data)
         raise
-    if objects and type(objects[0]) is TransactionID:
-        tid = objects[0]
-    else:
-        tid = next((obj for obj in objects if type(obj) is TransactionID), None)
+    tid = _transaction_id(objects)
     if tid is None:
         raise PacketCableDecodeError(offset, "no Transaction-ID object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
                                      (TransactionID.SNUM << 8) | TransactionID.STYPE, **_partial(objects))
@@ -354,6 +351,60 @@ def _decode_command_general(data, offset: int = 0) -> GateCommand:
         raise PacketCableDecodeError(offset, f"unknown Gate Command Type {tid.command}",
                                      PacketCableErrorCode.UNSPECIFIED, transaction_id=tid.transaction_id,
                                      command_type=tid.command, **_partial(objects))
+    command, missing = _assemble(cls, tid, objects)
+    if missing:
+        first = missing[0]
+        raise PacketCableDecodeError(
+            offset, f"{cls.title} lacks its {first.__name__} object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
+            (first.SNUM << 8) | first.STYPE, transaction_id=tid.transaction_id, command_type=tid.command,
+            **_partial(objects))
+    return command
+
+
+class GateCommandReading(NamedTuple):
+    """What a lenient read of a 6/4 or 9/1 payload found (see :func:`read_gate_command`)."""
+
+    command: GateCommand | None  # None without a Transaction-ID or with an unknown Gate Command Type
+    objects: tuple  # every PacketCable object, in wire order
+    missing: tuple[type, ...] = ()  # the required objects that are absent, first class of each
+
+
+def read_gate_command(data, offset: int = 0) -> GateCommandReading:
+    """Read a 6/4 or 9/1 payload the way a decoder shows it: whatever command is there, and what it lacks.
+
+    :func:`decode_gate_command` refuses a command without its required
+    objects, because a CMTS must answer it with PacketCable-Error 6; a
+    decoder shows the same bytes in full and reports the gap (Wireshark
+    decodes a Gate-Delete without Subscriber-ID, which some gate controllers
+    send).  The command's absent required fields are None.  Raises
+    :class:`PacketCableDecodeError` only for objects that cannot be read
+    (code 7: a wrong length, a broken header), with the TID, command type,
+    subscriber and Gate-ID that could be read before them.
+    """
+    try:
+        objects = decode_packetcable_objects(data, offset)
+    except PacketCableDecodeError as exc:
+        _echo_what_can_be_read(exc, data)
+        raise
+    tid = _transaction_id(objects)
+    if tid is None:
+        return GateCommandReading(None, tuple(objects), (TransactionID,))
+    cls = COMMAND_CLASSES.get(tid.command)
+    if cls is None:
+        return GateCommandReading(None, tuple(objects))
+    command, missing = _assemble(cls, tid, objects)
+    return GateCommandReading(command, tuple(objects), missing)
+
+
+def _transaction_id(objects: list) -> TransactionID | None:
+    """The payload's Transaction-ID: the first object, as it should be, or the first one anywhere."""
+    if objects and type(objects[0]) is TransactionID:
+        return objects[0]
+    return next((obj for obj in objects if type(obj) is TransactionID), None)
+
+
+def _assemble(cls: type, tid: TransactionID, objects: list) -> tuple[GateCommand, tuple[type, ...]]:
+    """``cls`` built from ``objects`` (those it does not carry go to ``extra``), and its absent required objects."""
     values: list = [None] * len(cls._fields)
     values[0] = tid[0]
     extra = []
@@ -372,17 +423,12 @@ def _decode_command_general(data, offset: int = 0) -> GateCommand:
             extra.append(obj)  # a second copy: keep it rather than lose bytes
         else:
             values[index] = obj[0] if kind else obj
-    for index, first in cls._REQUIRED_AT:
-        if values[index] is None:
-            raise PacketCableDecodeError(
-                offset, f"{cls.title} lacks its {first.__name__} object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
-                (first.SNUM << 8) | first.STYPE, transaction_id=tid.transaction_id, command_type=tid.command,
-                **_partial(objects))
+    missing = tuple(first for index, first in cls._REQUIRED_AT if values[index] is None)
     for index, default in cls._DEFAULTS_AT:
         if values[index] is None:
             values[index] = default
     values[-1] = tuple(extra)
-    return _new(cls, values)
+    return _new(cls, values), missing
 
 
 _ECHOED = (TransactionID, SubscriberIDIPv4, SubscriberIDIPv6, GateID)
