@@ -58,13 +58,13 @@ from cops_core import (
     SyncComplete,
     SyncRequest,
 )
+from cops_core.addresses import DEFAULT_PORT, Address
 from cops_core.connection import Connection, ConnectionClosed, Role
 from cops_core.errors import DecodeError, LocalProtocolError, PacketCableDecodeError
 from cops_core.messages import ClientAccept, Decision
 from cops_core.objects import Context, DecisionFlags, Handle
 from cops_core.tls import NO_SECURITY, TlsError, refuse
 from cops_core.transport import CopsTransport, Tap, TraceRecord, keepalive_loop, start_tls_as_pdp
-from cmts_sim.config import parse_address
 from cops_core.dqos import (
     COMMAND_CLASSES,
     GateAlloc,
@@ -87,17 +87,7 @@ from cops_core.dqos import (
 from .errors import ConnectError, ControllerError, GateControlLost, GateError, RequestTimeout, UnexpectedReply
 from .events import Connected, ConnectionLost, GateClosed, GateOpened, RequestStateDeleted
 
-DEFAULT_PORT = 2126
-Address = tuple[str, int]
 CLOSE_GRACE = 1.0  # seconds we give a Client-Close to go out before closing TCP anyway
-
-
-def parse_target(target: str, default_port: int = DEFAULT_PORT) -> Address:
-    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address -> (host, port); ValueError saying why not.
-
-    The one parser both tools use for addresses (``cmts-sim serve --listen`` too).
-    """
-    return parse_address(target, default_port)
 
 
 @dataclass(frozen=True, slots=True)

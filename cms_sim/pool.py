@@ -19,10 +19,10 @@ from typing import Callable
 
 import trio
 
-from cmts_sim.config import allowed
+from cops_core.addresses import DEFAULT_PORT, Address, allowed, parse_address
 from cops_core.transport import Tap, stream_addresses
 
-from .controller import DEFAULT_PORT, Address, ControllerOptions, GateController, TransactionIds, parse_target
+from .controller import ControllerOptions, GateController, TransactionIds
 from .errors import ConnectError
 
 log = logging.getLogger("cms_sim")
@@ -94,7 +94,7 @@ class GateControllerPool:
 
         Raises :class:`~cms_sim.errors.ConnectError`.
         """
-        host, port = parse_target(target)
+        host, port = parse_address(target)
         options = replace(self.options, **overrides) if overrides else self.options
         controller = await self._add(f"{host}:{port}", (host, port), options)
         try:

@@ -17,9 +17,9 @@ import trio
 
 from cmts_sim.config import CmtsConfig, TlsSettings
 from cmts_sim.server import CmtsServer
+from cops_core.addresses import parse_address
 from cops_core.transport import Tap
 
-from .controller import parse_target
 from .errors import ConnectError
 from .pool import GateControllerPool
 from .scenario import EmbeddedModem, RealModem, Scenario, ScenarioResult, ScenarioRunner, StepResult, Verdict
@@ -149,7 +149,7 @@ class Run:
 
     async def _accept(self, pool: GateControllerPool, result: ScenarioResult):
         """Listen, and take the first CMTS that dials in and completes OPN-CAT-REQ."""
-        host, port = parse_target(self.listen)
+        host, port = parse_address(self.listen)
         try:
             bound = (await pool.listen(host, port, allow=self.allow))[0]
         except OSError as exc:

@@ -22,8 +22,8 @@ from rich.table import Table
 from cmts_sim.cli import networks
 from cmts_sim.config import TlsSettings
 from cops_core import tls
+from cops_core.addresses import parse_address
 
-from .controller import parse_target
 from .report.capture import LiveCapture
 from .report.files import atomic_path, check_writable
 from .report.live_ladder import LadderPrinter
@@ -223,7 +223,7 @@ def check_connection_options(cmts: str | None, listen: str | None, source: str |
     for option, value in (("--cmts", cmts), ("--listen", listen)):
         if value is not None:
             try:
-                parse_target(value)
+                parse_address(value)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint=option) from None
     if listen is not None and cmts is not None:

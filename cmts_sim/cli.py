@@ -15,7 +15,9 @@ from rich.console import Console
 
 from cops_core import __version__
 
-from .config import CmtsConfig, parse_address
+from cops_core.addresses import parse_address
+
+from .config import CmtsConfig
 from .settings_file import SettingsFileError, format_validation_error, read_yaml
 
 EXAMPLES = """

@@ -6,7 +6,6 @@ the documented default (``policy``).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Literal, Union
 
 from pydantic import (
@@ -26,6 +25,7 @@ from pydantic import (
 )
 
 from cops_core import tls
+from cops_core.addresses import parse_address
 
 from .admission import Capacity
 from .gates import GatePolicy, Timers
@@ -204,36 +204,6 @@ class CmtsConfig(_Settings):
             raise ValueError(f"max_receive_buffer ({self.max_receive_buffer}) must be at least max_message "
                              f"({self.max_message})")
         return self
-
-
-def allowed(host: str, networks) -> bool:
-    """Whether a peer at ``host`` may talk COPS with us: in one of ``networks``, or no list is set."""
-    if not networks:
-        return True
-    address = ipaddress.ip_address(host.split("%")[0])  # an IPv6 scope (fe80::1%eth0) is not part of the address
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # a v4 peer on a dual-stack socket
-    return any(address in network for network in networks)
-
-
-def parse_address(text: str, default_port: int = 2126) -> tuple[str, int]:
-    """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) as (host, port); ValueError saying what is wrong."""
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or (rest and not rest.startswith(":")):
-            raise ValueError(f"expected [IPV6]:PORT, got {text!r}")
-        port_text = rest[1:] if rest else None
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    else:
-        host, port_text = text, None
-    if not host:
-        raise ValueError(f"no host in {text!r}")
-    if port_text is None:
-        return host, default_port
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"the port must be a number from 0 to 65535, got {port_text!r}")
-    return host, int(port_text)
 
 
 def _checked_address(text: str) -> str:

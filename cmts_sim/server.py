@@ -19,6 +19,7 @@ from typing import Callable
 
 import trio
 
+from cops_core.addresses import allowed, parse_address
 from cops_core.codes import HEADER_SIZE, CNum, ErrorCode, ReasonCode, object_subcode, spoken
 from cops_core.connection import Connection, ConnectionClosed, Role, State
 from cops_core.dqos import (
@@ -50,7 +51,7 @@ from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop, star
 from cops_core.wire import OBJECT_HEADER
 
 from .admission import Admission
-from .config import CmtsConfig, allowed, parse_address
+from .config import CmtsConfig
 from .faults import MALFORMED_MESSAGE, Faults
 from .gates import GATE_CONTROLLER_COMMANDS, Event, GateTable
 from .mta import Modem
