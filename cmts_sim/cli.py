@@ -18,6 +18,7 @@ from cops_core import __version__
 from cops_core.addresses import parse_address
 
 from .config import CmtsConfig
+from .gates import Timers
 from .settings_file import SettingsFileError, format_validation_error, read_yaml
 
 EXAMPLES = """
@@ -40,10 +41,10 @@ FLAGS: dict[str, tuple[str, Any, str]] = {
     "tls_cert": ("tls.cert", str, "COPS over TLS (RFC 4261): our PEM certificate, for a GC that checks CMTSes"),
     "tls_key": ("tls.key", str, "TLS: its PEM private key (default: in the certificate file)"),
     "tls_ca": ("tls.ca", str, "TLS: PEM CA a gate controller's certificate must chain to (turns TLS on)"),
-    "t0": ("timers.t0", float, "T0 seconds: Allocated without Gate-Set (default 30)"),
-    "t1": ("timers.t1", float, "T1 seconds: Authorized without commit (default 200)"),
-    "t7": ("timers.t7", float, "T7 seconds: Reserved without activation (default 200)"),
-    "t8": ("timers.t8", float, "T8 seconds: Committed and idle; 0 = off (default 0)"),
+    "t0": ("timers.t0", float, f"T0 seconds: Allocated without Gate-Set (default {Timers.t0:g})"),
+    "t1": ("timers.t1", float, f"T1 seconds: Authorized without commit (default {Timers.t1:g})"),
+    "t7": ("timers.t7", float, f"T7 seconds: Reserved without activation (default {Timers.t7:g})"),
+    "t8": ("timers.t8", float, f"T8 seconds: Committed and idle; 0 = off (default {Timers.t8:g})"),
     "upstream_kbps": ("capacity.upstream_kbps", float, "upstream capacity, kbit/s"),
     "downstream_kbps": ("capacity.downstream_kbps", float, "downstream capacity, kbit/s"),
     "max_gates": ("capacity.max_gates", int, "most gates at once"),

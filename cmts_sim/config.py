@@ -38,10 +38,10 @@ class _Settings(BaseModel):
 class TimerSettings(_Settings):
     """Gate timer defaults in seconds; a Gate-Spec's own non-zero T1/T7/T8 win."""
 
-    t0: NonNegativeFloat = Field(30.0, description="Allocated without a Gate-Set")
-    t1: NonNegativeFloat = Field(200.0, description="Authorized without a commit")
-    t7: NonNegativeFloat = Field(200.0, description="Reserved (admitted) without activation; 0 = off")
-    t8: NonNegativeFloat = Field(0.0, description="Committed with media stopped; 0 = off")
+    t0: NonNegativeFloat = Field(Timers.t0, description="Allocated without a Gate-Set")
+    t1: NonNegativeFloat = Field(Timers.t1, description="Authorized without a commit")
+    t7: NonNegativeFloat = Field(Timers.t7, description="Reserved (admitted) without activation; 0 = off")
+    t8: NonNegativeFloat = Field(Timers.t8, description="Committed with media stopped; 0 = off")
 
     def to_timers(self) -> Timers:
         return Timers(self.t0, self.t1, self.t7, self.t8)

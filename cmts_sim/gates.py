@@ -91,7 +91,8 @@ _CLOSE_SUBCODE = {
 
 @dataclass
 class Timers:
-    """Timer defaults in seconds (protocol.md 3.5); 0 disables T7/T8."""
+    """Timer defaults in seconds (protocol.md 3.5); 0 disables T7/T8.  The one place they are written: the
+    settings file, the flags' help and the gate table take them from here."""
 
     t0: float = 30.0
     t1: float = 200.0

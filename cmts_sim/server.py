@@ -54,7 +54,7 @@ from .admission import Admission
 from .config import CmtsConfig
 from .faults import MALFORMED_MESSAGE, Faults
 from .gates import GATE_CONTROLLER_COMMANDS, Event, GateTable
-from .mta import Modem
+from .mta import SimulatedModems
 
 log = logging.getLogger("cmts_sim")
 
@@ -89,7 +89,7 @@ class CmtsServer:
         # Mersenne Twister costs a fraction of SystemRandom's system call per Gate-ID.
         self.gates = GateTable(Admission(config.capacity.to_capacity()), config.timers.to_timers(),
                                config.policy.to_gate_policy(), self._rng)
-        self.modem = Modem(self.gates, config.modem, self.dispatch, trio.current_time)
+        self.modem = SimulatedModems(self.gates, config.modem, self.dispatch, trio.current_time)
         # No re-arm per scheduled action: the modem schedules from a session's Gate-Set (the session re-arms once
         # per batch) or from run_due (whose caller re-arms after), and each re-arm that touches trio costs.
         self.gates.on_authorized = self.modem.gate_authorized
