@@ -20,6 +20,7 @@ import trio
 from rich.console import Console
 
 from cmts_sim.gcpolicy import tuned_gc
+from cops_core.addresses import parse_address
 
 from .errors import ConnectError, innermost
 from .load.generator import LoadSettings, Target
@@ -79,28 +80,10 @@ def parse_target(text: str) -> Target:
         if not weight_text.isdigit() or int(weight_text) < 1:
             raise Usage(f"--cmts {text}: the weight after @ must be a whole number from 1, got {weight_text!r}")
         weight = int(weight_text)
-    if address.startswith("["):
-        host, bracket, rest = address[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else None
-        if not bracket or (rest and port_text is None):
-            raise Usage(f"--cmts {text}: expected [IPV6]:PORT")
-    elif address.count(":") == 1:
-        host, port_text = address.split(":")
-    elif address.count(":") > 1:
-        host, port_text = address, None
-        try:
-            ipaddress.IPv6Address(address)
-        except ValueError:
-            raise Usage(f"--cmts {text}: not an address; write IPv6 as [ADDRESS]:PORT") from None
-    else:
-        host, port_text = address, None
-    if not host:
-        raise Usage(f"--cmts {text}: no host")
-    port = 2126
-    if port_text is not None:
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise Usage(f"--cmts {text}: the port must be a number from 1 to 65535, got {port_text!r}")
-        port = int(port_text)
+    try:
+        host, port = parse_address(address, lowest_port=1)
+    except ValueError as exc:
+        raise Usage(f"--cmts {text}: {exc}") from None
     host_text = f"[{host}]" if ":" in host else host
     return Target(f"{host_text}:{port}", weight)
 

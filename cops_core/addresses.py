@@ -18,10 +18,11 @@ def allowed(host: str, networks) -> bool:
     return any(address in network for network in networks)
 
 
-def parse_address(text: str, default_port: int = DEFAULT_PORT) -> Address:
+def parse_address(text: str, default_port: int = DEFAULT_PORT, *, lowest_port: int = 0) -> Address:
     """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address -> (host, port); ValueError saying what is wrong.
 
-    The one parser of both tools (``cmts-sim serve --listen``, ``cms-sim run --cmts`` ...).
+    The one parser of both tools (``cmts-sim serve --listen``, ``cms-sim run --cmts``, ``cms-sim load --cmts`` ...).
+    ``lowest_port``: 1 for an address to dial (port 0 only makes sense to listen on).
     """
     if text.startswith("["):
         host, bracket, rest = text[1:].partition("]")
@@ -32,10 +33,15 @@ def parse_address(text: str, default_port: int = DEFAULT_PORT) -> Address:
         host, port_text = text.split(":")
     else:
         host, port_text = text, None
+        if ":" in text:
+            try:
+                ipaddress.IPv6Address(text)
+            except ValueError:
+                raise ValueError(f"{text!r} is not an address; write IPv6 as [ADDRESS]:PORT") from None
     if not host:
         raise ValueError(f"no host in {text!r}")
     if port_text is None:
         return host, default_port
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"the port must be a number from 0 to 65535, got {port_text!r}")
+    if not port_text.isdigit() or not lowest_port <= int(port_text) <= 65535:
+        raise ValueError(f"the port must be a number from {lowest_port} to 65535, got {port_text!r}")
     return host, int(port_text)
