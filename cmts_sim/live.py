@@ -38,10 +38,9 @@ def render(server: CmtsServer, stats: Stats, rates: tuple[float, float]) -> Grou
     if not server.sessions:
         peers.add_row("[dim]waiting for a gate controller on " +
                       ", ".join(f"{h}:{p}" for h, p in server.addresses) + "[/]", "", "", "", "", "", "")
-    if server.refused:
-        peers.add_row(f"[yellow]refused {server.refused} connection(s): not in the allow list, or past "
-                      f"max_connections[/]",
-                      "", "", "", "", "", "")
+    if server.limit_hits:
+        hits = ", ".join(f"{limit} {count}" for limit, count in sorted(server.limit_hits.items()))
+        peers.add_row(f"[yellow]connections ended by a limit: {hits}[/]", "", "", "", "", "", "")
 
     gates = Table(title="Gates", expand=True)
     counts = server.gates.count_by_state()

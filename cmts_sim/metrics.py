@@ -74,6 +74,11 @@ class CmtsCollector:
                                   value=self.server.failed_sessions)
         yield CounterMetricFamily("cmts_sim_refused_connections", "connections closed before any COPS: from peers "
                                   "not in the allow list, or past max_connections", value=self.server.refused)
+        limits = CounterMetricFamily("cmts_sim_limit_hits", "connections a limit ended: allow, max_connections, "
+                                     "accept_timeout, ka_silence, write_timeout, max_send_buffer", labels=("limit",))
+        for limit, count in sorted(self.server.limit_hits.items()):
+            limits.add_metric((limit,), count)
+        yield limits
 
     def _gates(self):
         gates = GaugeMetricFamily("cmts_sim_gates", "gates by state", labels=("state",))

@@ -1,8 +1,8 @@
 """The cable-modem side of the simulated CMTS: reserve, commit, release.
 
-Two modes.  *Driven*: a scenario engine calls :meth:`Modem.reserve`,
-:meth:`Modem.commit`, :meth:`Modem.release` step by step.  *Automatic*: after
-each new Gate-Set the modem reserves and commits after configured delays and,
+Two modes.  *Driven*: a scenario engine calls :meth:`SimulatedModems.reserve`,
+:meth:`~SimulatedModems.commit`, :meth:`~SimulatedModems.release` step by step.
+*Automatic*: after each new Gate-Set the modem reserves and commits after configured delays and,
 if a hold time is set, releases after it.  Automatic actions are deadlines in
 one heap that the server's timer task services, like the gate timers: no task
 per gate.
@@ -28,7 +28,7 @@ RESERVE, COMMIT, RELEASE = "reserve", "commit", "release"
 _RESERVED = GateState.RESERVED  # as a global: reading an enum member costs ~0.2 us on CPython 3.11, once a call here
 
 
-class Modem:
+class SimulatedModems:
     """Every simulated modem behind one CMTS, acting on its gate table.
 
     ``dispatch`` delivers the Gate-Open/Gate-Close events an action causes;

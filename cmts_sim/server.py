@@ -9,6 +9,7 @@ gate-table command and an RPT.  A session's failure ends that session only.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import math
@@ -18,6 +19,7 @@ from typing import Callable
 
 import trio
 
+from cops_core.addresses import allowed, parse_address
 from cops_core.codes import HEADER_SIZE, CNum, ErrorCode, ReasonCode, object_subcode, spoken
 from cops_core.connection import Connection, ConnectionClosed, Role, State
 from cops_core.dqos import (
@@ -44,14 +46,15 @@ from cops_core.messages import (
     SyncRequest,
 )
 from cops_core.objects import ClientSpecificDecision, Handle, Reason
-from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop
+from cops_core.tls import TlsError, pep_context
+from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop, start_tls_as_pep
 from cops_core.wire import OBJECT_HEADER
 
 from .admission import Admission
-from .config import CmtsConfig, allowed, parse_address
+from .config import CmtsConfig
 from .faults import MALFORMED_MESSAGE, Faults
 from .gates import GATE_CONTROLLER_COMMANDS, Event, GateTable
-from .mta import Modem
+from .mta import SimulatedModems
 
 log = logging.getLogger("cmts_sim")
 
@@ -86,7 +89,7 @@ class CmtsServer:
         # Mersenne Twister costs a fraction of SystemRandom's system call per Gate-ID.
         self.gates = GateTable(Admission(config.capacity.to_capacity()), config.timers.to_timers(),
                                config.policy.to_gate_policy(), self._rng)
-        self.modem = Modem(self.gates, config.modem, self.dispatch, trio.current_time)
+        self.modem = SimulatedModems(self.gates, config.modem, self.dispatch, trio.current_time)
         # No re-arm per scheduled action: the modem schedules from a session's Gate-Set (the session re-arms once
         # per batch) or from run_due (whose caller re-arms after), and each re-arm that touches trio costs.
         self.gates.on_authorized = self.modem.gate_authorized
@@ -96,12 +99,20 @@ class CmtsServer:
         self.dropped_events = 0
         self.failed_sessions = 0
         self.refused = 0  # connections closed before any COPS: not in config.allow, or past max_connections
+        # Times each limit ended a connection (allow, max_connections, accept_timeout, ka_silence, write_timeout,
+        # max_send_buffer): the live panel and the metrics show them.
+        self.limit_hits: collections.Counter[str] = collections.Counter()
         self.on_connection: Callable[[str, str, str], None] = lambda peer, event, why: None  # --log-json
         # Called after each batch a session answered, with its size and the seconds from reading its bytes to
         # sending the replies (the metrics' latency histogram); a no-op unless someone listens.
         self.on_batch: Callable[[int, float], None] = lambda messages, lag: None
         self._timer_scope: trio.CancelScope | None = None
         self._armed_at = math.inf  # the timer task's deadline, kept here: reading trio's costs more
+        # COPS over TLS (RFC 4261), the CMTS as TLS client: a gate controller we dial must be named in its
+        # certificate (section 7.2); one that dialled us is known by no name, so its CA alone vouches for it.
+        tls = config.tls
+        self.tls_contexts = None if tls is None else {
+            dialled: pep_context(tls.ca, tls.cert, tls.key, check_name=dialled) for dialled in (True, False)}
         self._nursery: trio.Nursery | None = None
 
     # --- running ------------------------------------------------------------------------
@@ -133,6 +144,7 @@ class CmtsServer:
     async def _accepted(self, stream: trio.SocketStream) -> None:
         if len(self.sessions) >= self.config.max_connections:
             self.refused += 1
+            self.limit_hits["max_connections"] += 1
             peer = "%s:%d" % stream.socket.getpeername()[:2] if _connected(stream) else "(gone)"
             log.warning("refused a connection from %s: already %d, the most max_connections allows", peer,
                         len(self.sessions))
@@ -147,18 +159,20 @@ class CmtsServer:
                 return
             if not allowed(peer, self.config.allow):
                 self.refused += 1
+                self.limit_hits["allow"] += 1
                 log.warning("refused a connection from %s: not in the allow list", peer)
                 self.on_connection(peer, "refused", "not in the allow list")
                 await stream.aclose()
                 return
         await self._run_session(stream)
 
-    async def _run_session(self, stream: trio.abc.Stream) -> None:
+    async def _run_session(self, stream: trio.abc.Stream, dialled: str | None = None) -> None:
+        """A session on ``stream``; ``dialled``: the host we dialled, if we did (the name TLS checks)."""
         try:
             if self.config.receive_buffer is not None:
                 # Bounds what a peer can queue unanswered in the kernel, and so how far our replies can lag.
                 stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.config.receive_buffer)
-            session = PeerSession(self, stream)
+            session = PeerSession(self, stream, dialled)
         except OSError as exc:
             # The peer reset the connection before we looked at it (getpeername: ENOTCONN): that must not
             # escape into the listener's nursery and take the whole CMTS down.
@@ -177,7 +191,7 @@ class CmtsServer:
                 log.info("dial %s:%d failed: %s; retry in %.0f s", *address, exc, backoff)
             else:
                 backoff = 1.0
-                await self._run_session(stream)
+                await self._run_session(stream, address[0])
             await trio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 
@@ -253,12 +267,15 @@ class PeerSession:
 
     _handles = itertools.count(1)
 
-    def __init__(self, server: CmtsServer, stream: trio.abc.Stream) -> None:
+    def __init__(self, server: CmtsServer, stream: trio.abc.Stream, dialled: str | None = None) -> None:
         self.server = server
+        self.dialled = dialled
         config = server.config
         self.connection = Connection(Role.PEP, max_message=config.max_message, ka_tolerance=config.ka_tolerance,
                                      rng=server._rng)
-        self.transport = CopsTransport(stream, self.connection, write_timeout=config.write_timeout)
+        self.transport = CopsTransport(stream, self.connection, write_timeout=config.write_timeout,
+                                       max_send_buffer=config.max_send_buffer,
+                                       max_receive_buffer=config.max_receive_buffer)
         for tap in server.taps:
             self.transport.add_tap(tap)
         self.peer = self.transport.peer
@@ -267,6 +284,7 @@ class PeerSession:
         self.lag = 0.0  # seconds from reading the last batch's bytes to sending its replies
         self.max_lag = 0.0  # the longest such wait on this connection
         self.ended = ""  # why the session ended, for the log line and the JSON log's "closed" event
+        self.tls_failed = False
         self._cancel = trio.CancelScope()
 
     @property
@@ -283,11 +301,16 @@ class PeerSession:
             with self._cancel:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
+                    if server.tls_contexts is not None:
+                        await self._start_tls()
                     await self.transport.send(ClientOpen.new(server.config.cmts_id))
                     nursery.start_soon(self._await_accept)
                     await self._serve_messages()
                     nursery.cancel_scope.cancel()
         # The nursery wraps whatever escapes it in an ExceptionGroup (trio's strict exception groups).
+        except* TlsError as group:
+            self.ended = str(group.exceptions[0])
+            self.tls_failed = True
         except* (trio.BrokenResourceError, trio.ClosedResourceError) as group:
             self.ended = self.ended or f"connection lost: {group.exceptions[0]}"
         except* Exception:
@@ -298,9 +321,14 @@ class PeerSession:
             await self.close(ErrorCode.CLIENT_FAILURE)
         finally:
             server.sessions.discard(self)
+            if self.transport.limit_hit is not None:
+                server.limit_hits[self.transport.limit_hit] += 1
             await self.transport.aclose()
+            if not self.ended and self.transport.tls_failure:  # TLS 1.3: the GC's verdict on our certificate
+                self.ended, self.tls_failed = f"TLS: {self.transport.tls_failure}", True
             why = self.ended or "the gate controller closed TCP"
-            log.info("%s: closed: %s", peer, why)
+            # A TLS failure is a setup to fix (a certificate, a CA): said without -v, in one line.
+            (log.warning if self.tls_failed else log.info)("%s: closed: %s", peer, why)
             server.on_connection(peer, "closed", why)
 
     def backlog(self) -> int:
@@ -480,16 +508,29 @@ class PeerSession:
         await self.close(exc.error_code, exc.error_subcode)
         return True
 
+    async def _start_tls(self) -> None:
+        """RFC 4261 StartTLS before our Client-Open, bounded like the Client-Accept; raises TlsError."""
+        timeout = self.server.config.accept_timeout
+        with trio.move_on_after(timeout):
+            context = self.server.tls_contexts[self.dialled is not None]
+            await start_tls_as_pep(self.transport, context, self.server.config.cmts_id, self.dialled)
+            stream = self.transport.stream
+            log.info("%s:%d: TLS up (%s, %s)", *self.peer, stream.version(), stream.cipher()[0])
+            return
+        raise TlsError(f"no StartTLS Client-Accept and TLS handshake within {timeout:g} s")
+
     async def _await_accept(self) -> None:
         """A gate controller that never answers our Client-Open would hold its connection for ever."""
         timeout = self.server.config.accept_timeout
         await trio.sleep(timeout)
         if self.connection.state is State.OPENING:
+            self.server.limit_hits["accept_timeout"] += 1
             self.ended = f"no Client-Accept within {timeout:g} s"
             await self.close(ErrorCode.COMMUNICATION_FAILURE)
             self._cancel.cancel()
 
     async def _peer_dead(self) -> None:
+        self.server.limit_hits["ka_silence"] += 1
         self.ended = f"silent for a whole KA interval ({self.connection.ka_interval} s)"
         await self.close(ErrorCode.COMMUNICATION_FAILURE)
         self._cancel.cancel()

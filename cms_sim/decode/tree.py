@@ -1,7 +1,10 @@
 """Show decoded messages to people: one rich tree per message, like Wireshark's detail pane.
 
-Every label is a :class:`rich.text.Text`, never markup, so brackets in the
-data cannot be taken for style tags; colour only appears on a terminal.
+The tree opens with the common header, field by field, then each object;
+the rules the message breaks follow as one warning line each, as Wireshark's
+expert info does.  Every label is a :class:`rich.text.Text`, never markup, so
+brackets in the data cannot be taken for style tags; colour only appears on a
+terminal.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from cops_core.codes import ErrorCode
+from cops_core.codes import HEADER_SIZE, ErrorCode
 from cops_core.dqos.codes import PacketCableErrorCode
 from cops_core.errors import DecodeError, PacketCableDecodeError
 
@@ -46,11 +49,15 @@ def message_tree(view: MessageView) -> Tree:
     header += (f", {view.length} bytes, client-type {view.client_type_name} (0x{view.client_type:04x}),"
                f" solicited {'yes' if view.solicited else 'no'}")
     root = Tree(Text(header, style="bold"))
+    common = root.add(Text.assemble(("Common header", "bold cyan"), f", {HEADER_SIZE} bytes"))
+    _add_fields(common, view.header)
     for obj in view.objects:
         _add_object(root, obj, view.gate_command)
     if view.error is not None:
         root.add(Text(f"✗ Malformed PacketCable payload: {view.error.reason} (at offset {view.error.offset});"
                       f" PacketCable-Error to answer with: {_pc_error(view.error)}", style="bold red"))
+    for finding in view.findings:
+        root.add(Text(f"⚠ {finding}", style="yellow"))
     return root
 
 
@@ -60,10 +67,14 @@ def _add_object(parent: Tree, obj: ObjectView, gate_command: str | None) -> None
     if obj.children is not None and gate_command:
         label.append(f" — {gate_command}", style="bold")
     node = parent.add(label)
-    for field in obj.fields:
-        node.add(Text.assemble((f"{field.label}: ", "dim"), field.text))
+    _add_fields(node, obj.fields)
     for child in obj.children or ():
         _add_object(node, child, None)
+
+
+def _add_fields(node: Tree, fields) -> None:
+    for field in fields:
+        node.add(Text.assemble((f"{field.label}: ", "dim"), field.text))
 
 
 def _show_origin(console: Console, origin: Origin | None) -> None:

@@ -12,9 +12,10 @@ import re
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cmts_sim.settings_file import SettingsFileError, load_model, locate, read_text, read_yaml
+from cmts_sim.settings_file import SettingsFileError, format_validation_error, locate, read_text, read_yaml
 
 from .exercise import blanks
 
@@ -121,14 +122,22 @@ def _load(number: int, folder: Path) -> Lab:
     if missing:
         raise LabError([f"{folder}: {', '.join(missing)} missing; a lab has {', '.join(FILES)}"])
     try:
-        settings = load_model(folder / "lab.yaml", LabSettings)
+        settings, root = _settings(folder / "lab.yaml")
         exercise = read_text(folder / "scenario.yaml")
     except SettingsFileError as exc:
         raise LabError(exc.lines) from None
     count = len(blanks(exercise))
     if count != len(settings.blanks):
-        _, root = read_yaml(folder / "lab.yaml")
         line = locate(root, ("blanks",))[1]
         raise LabError([f"{folder / 'lab.yaml'}:{line}: blanks: {len(settings.blanks)} hint(s), but scenario.yaml "
                         f"has {count} line(s) with a blank (___); expected one hint per line"])
     return Lab(number, folder, settings)
+
+
+def _settings(path: Path) -> tuple[LabSettings, yaml.Node]:
+    """``lab.yaml`` validated, and its node tree for line numbers; SettingsFileError, one line per problem."""
+    data, root = read_yaml(path)
+    try:
+        return LabSettings.model_validate(data if data is not None else {}), root
+    except ValidationError as exc:
+        raise SettingsFileError(format_validation_error(str(path), root, exc)) from None

@@ -14,9 +14,11 @@ takes too long.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import resource
+import ssl
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -78,13 +80,14 @@ class LoadGenerator:
     def __init__(self, scenario: Scenario, program: Program, settings: LoadSettings, subscribers: Subscribers,
                  targets: list[Target], *, variables: dict[str, Any] | None = None,
                  modem: ModemControl | None = None, on_sample: Callable[[Sample], None] = lambda sample: None,
-                 first_call: int = 1, call_step: int = 1) -> None:
+                 first_call: int = 1, call_step: int = 1, tls: ssl.SSLContext | None = None) -> None:
         self.scenario = scenario
         self.settings = settings
         self.subscribers = subscribers
         self.targets = targets
         self.variables = {**scenario.variables, **(variables or {})}
         self.on_sample = on_sample
+        self.tls = tls  # our TLS server context (COPS over TLS, RFC 4261), or None: plain TCP
         self.recorder = Recorder(program.steps_by_command)
         # Each call starts from these variables, its subscriber's and its number: the rest is the same in every call.
         bound = program.bind(self.variables, (*subscribers.columns, "call"))
@@ -107,7 +110,7 @@ class LoadGenerator:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Connect (ConnectError if a target cannot be reached), run the calls, end cleanly."""
-        options = {**self.scenario.controller.options(), "reconnect": RECONNECT}
+        options = {**self.scenario.controller.options(), "reconnect": RECONNECT, "tls": self.tls}
         # The run's clock itself: trio.current_time() finds it through two more calls, several times per call.
         self.engine.clock = trio.lowlevel.current_clock().current_time
         async with GateControllerPool(on_event=self._on_event, **options) as pool:
@@ -221,11 +224,8 @@ class LoadGenerator:
                 lag = (now - first_due) * 1000
                 if lag > engine.tally.schedule_lag_ms:
                     engine.tally.schedule_lag_ms = lag
-            for _ in range(due):
-                if settings.calls is not None and engine.tally.attempted >= settings.calls:
-                    self.stop()
-                    break
-                self._place(now)
+            if due:
+                self._place_due(due, now)
             if settings.calls is not None and engine.tally.attempted >= settings.calls:
                 break
             if schedule.paused:
@@ -235,6 +235,18 @@ class LoadGenerator:
             with trio.CancelScope(deadline=wake) as self._nap:
                 await trio.sleep_forever()
         self.stop()
+
+    def _place_due(self, due: int, now: float) -> None:
+        """Start ``due`` calls; their first commands go out in one write per connection."""
+        settings, tally = self.settings, self.engine.tally
+        with contextlib.ExitStack() as batches:
+            for controller, _ in self.controllers:
+                batches.enter_context(controller.batch())
+            for _ in range(due):
+                if settings.calls is not None and tally.attempted >= settings.calls:
+                    self.stop()
+                    return
+                self._place(now)
 
     def _place(self, now: float) -> None:
         engine = self.engine

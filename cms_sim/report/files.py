@@ -17,8 +17,12 @@ from typing import Iterator
 
 
 @contextmanager
-def atomic_path(path: str | Path) -> Iterator[str]:
-    """A temporary path to write ``path``'s content to; renamed to ``path`` when the block ends without error."""
+def atomic_path(path: str | Path, *, keep_partial: bool = False) -> Iterator[str]:
+    """A temporary path to write ``path``'s content to; renamed to ``path`` when the block ends without error.
+
+    ``keep_partial``: renamed even when the block fails, for a file that is
+    sound at every point it is written (a capture flushed message by message).
+    """
     folder = os.path.dirname(os.path.abspath(path))
     # Hidden, marked partial, and with the target's suffix: writers that go by the suffix (.svg or .html) still can.
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).stem}.partial.", suffix=Path(path).suffix)
@@ -27,7 +31,10 @@ def atomic_path(path: str | Path) -> Iterator[str]:
         yield temporary
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        if keep_partial:
+            os.replace(temporary, path)
+        else:
+            Path(temporary).unlink(missing_ok=True)
         raise
 
 

@@ -2,13 +2,13 @@
 
 from .loader import ScenarioError, load_scenario, parse_scenario
 from .model import Scenario
-from .modem import EmbeddedModem, Modem, ModemRefused, ModemTimeout, RealModem
+from .modem import EmbeddedModem, ModemDriver, ModemRefused, ModemTimeout, RealModem
 from .result import ScenarioResult, StepResult, Verdict
 from .runner import ScenarioRunner
 from .embedded import embedded_config, run_embedded
 
 __all__ = [
-    "EmbeddedModem", "Modem", "ModemRefused", "ModemTimeout", "RealModem", "Scenario", "ScenarioError",
+    "EmbeddedModem", "ModemDriver", "ModemRefused", "ModemTimeout", "RealModem", "Scenario", "ScenarioError",
     "ScenarioResult", "ScenarioRunner", "StepResult", "Verdict", "embedded_config", "load_scenario", "parse_scenario",
     "run_embedded",
 ]

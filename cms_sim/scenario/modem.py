@@ -30,8 +30,10 @@ class ModemTimeout(Exception):
     """Real gear: the Gate-Open or Gate-Close that shows the modem acted did not come in time."""
 
 
-class Modem(ABC):
-    """Each action returns a note for the report, or raises :class:`ModemRefused` / :class:`ModemTimeout`.
+class ModemDriver(ABC):
+    """How a scenario's reserve, commit and release steps reach a modem (the CMS side's view of it).
+
+    Each action returns a note for the report, or raises :class:`ModemRefused` / :class:`ModemTimeout`.
 
     ``timeout`` is the step's own (None: the modem's default); ``events`` is the run's event log.
     """
@@ -46,7 +48,7 @@ class Modem(ABC):
     async def release(self, gate_id: int, *, events: EventLog, timeout: float | None) -> str: ...
 
 
-class EmbeddedModem(Modem):
+class EmbeddedModem(ModemDriver):
     """Drives the embedded CMTS's modem (``CmtsServer.modem``, mode "driven")."""
 
     def __init__(self, driven) -> None:
@@ -70,7 +72,7 @@ class EmbeddedModem(Modem):
         return f"modem {done} gate 0x{gate_id:08x}"
 
 
-class RealModem(Modem):
+class RealModem(ModemDriver):
     """Watches a real modem through the events it causes; ``timeout`` is how long a person gets to act."""
 
     def __init__(self, timeout: float = DEFAULT_MODEM_TIMEOUT) -> None:

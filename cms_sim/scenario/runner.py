@@ -57,7 +57,7 @@ from .model import (
     SyncStep,
     WaitStep,
 )
-from .modem import Modem, ModemRefused, ModemTimeout
+from .modem import ModemDriver, ModemRefused, ModemTimeout
 from .result import ScenarioResult, StepResult, Verdict
 from .values import UnsetVariable, resolve
 
@@ -77,7 +77,7 @@ class ScenarioRunner:
     handshake in the trace too.
     """
 
-    def __init__(self, scenario: Scenario, modem: Modem, *, variables: dict[str, Any] | None = None,
+    def __init__(self, scenario: Scenario, modem: ModemDriver, *, variables: dict[str, Any] | None = None,
                  seed: int | None = None, on_step: Callable[[StepResult], None] | None = None,
                  strict: bool = False, pause: Pause | None = None) -> None:
         overrides = variables or {}

@@ -9,7 +9,15 @@ whose value is the same in every gate command say why here, in
 
 from __future__ import annotations
 
+HEADER = "Common header"
+"""The name the tree gives the COPS common header, as if it were an object."""
+
 WHAT: dict[tuple[str, str], str] = {
+    (HEADER, "version"): "the COPS version",
+    (HEADER, "flags"): "flag bits; 0x1 (solicited) marks an answer to a message of the peer",
+    (HEADER, "opcode"): "which COPS message this is",
+    (HEADER, "client_type"): "which COPS client the message belongs to",
+    (HEADER, "length"): "the whole message in bytes, this header included",
     ("Handle", "value"): "the CMTS's request-state handle: gate control on this connection is filed under it",
     ("Context", "r_type"): "the request type this decision answers",
     ("Context", "m_type"): "message type of the request (client-specific)",
@@ -46,6 +54,9 @@ WHAT: dict[tuple[str, str], str] = {
 }
 
 ALWAYS: dict[tuple[str, str], str] = {
+    (HEADER, "version"): "1, the only version RFC 2748 defines",
+    (HEADER, "flags"): "0: we send it on our own, not in answer to a message of the CMTS",
+    (HEADER, "client_type"): "0x8008, PacketCable DQoS: the client the CMTS opened COPS for (protocol.md 3)",
     ("Context", "r_type"): "DQoS gate commands are decisions on the CMTS's configuration request (protocol.md 3.1)",
     ("Context", "m_type"): "0 for DQoS",
     ("Decision: Flags", "command"): "every gate command is an Install decision, Gate-Info and Gate-Delete too",
@@ -53,6 +64,13 @@ ALWAYS: dict[tuple[str, str], str] = {
     ("Handle", "value"): "the CMTS chose it in its Request (REQ) when the connection opened (protocol.md 2.4)",
     ("Error", "subcode"): "nothing more to say",
 }
+
+
+def what(name: str, key: str) -> str | None:
+    """What field ``key`` of object ``name`` is; reserved bytes are the same in every object."""
+    if key.startswith("reserved"):
+        return "reserved: sent as zeros, and the receiver ignores them"
+    return WHAT.get((name, key))
 
 
 def short_name(name: str) -> str:

@@ -33,6 +33,7 @@ from ..scenario.model import (
     SyncStep,
 )
 from ..scenario.values import Template, resolve
+from .fields import HEADER
 
 Why = dict[tuple[str, str], str]
 """(object, field) -> why the field has its value here; a Gate-Spec's object is "Gate-Spec/0" (downstream) or /1."""
@@ -65,10 +66,11 @@ def preview(runner, step) -> Preview | None:
         if not step.disconnect.client_close:
             return Preview("we close TCP without a Client-Close", "The CMTS sees the connection drop.", None, {})
         return Preview("we send Client-Close", OPCODES[ClientClose.OPCODE], ClientClose.new(ErrorCode.SHUTTING_DOWN)
-                       .encode(), {("Error", "code"): "the step disconnects on purpose: Shutting down (11)"})
+                       .encode(), {("Error", "code"): "the step disconnects on purpose: Shutting down (11)",
+                                   (HEADER, "opcode"): "the step ends the COPS session before closing TCP"})
     if isinstance(step, SyncStep):
         return Preview("we send Synchronize State Request", OPCODES[SyncRequest.OPCODE], SyncRequest.new().encode(),
-                       {})
+                       {(HEADER, "opcode"): "the step asks the CMTS to send its request state again"})
     if isinstance(step, ReconnectStep):
         return Preview("we dial the CMTS again", "It sends Client-Open; we answer Client-Accept; it sends its Request "
                        "(a new Handle).", None, {})
@@ -126,6 +128,8 @@ def _decision(runner, command, why: Why, notes: list[str]) -> Preview:
     why[("Transaction-ID", "command")] = (
         f"{title} is type {number}: its Ack will be {number + 1} ({COMMAND_CLASSES[number + 1].title}), its Err "
         f"{number + 2} ({COMMAND_CLASSES[number + 2].title}) (protocol.md 3.2)")
+    why[(HEADER, "opcode")] = "a gate command goes from the gate controller to the CMTS in a Decision " \
+                              "(protocol.md 3.1)"
     _, frame = encoded_decision_for(controller.handle, command._replace(transaction_id=tid))
     return Preview(f"we send DEC {title}", summary, frame, why, tuple(notes))
 

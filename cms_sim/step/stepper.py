@@ -72,9 +72,10 @@ class Stepper:
 
     # --- the run's callbacks (LadderPrinter's, passed on) -----------------------------------------------------
 
-    def hooks(self) -> dict:
-        """:class:`cms_sim.run.Run`'s keywords that make it step through (its ``on_step`` stays the ladder's)."""
-        return {"on_begin": self.begin, "on_end": self.end, "pause": self.pause, "taps": (self.arrived,)}
+    def hooks(self, *taps) -> dict:
+        """:class:`cms_sim.run.Run`'s keywords that make it step through, ``taps`` the run's others (its
+        ``on_step`` stays the ladder's)."""
+        return {"on_begin": self.begin, "on_end": self.end, "pause": self.pause, "taps": (*taps, self.arrived)}
 
     def begin(self, result: ScenarioResult, scenario: Scenario) -> None:
         self._first_line = len(self.ladder.lines)

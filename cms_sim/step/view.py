@@ -12,9 +12,11 @@ from rich.rule import Rule
 from rich.text import Text
 from rich.tree import Tree
 
+from cops_core.codes import HEADER_SIZE
+
 from ..decode.dissect import MessageView, ObjectView, dissect
 from ..scenario.result import StepResult
-from .fields import ALWAYS, WHAT, short_name
+from .fields import ALWAYS, HEADER, short_name, what as field_what
 from .preview import Preview, Why
 
 KEYS = Text.assemble(("Enter", "bold reverse"), " go on   ", ("c", "bold reverse"), " continue without pausing   ",
@@ -44,6 +46,8 @@ def message_tree(view: MessageView, why: Why) -> Tree:
     header = f"COPS {view.title}" + (f" — {view.gate_command}" if view.gate_command else "")
     root = Tree(Text(f"{header}, {view.length} bytes, client-type {view.client_type_name} "
                      f"(0x{view.client_type:04x})", style="bold"))
+    common = root.add(Text.assemble((HEADER, "bold cyan"), f", {HEADER_SIZE} bytes"))
+    _add_fields(common, HEADER, HEADER, view.header, why)
     for obj in view.objects:
         _add_object(root, obj, why)
     return root
@@ -57,9 +61,16 @@ def _add_object(parent: Tree, obj: ObjectView, why: Why) -> None:
     key = name
     if name == "Gate-Spec":  # two of them: the reasons differ by direction
         key = f"Gate-Spec/{next(field.value for field in obj.fields if field.key == 'direction')}"
-    for field in obj.fields:
+    _add_fields(node, name, key, obj.fields, why)
+    for child in obj.children or ():
+        _add_object(node, child, why)
+
+
+def _add_fields(node: Tree, name: str, key: str, fields, why: Why) -> None:
+    """Each field under ``node``: its value, what it is, why it is so here (``key``: the object, as ``why`` has it)."""
+    for field in fields:
         lines = [Text.assemble((f"{field.label}: ", "dim"), (field.text, "bold"))]
-        what = WHAT.get((name, field.key))
+        what = field_what(name, field.key)
         reason = why.get((key, field.key)) or ALWAYS.get((name, field.key))
         # Padded, so that a line that wraps keeps its indent under the field.
         if what:
@@ -67,8 +78,6 @@ def _add_object(parent: Tree, obj: ObjectView, why: Why) -> None:
         if reason:
             lines.append(Padding(Text(f"here: {reason}", style="green"), (0, 0, 0, 2), expand=False))
         node.add(Group(*lines))
-    for child in obj.children or ():
-        _add_object(node, child, why)
 
 
 def show(console: Console, screen: Group) -> None:

@@ -96,11 +96,13 @@ async def test_each_pause_shows_the_message_then_sent_with_why_each_field_is_so(
     sent = _sent_decisions(result)
     assert len(pauses) == len(sent) == 3
     for shown, record in zip(pauses, sent):
-        # Every field of the DEC that went out is on the pause before it, with the same value.
-        for obj in dissect(record.data).objects:
-            for part in (obj, *(obj.children or ())):
-                for field in part.fields:
-                    assert f"{field.label}: {field.text}" in shown, (field, shown)
+        # Every field of the DEC that went out is on the pause before it, with the same value, and says what it is.
+        view = dissect(record.data)
+        fields = [*view.header, *(field for obj in view.objects for part in (obj, *(obj.children or ()))
+                                  for field in part.fields)]
+        for field in fields:
+            assert f"{field.label}: {field.text}" in shown, (field, shown)
+        assert shown.count("what: ") == len(fields)
     gate = f"0x{result.variables['gate']:08x}"
     assert "No Gate-ID: the step gives none, so the CMTS allocates" in pauses[0]
     assert "G711-20 (profile not given" not in pauses[0]
@@ -180,7 +182,7 @@ class _Terminal:
         os.close(slave)
         self.seen = b""
 
-    def wait_for(self, text: str, count: int = 1, timeout: float = 20.0) -> None:
+    def wait_for(self, text: str, count: int = 1, timeout: float = 60.0) -> None:
         """Read until ``text`` has been drawn ``count`` times."""
         deadline = time.monotonic() + timeout
         while self.text.count(text) < count:
@@ -197,7 +199,7 @@ class _Terminal:
         os.write(self.master, keys.encode())
 
     def finish(self) -> int:
-        returncode = self.process.wait(timeout=20)
+        returncode = self.process.wait(timeout=60)
         while select.select([self.master], [], [], 0.1)[0]:
             try:
                 chunk = os.read(self.master, 65536)
@@ -223,6 +225,7 @@ def test_on_a_terminal_enter_then_c_runs_the_call_to_the_end(tmp_path):
     terminal = _Terminal("run", "--step", str(path))
     terminal.wait_for(KEYS)
     terminal.type("\r")  # the terminal turns it into a newline, as it does for Enter
+    terminal.wait_for("next: step 2 of")
     terminal.wait_for(KEYS, 2)
     terminal.type("c")
     assert terminal.finish() == 0, terminal.text
@@ -238,6 +241,7 @@ def test_on_a_terminal_q_sends_client_close_writes_the_report_and_exits_130(tmp_
     terminal = _Terminal("run", "--step", "--report", str(report), str(path))
     terminal.wait_for(KEYS)
     terminal.type("\n")
+    terminal.wait_for("next: step 2 of")
     terminal.wait_for(KEYS, 2)
     terminal.type("q")
     assert terminal.finish() == 130, terminal.text

@@ -4,7 +4,6 @@ one packet of a capture of the shipped scenarios, as ``cms-sim run --pcap`` writ
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -28,12 +27,12 @@ def _filters() -> list[str]:
     return list(dict.fromkeys(span.replace(r"\|", "|") for span in spans))
 
 
-def _tshark(*args: str) -> str:
-    tshark = shutil.which("tshark")
-    assert tshark, "tshark is required for this test (apt-get install tshark); .ci/run installs it"
-    done = subprocess.run([tshark, *args], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+def _output(tshark, *args: str) -> str:
+    """tshark's output (the ``tshark`` fixture); a filter it does not take fails the test with tshark's message."""
+    try:
+        return tshark(*args)
+    except subprocess.CalledProcessError as exc:
+        pytest.fail(f"tshark {' '.join(args)}: {exc.stderr}", pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +60,15 @@ def test_the_guide_has_the_filters_a_class_needs():
         assert needed in filters
 
 
-def test_every_filter_in_the_guide_matches_a_packet_of_the_shipped_scenarios(capture):
+def test_every_filter_in_the_guide_matches_a_packet_of_the_shipped_scenarios(tshark, capture):
     filters = _filters()
     # io,stat counts many filters in one pass, but splits its argument at commas: those filters go alone.
     together = [text for text in filters if "," not in text]
-    table = _tshark("-2", "-q", "-r", str(capture), "-z", "io,stat,0," + ",".join(together))
+    table = _output(tshark, "-2", "-q", "-r", str(capture), "-z", "io,stat,0," + ",".join(together))
     row = next(line for line in table.splitlines() if "<>" in line)
     frames = [int(cell) for cell in [cell.strip() for cell in row.split("|") if cell.strip()][1::2]]
     counts = dict(zip(together, frames, strict=True))
     for text in filters:
         if text not in counts:
-            counts[text] = len(_tshark("-2", "-r", str(capture), "-Y", text).splitlines())
+            counts[text] = len(_output(tshark, "-2", "-r", str(capture), "-Y", text).splitlines())
     assert not [text for text, count in counts.items() if count == 0], counts

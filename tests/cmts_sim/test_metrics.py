@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import trio
+import trio.testing
 from prometheus_client.parser import text_string_to_metric_families
 
 from cmts_sim.metrics import CONTENT_TYPE, cmts_registry, serve_metrics
 from cmts_sim.stats import Stats
+from cops_core import ClientClose, ClientOpen
 from cops_core.dqos import GateInfo, GateInfoErr, GateSet, GateSetAck
 
 from .conftest import SUBSCRIBER, connect, gate_spec, start_cmts
@@ -70,3 +72,17 @@ async def test_other_paths_and_methods_are_refused(nursery, autojump_clock):
     assert status == "HTTP/1.1 404 Not Found"
     status, _, _ = await http_get(address, b"POST /metrics HTTP/1.1\r\nHost: cmts\r\nContent-Length: 0\r\n\r\n")
     assert status == "HTTP/1.1 405 Method Not Allowed"
+
+
+async def test_a_gate_controller_cut_by_a_limit_is_counted_by_limit(nursery, autojump_clock):
+    stats = Stats()
+    cmts = await start_cmts(nursery, taps=[stats.tap], accept_timeout=5)
+    address = await nursery.start(serve_metrics, cmts_registry(cmts, stats), "127.0.0.1", 0)
+    silent = await connect(cmts, handshake=False)  # takes the Client-Open, never accepts it
+    assert type(await silent.receive()) is ClientOpen
+    assert type(await silent.next_message()) is ClientClose
+    await silent.closed()
+    await trio.testing.wait_all_tasks_blocked()
+    assert cmts.limit_hits == {"accept_timeout": 1}
+    _, _, body = await http_get(address, b"GET /metrics HTTP/1.1\r\nHost: cmts\r\n\r\n")
+    assert samples(body)[("cmts_sim_limit_hits_total", (("limit", "accept_timeout"),))] == 1

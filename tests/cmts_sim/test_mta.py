@@ -8,7 +8,7 @@ import trio
 from cmts_sim.admission import Admission, Capacity
 from cmts_sim.config import ModemSettings
 from cmts_sim.gates import Event, GateState, GateTable, Timers
-from cmts_sim.mta import Modem, ModemError
+from cmts_sim.mta import SimulatedModems, ModemError
 from cops_core.dqos import Direction, GateClose, GateDelete, GateOpen, GateSet, GateSetAck, PacketCableReason
 
 from .conftest import SUBSCRIBER, connect, gate_spec, start_cmts
@@ -24,7 +24,7 @@ class Bench:
         self.events: list[Event] = []
         self.schedules = 0
         self.table = GateTable(Admission(capacity or Capacity()), Timers(t1=200.0, t7=0.0))
-        self.modem = Modem(self.table, ModemSettings(**settings), self.events.extend, lambda: self.now)
+        self.modem = SimulatedModems(self.table, ModemSettings(**settings), self.events.extend, lambda: self.now)
         self.modem.on_schedule = self._scheduled
         self.table.on_authorized = self.modem.gate_authorized
 
@@ -120,7 +120,7 @@ async def test_driven_dispatch_may_be_async():
         delivered.extend(events)
 
     table = GateTable(Admission(Capacity()))
-    modem = Modem(table, ModemSettings(mode="driven"), dispatch, trio.current_time)
+    modem = SimulatedModems(table, ModemSettings(mode="driven"), dispatch, trio.current_time)
     gate_id = table.handle(GateSet(1, SUBSCRIBER, (gate_spec(0),)), "gc", 0.0)[0].gate_id
     await modem.reserve(gate_id)
     await modem.commit(gate_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 import trio
 
@@ -145,7 +147,7 @@ async def test_send_now_leaves_the_bytes_to_a_flush_that_is_sending(autojump_clo
 
 async def test_a_peer_that_reads_nothing_is_cut_after_the_write_timeout_not_waited_on_for_ever(autojump_clock):
     ours, peer = await socket_pair()
-    transport = CopsTransport(ours, Connection(Role.PDP), write_timeout=10)
+    transport = CopsTransport(ours, Connection(Role.PDP), write_timeout=10, max_send_buffer=16 * 1024 * 1024)
     await peer.send_all(ClientOpen.new("AB").encode())
     await transport.receive()
     transport.queue(ClientAccept.new(30))
@@ -156,4 +158,44 @@ async def test_a_peer_that_reads_nothing_is_cut_after_the_write_timeout_not_wait
     with pytest.raises(trio.BrokenResourceError, match="the peer read nothing for 10 s"):
         await transport.flush()
     assert trio.current_time() - started == pytest.approx(10)
+    assert transport.limit_hit == "write_timeout"
     await peer.aclose()
+
+
+async def test_what_is_queued_for_a_peer_that_does_not_read_is_bounded_then_the_connection_is_cut(autojump_clock):
+    ours, peer = await socket_pair()
+    transport = CopsTransport(ours, Connection(Role.PDP), max_send_buffer=64 * 1024)
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    transport.queue(ClientAccept.new(30))
+    keepalive = KeepAlive(solicited=True)
+    for _ in range(8192):  # 8 bytes each: one past the limit
+        transport.queue(keepalive)
+    assert transport.limit_hit == "max_send_buffer" and "max_send_buffer 65536" in transport.cut
+    assert not transport.send_now()  # nothing more goes out: the next flush hangs up
+    with pytest.raises(trio.BrokenResourceError, match="bytes queued for a peer that does not read"):
+        await transport.flush()
+    assert await peer.receive_some(65536) == b""  # closed, without the queued bytes
+
+
+async def test_what_is_read_ahead_of_the_messages_handled_stays_within_max_receive_buffer(autojump_clock):
+    ours, peer = await socket_pair()
+    connection = Connection(Role.PDP, max_message=4096)
+    transport = CopsTransport(ours, connection, max_receive_buffer=4096)
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    await transport.send(ClientAccept.new(0))
+    keepalive = KeepAlive().encode()
+    await peer.send_all(keepalive * 5000)  # 40,000 bytes at once
+    received = 0
+    while received < 5000:
+        received += len(await transport.receive(1))
+        assert connection.buffered <= 4096
+    assert transport.backlog() == 0
+
+
+def test_a_receive_buffer_smaller_than_the_largest_message_is_refused():
+    ours, peer = socket.socketpair()
+    with ours, peer, pytest.raises(ValueError, match="must hold the largest message"):
+        CopsTransport(trio.SocketStream(trio.socket.from_stdlib_socket(ours)), Connection(Role.PDP, max_message=8192),
+                      max_receive_buffer=4096)
