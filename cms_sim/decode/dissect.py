@@ -9,7 +9,9 @@ this module only names and formats what the codec returns.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 import struct
 from enum import Enum, IntEnum, IntFlag
 from ipaddress import IPv4Address, IPv6Address
@@ -41,6 +43,8 @@ class Field(NamedTuple):
     value: Any  # JSON-ready: int, float, str or bool
     text: str  # how people read it: "Success (1)", "0x0000a001", "250 s"
     name: str | None = None  # the enum or flag name(s), when the value is a code
+    offset: int = 0  # where its bytes start, from the start of the message
+    size: int = 0  # how many bytes it takes
 
 
 class ObjectView(NamedTuple):
@@ -376,13 +380,54 @@ def _object_view(layer: str, obj, offset: int, length: int, children=None) -> Ob
         num, kind = obj[0], obj[1]
     else:
         num, kind = obj.NUM, obj.TYPE
+    spans = _field_spans(type(obj), length)
     fields = []
     for key, (label, formatter) in specs.items():
         if children is not None and key == "data":
             continue  # the children say it better
         shown = formatter(obj, getattr(obj, key))
-        fields.append(Field(key, label, shown.value, shown.text, shown.name))
+        start, size = spans[key]
+        fields.append(Field(key, label, shown.value, shown.text, shown.name, offset + 4 + start, size))
     return ObjectView(layer, num, kind, name, offset, length, tuple(fields), children)
+
+
+_VARIABLE_HEADS = {cops.IntegrityHMAC: "II"}
+"""Variable objects whose first fields have a fixed layout; their last field takes the rest of the body."""
+_STRUCT_ITEM = re.compile(r"(\d*)([xcbB?hHiIlLqQefds])")
+
+
+def _field_spans(cls: type, length: int) -> dict[str, tuple[int, int]]:
+    """(offset in the body, size) of each of ``cls``'s fields, so a view can point at a field's bytes.
+
+    A fixed object's fields come from its struct format; a variable object's
+    last field (its data, handle, PEP Id) takes what its head leaves of the body.
+    """
+    if getattr(cls, "LENGTH", None) is not None:
+        return dict(zip(cls._fields, _struct_spans(cls.FORMAT)))
+    head = _struct_spans(_VARIABLE_HEADS.get(cls, ""))
+    names = cls._fields[-len(head) - 1:]  # an unknown object's C-Num and C-Type are its header, not its body
+    spans = dict(zip(names, head))
+    start = head[-1][0] + head[-1][1] if head else 0
+    spans[names[-1]] = (start, length - 4 - start)
+    return spans
+
+
+@functools.cache
+def _struct_spans(fmt: str) -> tuple[tuple[int, int], ...]:
+    """(offset, size) of each value a struct format (network order, no alignment) unpacks; pad bytes skipped."""
+    spans, offset = [], 0
+    for count, code in _STRUCT_ITEM.findall(fmt):
+        repeat, size = int(count or 1), struct.calcsize("!" + code)
+        if code == "x":
+            offset += repeat
+        elif code == "s":  # one value of ``repeat`` bytes
+            spans.append((offset, repeat))
+            offset += repeat
+        else:
+            for _ in range(repeat):
+                spans.append((offset, size))
+                offset += size
+    return tuple(spans)
 
 
 def _spans(buf, start: int, end: int, *, aligned: bool) -> list[tuple[int, int]]:

@@ -6,6 +6,8 @@ data cannot be taken for style tags; colour only appears on a terminal.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
@@ -39,31 +41,51 @@ def show_error(console: Console, unit: Unit, error: DecodeError) -> None:
     console.print()
 
 
+class Node(NamedTuple):
+    """One line of a message's tree and the bytes it stands for, so a view can point at them (the HTML ladder)."""
+
+    label: Text
+    offset: int  # from the start of the message
+    size: int
+    children: tuple["Node", ...] = ()
+
+
 def message_tree(view: MessageView) -> Tree:
+    """The message as a rich tree: the header line, each object, each field."""
+    return _tree(message_node(view))
+
+
+def message_node(view: MessageView) -> Node:
+    """The lines of :func:`message_tree` with their bytes: the whole message, each object, each field."""
     header = f"COPS {view.title}"
     if view.gate_command:
         header += f" — {view.gate_command}"
     header += (f", {view.length} bytes, client-type {view.client_type_name} (0x{view.client_type:04x}),"
                f" solicited {'yes' if view.solicited else 'no'}")
-    root = Tree(Text(header, style="bold"))
-    for obj in view.objects:
-        _add_object(root, obj, view.gate_command)
+    children = [_object_node(obj, view.gate_command) for obj in view.objects]
     if view.error is not None:
-        root.add(Text(f"✗ Malformed PacketCable payload: {view.error.reason} (at offset {view.error.offset});"
-                      f" PacketCable-Error to answer with: {_pc_error(view.error)}", style="bold red"))
-    return root
+        children.append(Node(Text(f"✗ Malformed PacketCable payload: {view.error.reason} (at offset "
+                                  f"{view.error.offset}); PacketCable-Error to answer with: {_pc_error(view.error)}",
+                                  style="bold red"), view.error.offset, 0))
+    return Node(Text(header, style="bold"), 0, view.length, tuple(children))
 
 
-def _add_object(parent: Tree, obj: ObjectView, gate_command: str | None) -> None:
+def _object_node(obj: ObjectView, gate_command: str | None) -> Node:
     numbering = "C-Num/C-Type" if obj.layer == "C" else "S-Num/S-Type"
     label = Text.assemble((obj.name, "bold cyan"), f" ({numbering} {obj.num}/{obj.type}), {obj.length} bytes")
     if obj.children is not None and gate_command:
         label.append(f" — {gate_command}", style="bold")
-    node = parent.add(label)
-    for field in obj.fields:
-        node.add(Text.assemble((f"{field.label}: ", "dim"), field.text))
-    for child in obj.children or ():
-        _add_object(node, child, None)
+    fields = [Node(Text.assemble((f"{field.label}: ", "dim"), field.text), field.offset, field.size)
+              for field in obj.fields]
+    children = [_object_node(child, None) for child in obj.children or ()]
+    return Node(label, obj.offset, obj.length, (*fields, *children))
+
+
+def _tree(node: Node, parent: Tree | None = None) -> Tree:
+    tree = Tree(node.label) if parent is None else parent.add(node.label)
+    for child in node.children:
+        _tree(child, tree)
+    return tree
 
 
 def _show_origin(console: Console, origin: Origin | None) -> None:
