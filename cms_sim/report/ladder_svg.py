@@ -37,7 +37,7 @@ LINE = 17  # px from one line of text to the next
 PAD = 16  # px of paper around everything
 LANE_PAD = 3 * CHAR  # between a label and the lifelines it runs between
 MIN_LANE = 24 * CHAR
-VERDICT_CHARS = 44  # a verdict or a step's message wraps here
+VERDICT_CHARS = 36  # a verdict or a step's message wraps here
 AXIS = PAD + 8 * CHAR  # the timeline's axis: its tick labels ("0.5 s", "20 ms") to its left
 HEADS = 22  # px: a column's name box
 
@@ -268,7 +268,7 @@ def _arrow(canvas: Canvas, arrow: Arrow, detail: str, colour: str, shape: Layout
     if explain and row.note:
         canvas.lines(shape.lifelines[0] + CHAR, wrap(row.note, shape.body_chars), DIM, italic=True)
     if number is not None:  # the HTML ladder: the whole row is a button that shows the message
-        hit = (f'<rect class="hit" x="{PAD / 2}" y="{top - 3:.1f}" width="{shape.right - PAD / 2:.1f}" '
+        hit = (f'<rect class="hit" x="{AXIS + CHAR}" y="{top - 3:.1f}" width="{shape.right - AXIS - CHAR:.1f}" '
                f'height="{canvas.y - top + 6:.1f}" fill="{SELECTED}" fill-opacity="0"/>')
         canvas.elements.insert(start, f'<g class="msg" data-msg="{number}" tabindex="0" role="button" '
                                       f'aria-label={quoteattr(f"{row.label} {detail}".strip())}>{hit}')

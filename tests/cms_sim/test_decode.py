@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cms_sim.cli import main
+from cms_sim.decode.dissect import dissect
 from cops_core import __version__, decode_message
 from cops_core.dqos import decode_packetcable_objects
 from cops_core.objects import ClientSpecificDecision, SignaledClientSI
@@ -139,6 +140,35 @@ def test_json_documented_keys_and_nested_gate_command():
     assert upstream["fields"]["ds_field"] == 0xB8
     assert upstream["fields"]["token_bucket_rate"] == 10000.0
     assert upstream["fields"]["slack_term"] == 800
+
+
+@pytest.mark.parametrize("message", SECTION_4, ids=["OPN", "CAT", "REQ", "Gate-Set", "Gate-Set-Ack", "KA",
+                                                     "KA-echo", "Gate-Set-Err", "Gate-Close"])
+def test_each_field_knows_its_bytes(message):
+    """Every field's bytes lie in its object's body, apart from the others', and hold its value (the HTML ladder
+    marks them when the field is clicked)."""
+    data = _hex(message)
+    views = list(dissect(data).objects)
+    while views:
+        view = views.pop()
+        views += view.children or ()
+        taken = set()
+        for field in view.fields:
+            span = range(field.offset, field.offset + field.size)
+            assert field.size and view.offset + 4 <= span.start and span.stop <= view.offset + view.length, field
+            assert not taken & set(span), field
+            taken |= set(span)
+            if type(field.value) is int and field.size <= 4:
+                assert int.from_bytes(data[span.start:span.stop], "big") == field.value, field
+            elif field.key in ("value", "identifier"):  # a Handle, a PEP Id: the whole body
+                assert field.size == view.length - 4
+
+
+def test_a_gate_spec_field_points_at_its_own_bytes():
+    carrier = dissect(_hex(GATE_SET)).objects[3]
+    downstream, upstream = carrier.children[3:]
+    assert [(field.offset, field.size) for field in upstream.fields if field.key == "destination_port"] == [(138, 2)]
+    assert (downstream.offset, upstream.offset) == (60, 120)
 
 
 def test_json_gate_id_and_error_objects():
