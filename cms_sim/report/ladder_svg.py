@@ -12,6 +12,7 @@ ladder makes clickable.
 
 from __future__ import annotations
 
+import itertools
 import math
 import textwrap
 from typing import NamedTuple
@@ -169,7 +170,7 @@ def drawing(model: LadderModel, title: str, *, explain: bool = False, interactiv
         canvas.text(PAD, canvas.y + 16, title, INK, bold=True, size=16)
         canvas.y += 24
         canvas.lines(PAD, [totals(results)], DIM)
-    numbered = iter(range(1_000_000))  # arrows numbered across scenarios, as the HTML's message data is
+    numbered = itertools.count()  # arrows numbered across scenarios, as the HTML's message data is
     for scenario in model.scenarios:
         _scenario(canvas, scenario, shape, colours, explain, numbered if interactive else None)
     if not interactive:
