@@ -21,7 +21,8 @@ def record(time: float, outgoing: bool, message) -> TraceRecord:
 
 
 def audit_of_a_lost_gate() -> LadderModel:
-    """A Gate-Info answered by a Gate-Info-Err with a long detail, the step failed; then a wait."""
+    """A Gate-Info answered by a Gate-Info-Err with a long detail, the step failed; then a wait.  Then a scenario
+    skipped for want of a modem."""
     result = ScenarioResult("audit of a lost gate", "Gate-Info on a gate the CMTS does not hold.", "lab.yaml",
                             "127.0.0.1:2126", {}, None, 0.0, started=10.0)
     model = LadderModel()
@@ -38,4 +39,8 @@ def audit_of_a_lost_gate() -> LadderModel:
         model.step_done(step)
     model.end(result)
     result.verdict = Verdict.FAILED
+    skipped = ScenarioResult("a call", "Needs a modem.", "call.yaml", "127.0.0.1:2126", {}, None, 0.0,
+                             verdict=Verdict.SKIPPED, skip_reason="needs an MTA (run with --mta)")
+    model.begin(skipped, "call.yaml")
+    model.end(skipped)
     return model

@@ -13,7 +13,7 @@ from .ladders import FAILURE, LONG_ERROR, MTA, audit_of_a_lost_gate, record
 
 
 def test_a_step_draws_its_messages_its_verdict_on_the_last_and_why_it_failed():
-    [scenario] = audit_of_a_lost_gate().scenarios
+    scenario, skipped = audit_of_a_lost_gate().scenarios
     request, reply, remark, wait = scenario.entries
     assert (type(request), type(reply), type(remark), type(wait)) == (Arrow, Arrow, Remark, Pause)
     assert request.mark is None and request.row.label == "DEC Gate-Info"
@@ -23,6 +23,7 @@ def test_a_step_draws_its_messages_its_verdict_on_the_last_and_why_it_failed():
     assert (wait.mark.text, wait.message) == ("✓ wait (500 ms)", "waited 0.500 s")
     assert round(wait.time, 3) == 0.01  # from the scenario's start
     assert reply.row.data == scenario.result.trace[1].data  # what the HTML ladder decodes
+    assert skipped.entries == [] and skipped.source == "call.yaml"
 
 
 def test_a_request_belongs_to_the_gate_its_reply_names_and_the_connection_to_none():
