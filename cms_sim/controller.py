@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import ssl
 from collections import deque
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
@@ -44,6 +45,7 @@ import trio
 from cops_core import (
     ClientClose,
     ClientOpen,
+    ClientType,
     DecisionCommand,
     DecisionGroup,
     DeleteRequest,
@@ -56,12 +58,13 @@ from cops_core import (
     SyncComplete,
     SyncRequest,
 )
+from cops_core.addresses import DEFAULT_PORT, Address
 from cops_core.connection import Connection, ConnectionClosed, Role
 from cops_core.errors import DecodeError, LocalProtocolError, PacketCableDecodeError
 from cops_core.messages import ClientAccept, Decision
 from cops_core.objects import Context, DecisionFlags, Handle
-from cops_core.transport import CopsTransport, Tap, TraceRecord, keepalive_loop
-from cmts_sim.config import parse_address
+from cops_core.tls import NO_SECURITY, TlsError, refuse
+from cops_core.transport import CopsTransport, Tap, TraceRecord, keepalive_loop, start_tls_as_pdp
 from cops_core.dqos import (
     COMMAND_CLASSES,
     GateAlloc,
@@ -84,17 +87,7 @@ from cops_core.dqos import (
 from .errors import ConnectError, ControllerError, GateControlLost, GateError, RequestTimeout, UnexpectedReply
 from .events import Connected, ConnectionLost, GateClosed, GateOpened, RequestStateDeleted
 
-DEFAULT_PORT = 2126
-Address = tuple[str, int]
 CLOSE_GRACE = 1.0  # seconds we give a Client-Close to go out before closing TCP anyway
-
-
-def parse_target(target: str, default_port: int = DEFAULT_PORT) -> Address:
-    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address -> (host, port); ValueError saying why not.
-
-    The one parser both tools use for addresses (``cmts-sim serve --listen`` too).
-    """
-    return parse_address(target, default_port)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +118,11 @@ class ControllerOptions:
     ``events_buffer`` bounds the unread events; beyond it events are counted
     in ``stats.events_dropped`` rather than stalling the reader.  ``source``
     is the local address to dial from (a multi-homed host whose CMTS only
-    takes COPS from one of its addresses).
+    takes COPS from one of its addresses).  ``tls`` is our TLS server context
+    (:func:`cops_core.tls.pdp_context`): with it every connection starts
+    with RFC 4261's StartTLS, the CMTS being the TLS client whichever side
+    dialled, and a CMTS that opens without TLS is refused (Client-Close
+    error 15); without it a CMTS asking for TLS is told we offer none.
     """
 
     ka_seconds: int = 30
@@ -139,6 +136,7 @@ class ControllerOptions:
     reconnect: Backoff | None = None
     events_buffer: int = 65536
     source: str | None = None
+    tls: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         for name in ("ka_seconds", "acct_seconds"):
@@ -239,8 +237,7 @@ class _Link:
         self.holding = False  # the reader is handling a batch: what it queues goes out after it, in one send
 
 
-_new = tuple.__new__
-assert all(cls._fields[0] == "transaction_id" for cls in COMMAND_CLASSES.values())  # what submit() replaces
+_new = tuple.__new__  # submit() replaces field 0, transaction_id: cops_core.dqos checks every command starts with it
 
 _LATE = _Pending(None)  # stands in _pending for an abandoned request's TID (see GateController.abandon)
 
@@ -573,13 +570,17 @@ class GateController:
         try:
             async with trio.open_nursery() as nursery:
                 link.scope, link.nursery = nursery.cancel_scope, nursery
-                nursery.start_soon(self._read, link)
-                nursery.start_soon(self._write, link)
                 with trio.move_on_after(self.options.handshake_timeout) as handshake:
-                    await link.ready.wait()
+                    if await self._secured(link):
+                        nursery.start_soon(self._read, link)
+                        nursery.start_soon(self._write, link)
+                        await link.ready.wait()
                 if handshake.cancelled_caught:
                     timeout = self.options.handshake_timeout
-                    link.reason = f"no Client-Open and Request from {self.name} within {timeout:g} s"
+                    wanted = "StartTLS, Client-Open and Request" if self.options.tls else "Client-Open and Request"
+                    link.reason = f"no {wanted} from {self.name} within {timeout:g} s"
+                    nursery.cancel_scope.cancel()
+                elif not link.ready.is_set():  # TLS did not come up
                     nursery.cancel_scope.cancel()
                 else:
                     link.up = True
@@ -592,6 +593,17 @@ class GateController:
             await self._link_down(link)
         if not link.up:
             raise ConnectError(f"{self.name}: {link.reason}")
+
+    async def _secured(self, link: _Link) -> bool:
+        """RFC 4261 StartTLS first, if ``options.tls`` says so: False (``link.reason`` saying why) if TLS failed."""
+        if self.options.tls is None:
+            return True
+        try:
+            await start_tls_as_pdp(link.transport, self.options.tls, self.options.ka_seconds)
+        except TlsError as exc:
+            link.reason, link.cause = str(exc), "TLS failed"
+            return False
+        return True
 
     async def _link_down(self, link: _Link) -> None:
         """The link's tasks are over: fail what waited on it, tell the events, maybe redial."""
@@ -632,23 +644,25 @@ class GateController:
         if self._redialling is not None:
             self._redialling.cancel()
 
-    async def _end(self, link: _Link, reason: str, close_code: int | None) -> None:
-        """End ``link``: send Client-Close with ``close_code`` (None: just close TCP), cancel its tasks."""
+    async def _end(self, link: _Link, reason: str, close: int | ClientClose | None) -> None:
+        """End ``link``: send Client-Close (``close``: its error code, or the message; None: just close TCP),
+        cancel its tasks."""
         if link.done.is_set():
             return
         link.reason = reason
         link.ending = True
-        if close_code is not None:
-            await self._client_close(link, close_code)
+        if close is not None:
+            await self._client_close(link, close)
         link.scope.cancel()
 
-    async def _client_close(self, link: _Link, code: int) -> None:
-        """Send Client-Close, shielded and briefly: even a cancelled controller says goodbye."""
+    async def _client_close(self, link: _Link, close: int | ClientClose) -> None:
+        """Send Client-Close (an error code, or the message), shielded and briefly: even a cancelled controller
+        says goodbye."""
         with trio.move_on_after(CLOSE_GRACE) as scope:
             scope.shield = True
             # The peer may be gone or have closed already: then there is nothing left to tell it.
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
-                self._queue(link, ClientClose.new(code))
+                self._queue(link, close if isinstance(close, ClientClose) else ClientClose.new(close))
                 await link.transport.flush()
 
     # --- the reader -----------------------------------------------------------------------------------
@@ -709,6 +723,10 @@ class GateController:
     # Each handler runs in the reader, queues any answer, and returns True when the connection is over.
 
     def _on_open(self, link: _Link, message: ClientOpen) -> bool:
+        if message.client_type == ClientType.CONNECTION:  # RFC 4261 StartTLS, which we do not offer here
+            link.nursery.start_soon(self._end, link, f"{self.name} asked for TLS (RFC 4261 StartTLS) and this "
+                                    "gate controller has no TLS settings", refuse(NO_SECURITY))
+            return False
         link.pep_id = message.pep_id
         options = self.options
         self._queue(link, ClientAccept.new(options.ka_seconds, options.acct_seconds))
@@ -810,7 +828,8 @@ class GateController:
         return True
 
     def _on_closed(self, link: _Link, message: ConnectionClosed) -> bool:
-        link.reason = f"{self.name} closed the TCP connection"
+        failure = link.transport.tls_failure
+        link.reason = f"TLS: {failure}" if failure else f"{self.name} closed the TCP connection"
         return True
 
     _handlers = {

@@ -39,6 +39,7 @@ from cops_core.dqos import (
 from cops_core.dqos.objects import decode_packetcable_objects
 from cops_core.errors import DecodeError
 from cops_core.messages import ClientAccept, Decision, DeleteRequest, Malformed, Report, SyncComplete
+from cops_core.tls import starts_tls
 from cops_core.transport import TraceRecord
 
 
@@ -131,7 +132,7 @@ class PeerJudge:
         if kind is KeepAlive:
             self._keepalive(record, finding)
         elif kind is ClientOpen:
-            if message.client_type != ClientType.PACKETCABLE_DQOS:
+            if message.client_type != ClientType.PACKETCABLE_DQOS and not starts_tls(message):  # RFC 4261 5.1
                 finding("opn.client-type", "RFC 2748 3.6", Severity.ERROR,
                         f"client-type 0x{message.client_type:04x}, not 0x8008 (PacketCable DQoS)")
         elif kind is Request:

@@ -30,7 +30,7 @@ from .load.screen import LiveScreen, plain_line, raw_keys, read_keys
 from .load.subscribers import SubscriberError, Subscribers
 from .load.workers import Job
 from .report.files import check_writable, write_atomically
-from .run_command import _variables
+from .run_command import _variables, tls_options, tls_setup
 from .scenario import ScenarioError, load_scenario
 from .scenario.modem import DEFAULT_MODEM_TIMEOUT
 from .scenario.values import parse_duration
@@ -158,15 +158,18 @@ def _subscribers(range_text: str | None, csv_path: str | None, scenario, variabl
 @click.option("--metrics-port", "metrics", metavar="[HOST:]PORT",
               help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1)")
 @click.option("--quiet", "-q", is_flag=True, help="no live screen; one line per interval")
+@tls_options
 def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent, calls, duration,
          subscriber_range, csv_path, var_pairs, workers, interval, seed, modem_timeout, report_path, csv_out,
-         junit_path, plot_path, max_failed, p99_limits, metrics, quiet) -> None:
+         junit_path, plot_path, max_failed, p99_limits, metrics, quiet, tls_cert, tls_key, tls_ca,
+         tls_require_client_cert) -> None:
     """Run SCENARIO as many calls: open-loop at --rate calls/s, with live statistics."""
     errors = Console(stderr=True, highlight=False)
     try:
         prepared = _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent,
                             calls, duration, subscriber_range, csv_path, var_pairs, workers, interval, seed,
-                            modem_timeout, (report_path, csv_out, junit_path, plot_path), max_failed, p99_limits)
+                            modem_timeout, (report_path, csv_out, junit_path, plot_path), max_failed, p99_limits,
+                            (tls_cert, tls_key, tls_ca, tls_require_client_cert))
         metrics_address = _metrics_address(metrics) if metrics else None
     except (Usage, ScenarioError, SubscriberError, click.BadParameter) as exc:
         for line in getattr(exc, "problems", None) or [exc.format_message() if isinstance(exc, click.BadParameter)
@@ -252,8 +255,11 @@ def _metrics_address(text: str) -> tuple[str, int]:
 
 def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent, calls, duration,
              subscriber_range, csv_path, var_pairs, workers, interval, seed, modem_timeout, outputs, max_failed,
-             p99_limits):
-    """Check every option and file; the run, the scenario, its program and the latency limits."""
+             p99_limits, tls_files):
+    """Check every option and file; the run, the scenario, its program and the latency limits.
+
+    ``tls_files``: ``--tls-cert``, ``--tls-key``, ``--tls-ca`` and ``--tls-require-client-cert``.
+    """
     _positive("--rate", rate, allow_none=False)
     _positive("--rate-start", rate_start)
     if ramp_step is None or ramp_step < 0 or ramp_step != ramp_step:
@@ -287,6 +293,8 @@ def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interva
         except ImportError:
             raise Usage("--plot needs matplotlib: pip install 'pktcable-sim[plot]'") from None
     targets = [parse_target(text) for text in cmts_list]
+    cert, key, ca, require = tls_files
+    tls_context, embedded_tls = tls_setup(cert, key, ca, require, embedded=not targets)
     scenario = load_scenario(scenario_file)
     program = compile_program(scenario)
     variables = _variables(var_pairs)
@@ -300,14 +308,17 @@ def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interva
         count = len(Subscribers.from_csv(value) if kind == "csv" else Subscribers.from_range(value))
         if count < workers:
             raise Usage(f"{count} subscribers cannot be shared by {workers} workers")
+    # The workers build the TLS context again from the files: an SSLContext does not cross a process.
+    tls = dict(cert=cert, key=key, ca=ca, require_peer_cert=require) if tls_context is not None else None
     job = Job(scenario=scenario_file, variables=variables, settings=asdict(settings),
-              targets=[asdict(target) for target in targets], subscribers=subscribers)
+              targets=[asdict(target) for target in targets], subscribers=subscribers, tls=tls)
     embedded = None
     if not targets:
         from .load.embedded import load_config
         from .scenario.embedded import embedded_config
 
         embedded = load_config(embedded_config(scenario), scenario.cmts.capacity is not None)
+        embedded = embedded.model_copy(update={"tls": embedded_tls})
     return LoadRun(job, settings, workers=workers, embedded=embedded), scenario, program, limits
 
 

@@ -19,10 +19,10 @@ from typing import Callable
 
 import trio
 
-from cmts_sim.config import allowed
+from cops_core.addresses import DEFAULT_PORT, Address, allowed, parse_address
 from cops_core.transport import Tap, stream_addresses
 
-from .controller import DEFAULT_PORT, Address, ControllerOptions, GateController, TransactionIds, parse_target
+from .controller import ControllerOptions, GateController, TransactionIds
 from .errors import ConnectError
 
 log = logging.getLogger("cms_sim")
@@ -94,7 +94,7 @@ class GateControllerPool:
 
         Raises :class:`~cms_sim.errors.ConnectError`.
         """
-        host, port = parse_target(target)
+        host, port = parse_address(target)
         options = replace(self.options, **overrides) if overrides else self.options
         controller = await self._add(f"{host}:{port}", (host, port), options)
         try:
@@ -145,6 +145,8 @@ class GateControllerPool:
         try:
             await controller._adopt(stream)
         except ConnectError as exc:
+            # Said as it happens, in one line (a TLS failure is a certificate to fix); the pool goes on accepting.
+            log.warning("%s", exc)
             self.handshake_failures.append(str(exc))
             self.controllers.remove(controller)
             await controller.aclose()

@@ -9,16 +9,17 @@ report.
 
 from __future__ import annotations
 
+import ssl
 import time
 from typing import Any, Callable
 
 import trio
 
-from cmts_sim.config import CmtsConfig
+from cmts_sim.config import CmtsConfig, TlsSettings
 from cmts_sim.server import CmtsServer
+from cops_core.addresses import parse_address
 from cops_core.transport import Tap
 
-from .controller import parse_target
 from .errors import ConnectError
 from .pool import GateControllerPool
 from .scenario import EmbeddedModem, RealModem, Scenario, ScenarioResult, ScenarioRunner, StepResult, Verdict
@@ -53,14 +54,17 @@ class Run:
     the command line meets a variable need.  ``listen`` turns the connection
     round (RFC 2748's own direction): real gear dials ``HOST:PORT`` and each
     scenario runs on the connection it opens.
-    ``source`` is the local address to dial from.  ``on_begin``, ``on_step``
-    and ``on_end`` let a live view follow along.
+    ``source`` is the local address to dial from.  ``tls``: our TLS server
+    context (COPS over TLS, RFC 4261), and ``embedded_tls`` the embedded
+    CMTS's TLS settings to go with it.  ``on_begin``, ``on_step`` and
+    ``on_end`` let a live view follow along.
     """
 
     def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
                  port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = DEFAULT_MODEM_TIMEOUT,
                  mta: bool = False, listen: str | None = None, source: str | None = None, strict: bool = False,
-                 allow: tuple[str, ...] = (),
+                 allow: tuple[str, ...] = (), tls: ssl.SSLContext | None = None,
+                 embedded_tls: TlsSettings | None = None,
                  taps: tuple[Tap, ...] = (),
                  on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
                  on_step: Callable[[StepResult], None] | None = None,
@@ -75,6 +79,7 @@ class Run:
         self.source = source
         self.strict = strict
         self.allow = allow  # --listen: the networks a CMTS may dial in from
+        self.tls, self.embedded_tls = tls, embedded_tls
         self.taps = taps
         self.on_begin, self.on_step, self.on_end = on_begin, on_step, on_end
         self.results: list[ScenarioResult] = []
@@ -102,7 +107,8 @@ class Run:
             self._skip(scenario, reason)
             return
         if embedded:
-            server = CmtsServer(embedded_config(scenario, CmtsConfig(listen=[f"{EMBEDDED_HOST}:{self.port}"])))
+            base = CmtsConfig(listen=[f"{EMBEDDED_HOST}:{self.port}"], tls=self.embedded_tls)
+            server = CmtsServer(embedded_config(scenario, base))
             modem = EmbeddedModem(server.modem)
         else:
             server, modem = None, RealModem(self.modem_timeout)
@@ -114,7 +120,8 @@ class Run:
         try:
             async with trio.open_nursery() as nursery:
                 try:
-                    async with GateControllerPool(source=self.source, **scenario.controller.options()) as pool:
+                    async with GateControllerPool(source=self.source, tls=self.tls,
+                                                  **scenario.controller.options()) as pool:
                         runner.attach(pool)
                         for tap in self.taps:
                             pool.add_tap(tap)
@@ -142,7 +149,7 @@ class Run:
 
     async def _accept(self, pool: GateControllerPool, result: ScenarioResult):
         """Listen, and take the first CMTS that dials in and completes OPN-CAT-REQ."""
-        host, port = parse_target(self.listen)
+        host, port = parse_address(self.listen)
         try:
             bound = (await pool.listen(host, port, allow=self.allow))[0]
         except OSError as exc:

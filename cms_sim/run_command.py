@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import signal
+import ssl
 import sys
 from typing import Any
 
@@ -19,8 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from cmts_sim.cli import networks
+from cmts_sim.config import TlsSettings
+from cops_core import tls
+from cops_core.addresses import parse_address
 
-from .controller import parse_target
 from .report.capture import LiveCapture
 from .report.files import atomic_path, check_writable
 from .report.live_ladder import LadderPrinter
@@ -41,7 +44,54 @@ Examples:
   cms-sim run --explain --ladder call.svg scenarios/basic_call.yaml
   cms-sim run --cmts 192.0.2.1 --var subscriber=10.9.8.7 scenarios/basic_call.yaml
   cms-sim run --pcap call.pcap --report call.json scenarios/basic_call.yaml
+  cms-sim run --cmts 192.0.2.1 --tls-cert gc.pem --tls-key gc.key --tls-ca lab-ca.pem scenarios/basic_call.yaml
 """
+
+
+def tls_options(command):
+    """``--tls-cert``, ``--tls-key``, ``--tls-ca``, ``--tls-require-client-cert``: every cms-sim command that opens
+    COPS connections takes them (see :func:`tls_setup`)."""
+    options = [
+        click.option("--tls-cert", metavar="FILE.pem",
+                     help="COPS over TLS (RFC 4261): our PEM certificate; turns TLS on (we are the TLS server)"),
+        click.option("--tls-key", metavar="FILE.pem", help="TLS: its PEM private key (default: in the certificate file)"),
+        click.option("--tls-ca", metavar="FILE.pem", help="TLS: the PEM CA a CMTS's certificate must chain to"),
+        click.option("--tls-require-client-cert", is_flag=True,
+                     help="TLS: refuse a CMTS without a certificate from --tls-ca"),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def tls_setup(cert: str | None, key: str | None, ca: str | None, require: bool, *,
+              embedded: bool) -> tuple[ssl.SSLContext | None, TlsSettings | None]:
+    """Our TLS server context (None: plain TCP) and, for an ``embedded`` CMTS, its TLS settings, checked before
+    anything starts: a click usage error (exit 2) names the option at fault.
+
+    RFC 4261 makes the CMTS (PEP) the TLS client whichever side dialled, so
+    cms-sim is the TLS server and needs a certificate.  The embedded CMTS
+    checks it against ``--tls-ca`` and shows the same certificate when
+    ``--tls-require-client-cert`` asks it for one.
+    """
+    if cert is None:
+        for option, given in (("--tls-key", key), ("--tls-ca", ca), ("--tls-require-client-cert", require)):
+            if given:
+                raise click.BadParameter("goes with --tls-cert: cms-sim is the TLS server (RFC 4261: the CMTS "
+                                         "starts TLS) and needs a certificate", param_hint=option)
+        return None, None
+    if ca is None and (require or embedded):
+        why = "to check CMTS certificates" if require else "for the embedded CMTS to check ours"
+        raise click.BadParameter(f"needs --tls-ca, {why}",
+                                 param_hint="--tls-require-client-cert" if require else "--tls-cert")
+    for option, check in (("--tls-cert", lambda: tls.check_identity(cert, key)),
+                          ("--tls-ca", lambda: ca is None or tls.check_ca(ca))):
+        try:
+            check()
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint=option) from None
+    context = tls.pdp_context(cert, key, ca, require_peer_cert=require)
+    return context, TlsSettings(cert=cert, key=key, ca=ca) if embedded else None
 
 
 def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -79,8 +129,9 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
               help="with --listen: accept CMTSes only from here (repeatable; an address or a network)")
 @click.option("--source", metavar="ADDRESS", help="the local address to dial the CMTS from")
 @click.option("--strict", is_flag=True, help="any finding about the CMTS's protocol fails its scenario")
+@tls_options
 def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_paths, explain, quiet,
-        modem_timeout, mta, listen, allow, source, strict) -> None:
+        modem_timeout, mta, listen, allow, source, strict, tls_cert, tls_key, tls_ca, tls_require_client_cert) -> None:
     """Run scenario files and draw the call flow as a ladder diagram."""
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
@@ -92,6 +143,8 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
         raise click.BadParameter("--allow says who may dial in: it goes with --listen", param_hint="--allow")
     check_outputs({"--report": report_path, "--junit": junit_path, "--pcap": pcap_path,
                    **{f"--ladder {path}": path for path in ladder_paths}})
+    tls_context, embedded_tls = tls_setup(tls_cert, tls_key, tls_ca, tls_require_client_cert,
+                                          embedded=cmts is None and listen is None)
     scenarios = load_all(scenario_files, _variables(var_pairs))
     if cmts is not None or listen is not None:
         gear = Target(embedded=False, mta=mta, given=frozenset(_variables(var_pairs)))
@@ -105,7 +158,7 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     with _live_capture(pcap_path) as capture:
         interrupted = _run(scenarios, results, ladder, capture, errors, report_path, junit_path, ladder_paths,
                            cmts=cmts, seed=seed, modem_timeout=modem_timeout, mta=mta, listen=listen, allow=allow,
-                           source=source, strict=strict)
+                           source=source, strict=strict, tls=tls_context, embedded_tls=embedded_tls)
     if interrupted:
         errors.print("cms-sim: interrupted; Client-Close sent, writing partial reports")
         for result in results:
@@ -171,7 +224,7 @@ def check_connection_options(cmts: str | None, listen: str | None, source: str |
     for option, value in (("--cmts", cmts), ("--listen", listen)):
         if value is not None:
             try:
-                parse_target(value)
+                parse_address(value)
             except ValueError as exc:
                 raise click.BadParameter(str(exc), param_hint=option) from None
     if listen is not None and cmts is not None:

@@ -15,7 +15,9 @@ from rich.console import Console
 
 from cops_core import __version__
 
-from .config import CmtsConfig, parse_address
+from cops_core.addresses import parse_address
+
+from .config import CmtsConfig
 from .settings_file import SettingsFileError, format_validation_error, read_yaml
 
 EXAMPLES = """
@@ -27,6 +29,7 @@ Examples:
   cmts-sim serve --connect 192.0.2.10:3288          # PEP dials the PDP (generic COPS)
   cmts-sim serve --fault-reject-share 0.1 --fault-reject-code 1
   cmts-sim serve --metrics-port 9126                # Prometheus: http://127.0.0.1:9126/metrics
+  cmts-sim serve --tls-ca lab-ca.pem --tls-cert cmts.pem --tls-key cmts.key   # COPS over TLS (RFC 4261)
 """
 
 # flag name -> (dotted config path, click type, help)
@@ -34,6 +37,9 @@ FLAGS: dict[str, tuple[str, Any, str]] = {
     "cmts_id": ("cmts_id", str, "PEPID sent in Client-Open"),
     "ka_tolerance": ("ka_tolerance", float, "KA intervals of silence before the peer is dead (default 1)"),
     "metrics_port": ("metrics_port", int, "serve Prometheus metrics (GET /metrics) on this port"),
+    "tls_cert": ("tls.cert", str, "COPS over TLS (RFC 4261): our PEM certificate, for a GC that checks CMTSes"),
+    "tls_key": ("tls.key", str, "TLS: its PEM private key (default: in the certificate file)"),
+    "tls_ca": ("tls.ca", str, "TLS: PEM CA a gate controller's certificate must chain to (turns TLS on)"),
     "t0": ("timers.t0", float, "T0 seconds: Allocated without Gate-Set (default 30)"),
     "t1": ("timers.t1", float, "T1 seconds: Authorized without commit (default 200)"),
     "t7": ("timers.t7", float, "T7 seconds: Reserved without activation (default 200)"),
@@ -96,8 +102,11 @@ def build_config(config_path: str | None, listen: tuple[str, ...], connect: tupl
     try:
         return CmtsConfig.model_validate(data)
     except pydantic.ValidationError as exc:
-        # A value from a flag is the flag's fault, not the file's: name the flag.
+        # A value from a flag is the flag's fault, not the file's: name the flag.  Without a file, every setting
+        # came from flags, so a missing one is named as the flag that gives it (--tls-ca).
         given = {FLAGS[flag][0]: flag for flag, value in overrides.items() if value is not None and value is not False}
+        if not config_path:
+            given = {path: flag for flag, (path, _, _) in FLAGS.items()} | given
         lines = []
         for error, line in zip(exc.errors(), format_validation_error(name, root, exc)):
             flag = given.get(".".join(str(part) for part in error["loc"]))

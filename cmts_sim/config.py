@@ -6,7 +6,6 @@ the documented default (``policy``).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Literal, Union
 
 from pydantic import (
@@ -19,9 +18,14 @@ from pydantic import (
     NonNegativeInt,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     WrapValidator,
+    field_validator,
     model_validator,
 )
+
+from cops_core import tls
+from cops_core.addresses import parse_address
 
 from .admission import Capacity
 from .gates import GatePolicy, Timers
@@ -123,6 +127,33 @@ class PolicySettings(_Settings):
                           self.closed_gate_linger)
 
 
+class TlsSettings(_Settings):
+    """COPS over TLS (RFC 4261).  The CMTS is the PEP, so it is the TLS client whichever side dialled: it asks for
+    TLS in its Client-Open, checks the gate controller's certificate against ``ca`` (and, for a gate controller
+    it dials, the name dialled) and shows its own certificate to a gate controller that asks for one."""
+
+    cert: str | None = Field(None, description="PEM certificate shown to gate controllers that check CMTSes")
+    key: str | None = Field(None, validate_default=True,
+                            description="its PEM private key; null = in the certificate file")
+    ca: str = Field(description="PEM file of the CA (or CAs) a gate controller's certificate must chain to")
+
+    @field_validator("key")
+    @classmethod
+    def _identity_loads(cls, key: str | None, info: ValidationInfo) -> str | None:
+        cert = info.data.get("cert")
+        if key is not None and cert is None:
+            raise ValueError("a key needs its certificate (tls.cert)")
+        if cert is not None:
+            tls.check_identity(cert, key)
+        return key
+
+    @field_validator("ca")
+    @classmethod
+    def _ca_loads(cls, ca: str) -> str:
+        tls.check_ca(ca)
+        return ca
+
+
 Address = Annotated[str, AfterValidator(lambda text: _checked_address(text))]
 """``HOST[:PORT]``, checked when the settings load (a port past 65535 would otherwise wrap)."""
 
@@ -157,6 +188,7 @@ class CmtsConfig(_Settings):
     receive_buffer: PositiveInt | None = Field(
         128 * 1024, description="SO_RCVBUF of each connection, bytes: bounds the requests a peer can queue "
         "unanswered, and so how far replies can lag under overload; null = the kernel's autotuning")
+    tls: TlsSettings | None = Field(None, description="COPS over TLS (RFC 4261); null = plain TCP")
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
         None, description="serve Prometheus metrics (GET /metrics) on this port, on the first listen address's "
         "host; null = none")
@@ -172,36 +204,6 @@ class CmtsConfig(_Settings):
             raise ValueError(f"max_receive_buffer ({self.max_receive_buffer}) must be at least max_message "
                              f"({self.max_message})")
         return self
-
-
-def allowed(host: str, networks) -> bool:
-    """Whether a peer at ``host`` may talk COPS with us: in one of ``networks``, or no list is set."""
-    if not networks:
-        return True
-    address = ipaddress.ip_address(host.split("%")[0])  # an IPv6 scope (fe80::1%eth0) is not part of the address
-    if address.version == 6 and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # a v4 peer on a dual-stack socket
-    return any(address in network for network in networks)
-
-
-def parse_address(text: str, default_port: int = 2126) -> tuple[str, int]:
-    """``HOST[:PORT]`` (``[v6]:PORT`` for IPv6) as (host, port); ValueError saying what is wrong."""
-    if text.startswith("["):
-        host, bracket, rest = text[1:].partition("]")
-        if not bracket or (rest and not rest.startswith(":")):
-            raise ValueError(f"expected [IPV6]:PORT, got {text!r}")
-        port_text = rest[1:] if rest else None
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
-    else:
-        host, port_text = text, None
-    if not host:
-        raise ValueError(f"no host in {text!r}")
-    if port_text is None:
-        return host, default_port
-    if not port_text.isdigit() or int(port_text) > 65535:
-        raise ValueError(f"the port must be a number from 0 to 65535, got {port_text!r}")
-    return host, int(port_text)
 
 
 def _checked_address(text: str) -> str:

@@ -171,16 +171,28 @@ _TIMER_NAME = {timer: timer.name.lower() for timer in _TIMER_FIELD}  # the Gate-
 _SET_EXTRAS = ("remote_gate_info", "event_generation_info", "media_connection_event_info",
                "electronic_surveillance_parameters", "session_description_parameters")
 _SET_EXTRAS_AT = slice(GateSet._fields.index(_SET_EXTRAS[0]), GateSet._fields.index(_SET_EXTRAS[0]) + len(_SET_EXTRAS))
-assert GateSet._fields[_SET_EXTRAS_AT] == _SET_EXTRAS, "the optional Gate-Set objects must be adjacent fields"
 _NO_EXTRAS = (None,) * len(_SET_EXTRAS)
-assert GateSet._fields[:5] == ("transaction_id", "subscriber", "gate_specs", "gate_id", "activity_count")
 _T1_AT = GateSpec._fields.index("t1")
-# Built with tuple.__new__ below (NamedTuple's own __new__ is Python code): their fields, in order, as written there.
-assert GateOpen._fields == ("transaction_id", "gate_id", "subscriber", "extra")
-assert GateAlloc._fields[:3] == ("transaction_id", "subscriber", "activity_count")
-assert GateAllocAck._fields == ("transaction_id", "gate_id", "subscriber", "activity_count", "extra")
-assert GateDeleteAck._fields == ("transaction_id", "gate_id", "subscriber", "extra")
-assert GateClose._fields == ("transaction_id", "gate_id", "subscriber", "reason", "extra")
+
+
+def _check_layouts() -> None:
+    """The field orders this module indexes by position and builds with tuple.__new__ (NamedTuple's own __new__ is
+    Python code); checked at import, explicitly (an assert would vanish under -O)."""
+    expected = {
+        "Gate-Set's optional objects": (GateSet._fields[_SET_EXTRAS_AT], _SET_EXTRAS),
+        "GateSet": (GateSet._fields[:5], ("transaction_id", "subscriber", "gate_specs", "gate_id", "activity_count")),
+        "GateOpen": (GateOpen._fields, ("transaction_id", "gate_id", "subscriber", "extra")),
+        "GateAlloc": (GateAlloc._fields[:3], ("transaction_id", "subscriber", "activity_count")),
+        "GateAllocAck": (GateAllocAck._fields, ("transaction_id", "gate_id", "subscriber", "activity_count", "extra")),
+        "GateDeleteAck": (GateDeleteAck._fields, ("transaction_id", "gate_id", "subscriber", "extra")),
+        "GateClose": (GateClose._fields, ("transaction_id", "gate_id", "subscriber", "reason", "extra")),
+    }
+    for name, (found, wanted) in expected.items():
+        if found != wanted:
+            raise RuntimeError(f"cmts_sim.gates builds {name} by position as {wanted}, but its fields are {found}")
+
+
+_check_layouts()
 _GATE_CLOSE, _CLIENT_INITIATED_RELEASE = PacketCableReasonCode.GATE_CLOSE, GateCloseSubcode.CLIENT_INITIATED_RELEASE
 _T1, _T7 = int(Timer.T1), int(Timer.T7)
 _new = tuple.__new__

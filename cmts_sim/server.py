@@ -19,6 +19,7 @@ from typing import Callable
 
 import trio
 
+from cops_core.addresses import allowed, parse_address
 from cops_core.codes import HEADER_SIZE, CNum, ErrorCode, ReasonCode, object_subcode, spoken
 from cops_core.connection import Connection, ConnectionClosed, Role, State
 from cops_core.dqos import (
@@ -45,11 +46,12 @@ from cops_core.messages import (
     SyncRequest,
 )
 from cops_core.objects import ClientSpecificDecision, Handle, Reason
-from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop
+from cops_core.tls import TlsError, pep_context
+from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop, start_tls_as_pep
 from cops_core.wire import OBJECT_HEADER
 
 from .admission import Admission
-from .config import CmtsConfig, allowed, parse_address
+from .config import CmtsConfig
 from .faults import MALFORMED_MESSAGE, Faults
 from .gates import GATE_CONTROLLER_COMMANDS, Event, GateTable
 from .mta import Modem
@@ -106,6 +108,11 @@ class CmtsServer:
         self.on_batch: Callable[[int, float], None] = lambda messages, lag: None
         self._timer_scope: trio.CancelScope | None = None
         self._armed_at = math.inf  # the timer task's deadline, kept here: reading trio's costs more
+        # COPS over TLS (RFC 4261), the CMTS as TLS client: a gate controller we dial must be named in its
+        # certificate (section 7.2); one that dialled us is known by no name, so its CA alone vouches for it.
+        tls = config.tls
+        self.tls_contexts = None if tls is None else {
+            dialled: pep_context(tls.ca, tls.cert, tls.key, check_name=dialled) for dialled in (True, False)}
         self._nursery: trio.Nursery | None = None
 
     # --- running ------------------------------------------------------------------------
@@ -159,12 +166,13 @@ class CmtsServer:
                 return
         await self._run_session(stream)
 
-    async def _run_session(self, stream: trio.abc.Stream) -> None:
+    async def _run_session(self, stream: trio.abc.Stream, dialled: str | None = None) -> None:
+        """A session on ``stream``; ``dialled``: the host we dialled, if we did (the name TLS checks)."""
         try:
             if self.config.receive_buffer is not None:
                 # Bounds what a peer can queue unanswered in the kernel, and so how far our replies can lag.
                 stream.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.config.receive_buffer)
-            session = PeerSession(self, stream)
+            session = PeerSession(self, stream, dialled)
         except OSError as exc:
             # The peer reset the connection before we looked at it (getpeername: ENOTCONN): that must not
             # escape into the listener's nursery and take the whole CMTS down.
@@ -183,7 +191,7 @@ class CmtsServer:
                 log.info("dial %s:%d failed: %s; retry in %.0f s", *address, exc, backoff)
             else:
                 backoff = 1.0
-                await self._run_session(stream)
+                await self._run_session(stream, address[0])
             await trio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
 
@@ -259,8 +267,9 @@ class PeerSession:
 
     _handles = itertools.count(1)
 
-    def __init__(self, server: CmtsServer, stream: trio.abc.Stream) -> None:
+    def __init__(self, server: CmtsServer, stream: trio.abc.Stream, dialled: str | None = None) -> None:
         self.server = server
+        self.dialled = dialled
         config = server.config
         self.connection = Connection(Role.PEP, max_message=config.max_message, ka_tolerance=config.ka_tolerance,
                                      rng=server._rng)
@@ -275,6 +284,7 @@ class PeerSession:
         self.lag = 0.0  # seconds from reading the last batch's bytes to sending its replies
         self.max_lag = 0.0  # the longest such wait on this connection
         self.ended = ""  # why the session ended, for the log line and the JSON log's "closed" event
+        self.tls_failed = False
         self._cancel = trio.CancelScope()
 
     @property
@@ -291,11 +301,16 @@ class PeerSession:
             with self._cancel:
                 async with trio.open_nursery() as nursery:
                     self._nursery = nursery
+                    if server.tls_contexts is not None:
+                        await self._start_tls()
                     await self.transport.send(ClientOpen.new(server.config.cmts_id))
                     nursery.start_soon(self._await_accept)
                     await self._serve_messages()
                     nursery.cancel_scope.cancel()
         # The nursery wraps whatever escapes it in an ExceptionGroup (trio's strict exception groups).
+        except* TlsError as group:
+            self.ended = str(group.exceptions[0])
+            self.tls_failed = True
         except* (trio.BrokenResourceError, trio.ClosedResourceError) as group:
             self.ended = self.ended or f"connection lost: {group.exceptions[0]}"
         except* Exception:
@@ -309,8 +324,11 @@ class PeerSession:
             if self.transport.limit_hit is not None:
                 server.limit_hits[self.transport.limit_hit] += 1
             await self.transport.aclose()
+            if not self.ended and self.transport.tls_failure:  # TLS 1.3: the GC's verdict on our certificate
+                self.ended, self.tls_failed = f"TLS: {self.transport.tls_failure}", True
             why = self.ended or "the gate controller closed TCP"
-            log.info("%s: closed: %s", peer, why)
+            # A TLS failure is a setup to fix (a certificate, a CA): said without -v, in one line.
+            (log.warning if self.tls_failed else log.info)("%s: closed: %s", peer, why)
             server.on_connection(peer, "closed", why)
 
     def backlog(self) -> int:
@@ -489,6 +507,17 @@ class PeerSession:
         self.ended = f"it sent bytes we cannot read: {exc}"
         await self.close(exc.error_code, exc.error_subcode)
         return True
+
+    async def _start_tls(self) -> None:
+        """RFC 4261 StartTLS before our Client-Open, bounded like the Client-Accept; raises TlsError."""
+        timeout = self.server.config.accept_timeout
+        with trio.move_on_after(timeout):
+            context = self.server.tls_contexts[self.dialled is not None]
+            await start_tls_as_pep(self.transport, context, self.server.config.cmts_id, self.dialled)
+            stream = self.transport.stream
+            log.info("%s:%d: TLS up (%s, %s)", *self.peer, stream.version(), stream.cipher()[0])
+            return
+        raise TlsError(f"no StartTLS Client-Accept and TLS handshake within {timeout:g} s")
 
     async def _await_accept(self) -> None:
         """A gate controller that never answers our Client-Open would hold its connection for ever."""

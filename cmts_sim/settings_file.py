@@ -156,12 +156,3 @@ def read_yaml(path: str | Path) -> tuple[Any, yaml.Node | None]:
     except yaml.YAMLError as exc:
         raise SettingsFileError([f"{name}: YAML: {exc}"]) from None
     return data, root
-
-
-def load_model(path: str | Path, model: type[Model]) -> Model:
-    """Read ``path`` and validate it as ``model``."""
-    data, root = read_yaml(path)
-    try:
-        return model.model_validate(data if data is not None else {})
-    except pydantic.ValidationError as exc:
-        raise SettingsFileError(format_validation_error(str(path), root, exc)) from None

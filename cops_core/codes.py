@@ -8,7 +8,6 @@ VERSION = 1
 """The only COPS version (RFC 2748 section 2.1)."""
 
 HEADER_SIZE = 8
-OBJECT_HEADER_SIZE = 4
 
 
 class OpCode(IntEnum):

@@ -5,6 +5,8 @@ Feed received bytes with :meth:`Connection.receive_data`, pull messages with
 :meth:`Connection.send`.  Both check each message against one transition
 table, :data:`TRANSITIONS`, which says which message may flow in which state
 and from which side; the same table serves the PEP (CMTS) and the PDP (CMS).
+Client-type 0's own messages, the RFC 4261 StartTLS exchange before the real
+Client-Open, have theirs: :data:`CONNECTION_TRANSITIONS`.
 
 Time is a number the caller passes in (``now``, in seconds), so keep-alive
 deadlines are computed, not slept: :attr:`Connection.keepalive_due_at` says
@@ -39,7 +41,8 @@ class Role(enum.Enum):
 
 
 class State(enum.Enum):
-    CONNECTED = "connected"  # TCP is up; the PEP has not sent Client-Open
+    CONNECTED = "connected"  # TCP is up (or TLS, after StartTLS); the PEP has not sent Client-Open
+    SECURING = "securing"  # a client-type 0 Client-Open sent (RFC 4261 StartTLS), waiting for its Client-Accept
     OPENING = "opening"  # Client-Open sent, waiting for Client-Accept
     ACCEPTED = "accepted"  # accepted; no request state (handle) installed
     READY = "ready"  # the PEP's request state is installed: gate control flows
@@ -49,7 +52,7 @@ class State(enum.Enum):
 
 
 _OPEN = (State.ACCEPTED, State.READY)
-_LIVE = (State.CONNECTED, State.OPENING, State.ACCEPTED, State.READY)
+_LIVE = (State.CONNECTED, State.SECURING, State.OPENING, State.ACCEPTED, State.READY)
 
 # (state, sender, opcode) -> next state.  A message not listed is illegal.
 TRANSITIONS: dict[tuple[State, Role, OpCode], State] = {
@@ -64,6 +67,15 @@ TRANSITIONS: dict[tuple[State, Role, OpCode], State] = {
     **{(state, Role.PEP, OpCode.SSC): state for state in _OPEN},
     **{(state, role, OpCode.KA): state for state in _OPEN for role in Role},
     **{(state, role, OpCode.CC): State.CLOSED for state in _LIVE for role in Role},
+}
+
+# Client-type 0 is the connection's own (RFC 4261 section 4.1): besides keep-alives, the security negotiation
+# before the real Client-Open.  A client-type 0 Client-Accept returns the connection to CONNECTED: the TLS
+# handshake comes next if it carried StartTLS (cops_core.tls), then the PEP's Client-Open for its own client-type.
+CONNECTION_TRANSITIONS: dict[tuple[State, Role, OpCode], State] = {
+    (State.CONNECTED, Role.PEP, OpCode.OPN): State.SECURING,
+    (State.SECURING, Role.PDP, OpCode.CAT): State.CONNECTED,
+    **{(state, role, OpCode.CC): State.CLOSED for state in (State.CONNECTED, State.SECURING) for role in Role},
 }
 
 # Messages that name request state must name a handle the PEP installed.
@@ -228,15 +240,19 @@ class Connection:
             handle = objects[0] if objects else None
             if type(handle) is Handle and message[1] == self.client_type and handle[0] in self.handles:
                 return  # what the general path below finds for it: legal, state unchanged
+        client_type = message[1]
+        if client_type == 0 and opcode is not _KA and (state, sender, opcode) in CONNECTION_TRANSITIONS:
+            self.state = CONNECTION_TRANSITIONS[state, sender, opcode]  # RFC 4261: OPN, CAT, CC of the negotiation
+            return
         next_state = TRANSITIONS.get((state, sender, opcode))
         if next_state is None:
             raise error(
                 f"{opcode.name} from the {sender.value} is not allowed in state {state.value}",
                 ErrorCode.BAD_MESSAGE_FORMAT,
             )
-        if opcode is not _KA and message[1] != self.client_type:  # message[1]: its client-type
+        if opcode is not _KA and client_type != self.client_type:
             raise error(
-                f"client-type 0x{message.client_type:04x}, expected 0x{self.client_type:04x}",
+                f"client-type 0x{client_type:04x}, expected 0x{self.client_type:04x}",
                 ErrorCode.UNSUPPORTED_CLIENT_TYPE,
             )
         if opcode in _NEEDS_KNOWN_HANDLE:

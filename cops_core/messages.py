@@ -36,6 +36,7 @@ from .objects import (
     StatelessData,
     UnknownObject,
 )
+from . import fastpath
 from .templates import HANDLE_4, MessageTemplates, part
 from .wire import walk
 
@@ -47,6 +48,11 @@ def _encode(self) -> bytes:
     data = _TEMPLATES.encode(self)  # a gate-command DEC/RPT packs in one go
     if data is not None:
         return data
+    return _encode_general(self)
+
+
+def _encode_general(self) -> bytes:
+    """The reference encoding, object by object: what the templates must match."""
     body = b"".join([obj.encode() for obj in self.objects])
     flags = 0x11 if self.solicited else 0x10
     return HEADER.pack(flags, self.OPCODE, self.client_type, HEADER_SIZE + len(body)) + body
@@ -423,6 +429,11 @@ def decode_message(frame: bytes | bytearray | memoryview) -> Message:
         message = _TEMPLATES.decode(frame)  # a gate-command DEC/RPT in one unpack
         if message is not None:
             return message
+    return _decode_general(frame)
+
+
+def _decode_general(frame: bytes | bytearray | memoryview) -> Message:
+    """The reference decoding, object by object: what the templates must match."""
     flags, opcode, client_type, length = decode_header(frame)
     if length != len(frame):
         raise DecodeError(4, f"message length {length} but {len(frame)} bytes given")
@@ -511,3 +522,4 @@ _TEMPLATES = MessageTemplates(
     (Decision, (HANDLE_4, part(Context), part(DecisionFlags)), ClientSpecificDecision),
     (Report, (HANDLE_4, part(ReportTypeObject)), SignaledClientSI),
 )
+fastpath.register("message templates", _TEMPLATES.decoders, _TEMPLATES.encoders, _decode_general, _encode_general)

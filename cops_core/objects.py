@@ -251,9 +251,6 @@ class KATimer(NamedTuple):
 
 # --- C-Num 11: PEP Identification -----------------------------------------------
 
-_PEPID_HEADER = struct.Struct("!HBB")
-
-
 @_variable(CNum.PEPID, 1)
 class PEPID(NamedTuple):
     """PEP Identification (11/1): NUL-terminated ASCII.

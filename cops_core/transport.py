@@ -6,20 +6,31 @@ the last flush in one ``send_all`` (several whole messages per segment, never
 one split on purpose).  Every message sent or received passes the *trace tap*:
 one :class:`TraceRecord` per message, which the ladder diagrams, captures,
 live views and reports all read.  Nothing else hooks into I/O.
+
+COPS over TLS (RFC 4261, :mod:`cops_core.tls`) starts as plain COPS: a
+client-type 0 Client-Open and Client-Accept with StartTLS, then
+:meth:`CopsTransport.start_tls` wraps the same TCP stream in a
+:class:`trio.SSLStream`.  :func:`start_tls_as_pep` and
+:func:`start_tls_as_pdp` are that exchange from each side.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import ssl
 import struct
 import time
 from typing import Callable, NamedTuple
 
 import trio
 
+from .codes import ClientType, ErrorCode, spoken
 from .connection import NEED_DATA, Connection, ConnectionClosed
-from .messages import Malformed, Message
+from .errors import DecodeError, LocalProtocolError, RemoteProtocolError
+from .messages import ClientAccept, ClientClose, ClientOpen, Malformed, Message
+from .tls import WANT_TLS, TlsError, describe_ssl_error, handshake_failure, refuse, start_tls_accept, start_tls_open, \
+    starts_tls
 
 Address = tuple[str, int]
 
@@ -86,6 +97,9 @@ class CopsTransport:
         self._socket = stream.socket if type(stream) is trio.SocketStream and os.name == "posix" else None
         self._deferred: Exception | None = None
         self.read_at: float | None = None  # trio time the last chunk arrived: how long its messages have waited
+        # Why TLS broke the connection after the handshake, if it did.  A TLS 1.3 server's verdict on our
+        # certificate reaches us only with our first read; receive() still reports the end as ConnectionClosed.
+        self.tls_failure: str | None = None
         # trio.current_time() without its two wrapper calls (~0.4 us each time here): the run's clock is fixed.
         self.now: Callable[[], float] = trio.lowlevel.current_clock().current_time
 
@@ -113,8 +127,11 @@ class CopsTransport:
             room = self.max_receive_buffer - connection.buffered  # > 0: a whole message would have been drained
             try:
                 data = await self.stream.receive_some(RECEIVE_SIZE if room > RECEIVE_SIZE else room)
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
+            except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
                 data = b""
+                cause = exc.__cause__
+                if isinstance(cause, ssl.SSLError) and not isinstance(cause, ssl.SSLEOFError):
+                    self.tls_failure = describe_ssl_error(cause)
             self.read_at = self.now()
             connection.receive_data(data, self.read_at)
 
@@ -257,10 +274,115 @@ class CopsTransport:
             self.queue(message)
         await self.flush()
 
+    async def start_tls(self, context: ssl.SSLContext, *, server_side: bool,
+                        server_hostname: str | None = None) -> None:
+        """The TLS handshake over this connection's TCP stream; everything after it goes through TLS.
+
+        For after the StartTLS Client-Open and Client-Accept (RFC 4261
+        section 5): nothing may come in clear between them and the
+        handshake, so bytes already here are the peer's fault, not data to
+        keep.  ``server_hostname``: the name the server's certificate must
+        carry (the TLS client's side; None with a context that checks no
+        name).  Raises :class:`~cops_core.tls.TlsError`.
+        """
+        if self.connection.buffered:
+            raise TlsError(f"{self.connection.buffered} bytes came in clear before the TLS handshake")
+        stream = trio.SSLStream(self.stream, context, server_side=server_side, server_hostname=server_hostname)
+        try:
+            await stream.do_handshake()
+        except trio.BrokenResourceError as exc:
+            await self._send_alert(stream)
+            raise TlsError(f"TLS handshake failed: {handshake_failure(exc)}") from None
+        self.stream = stream
+        self._socket = None  # send_now writes to the socket itself: never past TLS
+
+    async def _send_alert(self, stream: trio.SSLStream) -> None:
+        """Send the alert OpenSSL wrote when the handshake failed, so that the peer learns why ("tlsv1 alert
+        unknown ca") rather than only that we hung up.  trio drops it (it raises before sending what is pending),
+        so it is read from the SSLStream's outgoing buffer: best effort, within a second."""
+        pending = getattr(stream, "_outgoing", None)
+        alert = pending.read() if isinstance(pending, ssl.MemoryBIO) else b""
+        if alert:
+            with trio.move_on_after(1):
+                try:
+                    await self.stream.send_all(alert)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    pass
+
     async def aclose(self) -> None:
         with trio.move_on_after(1) as scope:
             scope.shield = True
             await self.stream.aclose()
+
+
+async def start_tls_as_pep(transport: CopsTransport, context: ssl.SSLContext, pep_id: str,
+                           server_hostname: str | None = None) -> None:
+    """RFC 4261 5.1 from the PEP: StartTLS Client-Open, the PDP's StartTLS Client-Accept, the handshake as TLS client.
+
+    Then the connection is back in CONNECTED, over TLS, for the real
+    Client-Open.  Raises :class:`~cops_core.tls.TlsError` saying why not;
+    a PDP that answered without StartTLS is told first (Client-Close
+    error 15, sub-code 16/2).  The caller bounds the time it may take.
+    """
+    await transport.send(start_tls_open(pep_id))
+    try:
+        message = (await transport.receive(1))[0]
+    except (DecodeError, RemoteProtocolError) as exc:
+        await _refuse(transport, WANT_TLS)
+        raise TlsError(f"the PDP did not answer StartTLS as RFC 4261 has it: {exc}") from None
+    if type(message) is ClientAccept and starts_tls(message):
+        await transport.start_tls(context, server_side=False, server_hostname=server_hostname)
+        return
+    if type(message) is ClientClose:
+        raise TlsError(f"the PDP refused StartTLS: Client-Close {_error(message)}")
+    if type(message) is ConnectionClosed:
+        raise TlsError("the PDP closed the connection on our StartTLS Client-Open")
+    await _refuse(transport, WANT_TLS)
+    raise TlsError("the PDP accepted our StartTLS Client-Open without Integrity-TLS: it will not speak TLS")
+
+
+async def start_tls_as_pdp(transport: CopsTransport, context: ssl.SSLContext, ka_seconds: int) -> None:
+    """RFC 4261 5.1 and 5.2 from the PDP: the PEP's client-type 0 Client-Open, our StartTLS Client-Accept,
+    the handshake as TLS server.
+
+    A PEP that opens with its own client-type instead (no TLS) gets
+    Client-Close error 15, sub-code 16/2, as 5.2 has a PDP that requires
+    TLS answer it.  Raises :class:`~cops_core.tls.TlsError` saying why TLS
+    did not come up.  The caller bounds the time it may take.
+    """
+    try:
+        message = (await transport.receive(1))[0]
+    except (DecodeError, RemoteProtocolError) as exc:
+        await _refuse(transport, WANT_TLS)
+        raise TlsError(f"the PEP did not open with StartTLS as RFC 4261 has it: {exc}") from None
+    if type(message) is ClientOpen and message.client_type == ClientType.CONNECTION:
+        if transport.connection.buffered:  # 5.2: nothing may follow in clear before the handshake
+            await _refuse(transport, WANT_TLS)
+            raise TlsError("the PEP sent more in clear after its StartTLS Client-Open")
+        await transport.send(start_tls_accept(ka_seconds))
+        await transport.start_tls(context, server_side=True)
+        return
+    if type(message) is ClientOpen:
+        await _refuse(transport, WANT_TLS, message.client_type)
+        raise TlsError(f"the PEP opened client-type 0x{message.client_type:04x} without TLS; we require it "
+                       "(sent Client-Close error 15 authentication required)")
+    if type(message) is ClientClose:
+        raise TlsError(f"the PEP sent Client-Close {_error(message)} before StartTLS")
+    raise TlsError("the PEP closed the connection before StartTLS")
+
+
+async def _refuse(transport: CopsTransport, subcode: int, client_type: int = ClientType.CONNECTION) -> None:
+    """Client-Close error 15 with ``subcode``, briefly: the peer may be gone already, or not reading."""
+    with trio.move_on_after(1):
+        try:
+            await transport.send(refuse(subcode, client_type))
+        except (trio.BrokenResourceError, trio.ClosedResourceError, LocalProtocolError):
+            pass
+
+
+def _error(message: ClientClose) -> str:
+    error = message.error
+    return f"error {error.code} {spoken(ErrorCode, error.code)}, sub-code {error.subcode >> 8}/{error.subcode & 0xFF}"
 
 
 async def keepalive_loop(transport: CopsTransport, on_peer_dead: Callable[[], object], *,

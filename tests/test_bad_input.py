@@ -28,10 +28,12 @@ FILES = {
 }
 
 
-def cases(tmp: Path, busy: int) -> list[tuple[list[str], int, str]]:
+def cases(tmp: Path, busy: int, pki) -> list[tuple[list[str], int, str]]:
     """(argv, exit code, what the one line must say)."""
     f = {name: str(tmp / name) for name in FILES}
     cms, cmts = ["cms_sim.cli"], ["cmts_sim.cli"]
+    missing = str(tmp / "missing.pem")
+    identity = ["--tls-cert", pki.cms_cert, "--tls-key", pki.cms_key]
     return [
         (cms + ["run", str(tmp / "missing.yaml")], 2, "does not exist"),
         (cms + ["run", f["broken.yaml"]], 2, "broken.yaml:2: YAML syntax"),
@@ -61,18 +63,35 @@ def cases(tmp: Path, busy: int) -> list[tuple[list[str], int, str]]:
         (cmts + ["serve", "--quiet", "--allow", "10.0.0.0/33"], 2, "expected an address or a network"),
         (cmts + ["serve", "--quiet", "--t0", "-1"], 2, "--t0: input should be greater than or equal to 0"),
         (cms + ["run", "--listen", "127.0.0.1:0", "--allow", "lab", BASIC], 2, "expected an address or a network"),
+        (cms + ["run", "--tls-key", pki.cms_key, BASIC], 2, "goes with --tls-cert: cms-sim is the TLS server"),
+        (cms + ["run", "--cmts", "127.0.0.1", "--tls-cert", missing, BASIC], 2, "missing.pem: cannot read: No such"),
+        (cms + ["run", "--cmts", "127.0.0.1", "--tls-cert", f["broken.yaml"], BASIC], 2, "not a PEM certificate"),
+        (cms + ["run", "--cmts", "127.0.0.1", "--tls-cert", pki.cms_cert, "--tls-key", pki.cmts_key, BASIC], 2,
+         "(key values mismatch)"),
+        (cms + ["run", "--cmts", "127.0.0.1", *identity, "--tls-require-client-cert", BASIC], 2,
+         "needs --tls-ca, to check CMTS certificates"),
+        (cms + ["run", *identity, BASIC], 2, "needs --tls-ca, for the embedded CMTS to check ours"),
+        (cms + ["run", *identity, "--tls-ca", pki.cms_key, BASIC], 2, "not a PEM CA certificate"),
+        (cms + ["load", "--calls", "1", "--tls-ca", pki.ca, BASIC], 2, "goes with --tls-cert"),
+        (cms + ["conform", "--tls-require-client-cert"], 2, "goes with --tls-cert"),
+        (cmts + ["serve", "--quiet", "--tls-cert", pki.cmts_cert], 2, "--tls-ca: required, but missing"),
+        (cmts + ["serve", "--quiet", "--tls-ca", pki.ca, "--tls-key", pki.cmts_key], 2,
+         "--tls-key: a key needs its certificate"),
+        (cmts + ["serve", "--quiet", "--tls-ca", missing], 2, "--tls-ca: " + missing + ": cannot read"),
+        (cmts + ["serve", "--quiet", "--config", str(tmp / "tls.yaml")], 2, "tls.yaml:3: tls.ca: " + missing),
     ]
 
 
 @pytest.fixture(scope="module")
-def table(tmp_path_factory):
+def table(tmp_path_factory, pki):
     tmp = tmp_path_factory.mktemp("bad")
     for name, data in FILES.items():
         (tmp / name).write_bytes(data)
+    (tmp / "tls.yaml").write_text(f"cmts_id: LAB\ntls:\n  ca: {tmp / 'missing.pem'}\n")
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        yield [run(argv, code, say) for argv, code, say in cases(tmp, busy.getsockname()[1])]
+        yield [run(argv, code, say) for argv, code, say in cases(tmp, busy.getsockname()[1], pki)]
 
 
 def run(argv: list[str], code: int, say: str):

@@ -1,10 +1,15 @@
 """What every COPS and PacketCable field means: spec names, enum names, units and hex.
 
 :func:`dissect` turns one COPS frame into a :class:`MessageView`, a plain tree
-of objects and fields that both renderers read (``tree`` for people, ``jsonview``
-for scripts), so the two always agree.  Decoding itself is the codec's job
-(:func:`cops_core.decode_message`, :func:`cops_core.dqos.gate_command_of`);
-this module only names and formats what the codec returns.
+of objects and fields that the renderers read (``tree`` for people, ``jsonview``
+for scripts, ``summary`` one line each), so they always agree.  Decoding itself
+is the codec's job (:func:`cops_core.decode_message`,
+:func:`cops_core.dqos.read_gate_command`); this module names and formats what
+the codec returns, reserved bytes included, and :mod:`.findings` judges it.
+
+Reading is lenient where the wire allows it: a message whose objects can all
+be read but that breaks a grammar or a DQoS rule is shown in full, with
+findings, as Wireshark shows it; only bytes that cannot be read raise.
 """
 
 from __future__ import annotations
@@ -18,12 +23,15 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any, Callable, NamedTuple
 
 from cops_core import codes, objects as cops
-from cops_core.codes import HEADER_SIZE, OPCODE_TITLES, ClientType, OpCode
+from cops_core.codes import HEADER_SIZE, OPCODE_TITLES, VERSION, ClientType, OpCode
 from cops_core.dqos import codes as pc_codes, objects as pc
-from cops_core.dqos import decode_packetcable_objects, gate_command_of
-from cops_core.errors import PacketCableDecodeError
-from cops_core.messages import Decision, Report, decode_message
-from cops_core.wire import OBJECT_HEADER
+from cops_core.dqos import GateCommandReading, read_gate_command
+from cops_core.errors import DecodeError, PacketCableDecodeError
+from cops_core.messages import HEADER, MESSAGE_CLASSES, Decision, Message, Report, decode_header, decode_message
+from cops_core.wire import OBJECT_HEADER, walk
+
+from . import findings as rules
+from .descriptions import describe, dscp_name
 
 CLIENT_TYPE_NAMES = {
     ClientType.CONNECTION: "Connection",
@@ -61,15 +69,29 @@ class ObjectView(NamedTuple):
 
 
 class MessageView(NamedTuple):
-    """One decoded message; ``error`` is a DQoS payload fault (the COPS layer itself was sound)."""
+    """One decoded message, the keys it is looked up by, and the rules it breaks.
+
+    ``error`` is a DQoS payload that could not be read (the COPS layer itself
+    was sound); ``findings`` are rules a readable message breaks.
+    """
 
     opcode: OpCode
     client_type: int
-    solicited: bool
+    flags: int  # the common header's four flag bits: 0x1 solicited, the others undefined
     length: int
+    header: tuple[Field, ...]  # the common header, field by field
     objects: tuple[ObjectView, ...]
     gate_command: str | None = None
+    transaction_id: int | None = None
+    gate_id: int | None = None
+    subscriber: str | None = None
+    pc_error: int | None = None  # the PacketCable-Error code of a Gate-*-Err
+    findings: tuple[rules.Finding, ...] = ()
     error: PacketCableDecodeError | None = None
+
+    @property
+    def solicited(self) -> bool:
+        return bool(self.flags & 1)
 
     @property
     def title(self) -> str:
@@ -139,38 +161,49 @@ def _quoted(obj, value: str) -> Shown:
     return Shown(value, repr(value))
 
 
-def _float32(obj, value: float) -> Shown:
-    """The shortest decimal that reads back as the same IEEE-754 single: 0.1, not 0.10000000149011612."""
-    if not math.isfinite(value):
-        return Shown(str(value), str(value))  # JSON has no NaN or infinity
-    for digits in range(1, 10):  # 9 significant digits always round-trip a single
-        number = float(f"{value:.{digits}g}")
-        try:
-            if struct.unpack("!f", struct.pack("!f", number))[0] == value:
-                break
-        except OverflowError:  # rounded up past the largest single
-            continue
-    return Shown(number, repr(number))
+def _float32(unit: str) -> Formatter:
+    """An IEEE-754 single in ``unit``, as the shortest decimal that reads back the same: 0.1, not 0.10000000149011612.
+
+    The Gate-Spec's rates and sizes are singles; their units are UNVERIFIED
+    (protocol.md §3.3), shown as cmts-sim reads them by default (bytes).
+    """
+    def show(obj, value: float) -> Shown:
+        if not math.isfinite(value):
+            return Shown(str(value), f"{value} {unit}")  # JSON has no NaN or infinity
+        for digits in range(1, 10):  # 9 significant digits always round-trip a single
+            number = float(f"{value:.{digits}g}")
+            try:
+                if struct.unpack("!f", struct.pack("!f", number))[0] == value:
+                    break
+            except OverflowError:  # rounded up past the largest single
+                continue
+        return Shown(number, f"{number!r} {unit}")
+
+    return show
 
 
 def _enum(enum: type[IntEnum], names: dict[int, str] | None = None) -> Formatter:
+    """A code as "Name (value)", followed by what it means when the name does not say it all."""
     def show(obj, value: int) -> Shown:
-        try:
-            name = names[value] if names else code_name(enum(value))
-        except (KeyError, ValueError):
-            name = "unknown"
-        return Shown(value, f"{name} ({value})", name)
+        member = enum._value2member_map_.get(value)
+        name = names.get(value, "unknown") if names else code_name(member) if member is not None else "unknown"
+        meaning = describe(member) if member is not None else None
+        return Shown(value, f"{name} ({value})" + (f" — {meaning}" if meaning else ""), name)
 
     return show
 
 
 def _flags(flags: type[IntFlag], digits: int) -> Formatter:
+    """Flag bits as "0x0001 (Trigger error — what it does)": each set bit, and any bit no flag defines."""
     def show(obj, value: int) -> Shown:
         names = [code_name(flag) for flag in flags if value & flag]
-        if value & ~sum(flags):
-            names.append(f"unknown 0x{value & ~sum(flags):0{digits}x}")
-        joined = ", ".join(names) if names else "none"
-        return Shown(value, f"0x{value:0{digits}x} ({joined})", joined)
+        texts = [f"{code_name(flag)} — {describe(flag)}" if describe(flag) else code_name(flag)
+                 for flag in flags if value & flag]
+        undefined = value & ~sum(flags)
+        if undefined:
+            names.append(f"unknown 0x{undefined:0{digits}x}")
+            texts.append(f"undefined 0x{undefined:0{digits}x}")
+        return Shown(value, f"0x{value:0{digits}x} ({'; '.join(texts) or 'none'})", ", ".join(names) or "none")
 
     return show
 
@@ -208,6 +241,11 @@ def _wildcard(formatter: Formatter) -> Formatter:
         return shown._replace(text=shown.text + " (any)") if not int(value) else shown
 
     return show
+
+
+def _ds_field(obj, value: int) -> Shown:
+    """The DS byte, with the DSCP it carries and that code point's name: 0xb8 is DSCP 46, EF."""
+    return Shown(value, f"0x{value:02x} (DSCP {value >> 2}, {dscp_name(value)})")
 
 
 _PROTOCOLS = {0: "any", 1: "ICMP", 6: "TCP", 17: "UDP"}
@@ -282,16 +320,16 @@ OBJECT_SPECS: dict[type, tuple[str, dict[str, tuple[str, Formatter]]]] = {
         "destination_ip": ("Destination IP Address", _address),
         "source_port": ("Source Port", _wildcard(_plain)),
         "destination_port": ("Destination Port", _plain),
-        "ds_field": ("DS Field", _hex(2)),
+        "ds_field": ("DS Field", _ds_field),
         "t1": ("Timer T1", _unit("s")),
         "t7": ("Timer T7", _unit("s")),
         "t8": ("Timer T8", _unit("s")),
-        "token_bucket_rate": ("Token Bucket Rate (r)", _float32),
-        "token_bucket_size": ("Token Bucket Size (b)", _float32),
-        "peak_data_rate": ("Peak Data Rate (p)", _float32),
+        "token_bucket_rate": ("Token Bucket Rate (r)", _float32("bytes/s")),
+        "token_bucket_size": ("Token Bucket Size (b)", _float32("bytes")),
+        "peak_data_rate": ("Peak Data Rate (p)", _float32("bytes/s")),
         "minimum_policed_unit": ("Minimum Policed Unit (m)", _unit("bytes")),
         "maximum_packet_size": ("Maximum Packet Size (M)", _unit("bytes")),
-        "rate": ("Rate (R)", _float32),
+        "rate": ("Rate (R)", _float32("bytes/s")),
         "slack_term": ("Slack Term (S)", _unit("µs")),
     }),
     pc.RemoteGateInfo: ("Remote-Gate-Info", _OPAQUE),
@@ -331,40 +369,114 @@ OBJECT_SPECS: dict[type, tuple[str, dict[str, tuple[str, Formatter]]]] = {
 
 
 def dissect(frame: bytes) -> MessageView:
-    """Decode and describe one whole COPS message; a malformed one raises :class:`DecodeError`.
+    """Decode and describe one whole COPS message; raises :class:`DecodeError` only if it cannot be read.
 
     In a DQoS DEC or RPT, the carrier of the gate command (Decision 6/4 or
-    ClientSI 9/1) gets its PacketCable objects as children.  A fault in those
-    does not raise: it is returned as ``MessageView.error`` with what could be shown.
+    ClientSI 9/1) gets its PacketCable objects as children.  A payload whose
+    objects cannot be read does not raise: it is shown as bytes, with
+    ``MessageView.error`` saying why.
     """
-    message = decode_message(frame)
-    carrier_type = {Decision: cops.ClientSpecificDecision, Report: cops.SignaledClientSI}.get(type(message))
-    if message.client_type != ClientType.PACKETCABLE_DQOS:
-        carrier_type = None
+    message, grammar = _read_message(frame)
+    carrier_type = _carrier_type(message)
     views = []
+    reading = error = None
     for obj, (offset, length) in zip(message.objects, _spans(frame, HEADER_SIZE, len(frame), aligned=True)):
         children = None
         if type(obj) is carrier_type:
             try:
-                children = _children(obj.data, offset + 4)
-            except PacketCableDecodeError:
-                pass  # gate_command_of below reports the same fault; show the payload as bytes
-        views.append(_object_view("C", obj, offset, length, children))
-    gate_command, error = None, None
-    if carrier_type is not None and any(type(obj) is carrier_type for obj in message.objects):
+                found = read_gate_command(obj.data, offset + 4)
+            except PacketCableDecodeError as exc:
+                error = error or exc  # shown as bytes: the objects cannot be walked
+            else:
+                spans = _spans(frame, offset + 4, offset + length, aligned=False)
+                children = tuple(_object_view(frame, "S", child, *span) for child, span in zip(found.objects, spans))
+                reading = reading or found
+        views.append(_object_view(frame, "C", obj, offset, length, children))
+    flags = frame[0] & 0x0F
+    view = MessageView(type(message).OPCODE, message.client_type, flags, len(frame), _header(message, flags, frame),
+                       tuple(views), error=error, **_keys(reading, error))
+    return view._replace(findings=rules.check(message, flags, reading, grammar, view.objects, _name))
+
+
+def _name(cls: type) -> str:
+    return OBJECT_SPECS[cls][0]
+
+
+def _read_message(frame: bytes) -> tuple[Message, DecodeError | None]:
+    """The message, and the grammar rule it breaks if its objects can all be read but not in that order or set.
+
+    A message that breaks RFC 2748's grammar (a DEC without Context, an RPT
+    without Report-Type) is still a readable run of objects, which Wireshark
+    shows; only a fault in the header or an object's bytes raises.
+    """
+    try:
+        return decode_message(frame), None
+    except DecodeError as error:
         try:
-            gate_command = gate_command_of(message).title
-        except PacketCableDecodeError as exc:
-            error = exc
-            gate_command = _command_name(exc.command_type) if exc.command_type else None
-    return MessageView(type(message).OPCODE, message.client_type, message.solicited, len(frame), tuple(views),
-                       gate_command, error)
+            flags, opcode, client_type, length = decode_header(frame)
+            if length != len(frame):
+                raise error
+            objects = walk(memoryview(frame), HEADER_SIZE, length, cops.COPS_OBJECTS, cops.UnknownObject,
+                           _unreadable, aligned=True)
+        except DecodeError:
+            raise error from None
+        return tuple.__new__(MESSAGE_CLASSES[opcode], (tuple(objects), client_type, bool(flags & 1))), error
 
 
-def _children(data: bytes, base: int) -> tuple[ObjectView, ...]:
-    objects = decode_packetcable_objects(data, base)
-    spans = _spans(data, 0, len(data), aligned=False)
-    return tuple(_object_view("S", obj, base + offset, length) for obj, (offset, length) in zip(objects, spans))
+def _unreadable(offset: int, reason: str, num: int, ctype: int) -> DecodeError:
+    return DecodeError(offset, reason)
+
+
+def _carrier_type(message: Message) -> type | None:
+    """The object that carries a gate command in this message, if it is a DQoS DEC or RPT (protocol.md §3.1)."""
+    if message.client_type != ClientType.PACKETCABLE_DQOS:
+        return None
+    return {Decision: cops.ClientSpecificDecision, Report: cops.SignaledClientSI}.get(type(message))
+
+
+_FLAGS = {0: "none", 1: "Solicited message"}
+
+
+def _header(message: Message, flags: int, frame: bytes) -> tuple[Field, ...]:
+    """The common header as Wireshark shows it: version, flag bits, op-code, client-type, length (protocol.md §2.1)."""
+    opcode = type(message).OPCODE
+    flag_names = _FLAGS[flags & 1] + (f", undefined 0x{flags & ~1:x}" if flags & ~1 else "")
+    client_type = message.client_type
+    # Version and flags share the first byte (a nibble each): both point at it.
+    version_flags, opcode_at, client_type_at, length_at = (span[1:] for span in _struct_items(HEADER.format))
+    return (
+        Field("version", "Version", VERSION, str(VERSION), None, *version_flags),
+        Field("flags", "Flags", flags, f"0x{flags:x} ({flag_names})", flag_names, *version_flags),
+        Field("opcode", "Op-Code", int(opcode), f"{OPCODE_TITLES[opcode]} ({opcode.name}) ({int(opcode)})",
+              opcode.name, *opcode_at),
+        Field("client_type", "Client-Type", client_type,
+              f"{CLIENT_TYPE_NAMES.get(client_type, 'unknown')} (0x{client_type:04x})", None, *client_type_at),
+        Field("length", "Message Length", len(frame), f"{len(frame)} bytes", None, *length_at),
+    )
+
+
+def _keys(reading: GateCommandReading | None, error: PacketCableDecodeError | None) -> dict[str, Any]:
+    """What a message is looked up by: its gate command, Transaction-ID, Gate-ID, subscriber and PacketCable-Error."""
+    if error is not None:  # what the codec could still read of a payload it could not walk
+        command = _command_name(error.command_type) if error.command_type else None
+        return {"gate_command": command, "transaction_id": error.transaction_id if command else None,
+                "gate_id": error.gate_id, "subscriber": _text_or_none(error.subscriber)}
+    if reading is None:
+        return {}
+    first = {}
+    for obj in reading.objects:
+        first.setdefault(type(obj), obj)
+    tid = first.get(pc.TransactionID)
+    subscriber = first.get(pc.SubscriberIDIPv4) or first.get(pc.SubscriberIDIPv6)
+    return {"gate_command": _command_name(tid.command) if tid else None,
+            "transaction_id": tid.transaction_id if tid else None,
+            "gate_id": first[pc.GateID].gate_id if pc.GateID in first else None,
+            "subscriber": _text_or_none(subscriber.address if subscriber else None),
+            "pc_error": first[pc.PacketCableError].code if pc.PacketCableError in first else None}
+
+
+def _text_or_none(value) -> str | None:
+    return None if value is None else str(value)
 
 
 def _command_name(command: int) -> str:
@@ -374,60 +486,94 @@ def _command_name(command: int) -> str:
         return f"unknown gate command {command}"
 
 
-def _object_view(layer: str, obj, offset: int, length: int, children=None) -> ObjectView:
+def _object_view(frame: bytes, layer: str, obj, offset: int, length: int, children=None) -> ObjectView:
+    """One object's view; a fixed layout's fields come in wire order, reserved bytes among them."""
     name, specs = OBJECT_SPECS[type(obj)]
     if type(obj) in (cops.UnknownObject, pc.UnknownPacketCableObject):
         num, kind = obj[0], obj[1]
     else:
         num, kind = obj.NUM, obj.TYPE
-    spans = _field_spans(type(obj), length)
-    fields = []
-    for key, (label, formatter) in specs.items():
-        if children is not None and key == "data":
-            continue  # the children say it better
-        shown = formatter(obj, getattr(obj, key))
-        start, size = spans[key]
-        fields.append(Field(key, label, shown.value, shown.text, shown.name, offset + 4 + start, size))
+    body = offset + 4
+    if getattr(type(obj), "FORMAT", None) is None:
+        spans = _variable_spans(type(obj), length)
+        fields = [_field(obj, key, specs[key], body + spans[key][0], spans[key][1]) for key in specs
+                  if not (children is not None and key == "data")]
+    else:
+        fields = [_field(obj, key, specs[key], body + at, size) if key is not None
+                  else _reserved(frame, body + at, size, place)
+                  for key, at, size, place in _layout(type(obj))]
     return ObjectView(layer, num, kind, name, offset, length, tuple(fields), children)
+
+
+def _field(obj, key: str, spec: tuple[str, Formatter], offset: int, size: int) -> Field:
+    label, formatter = spec
+    shown = formatter(obj, getattr(obj, key))
+    return Field(key, label, shown.value, shown.text, shown.name, offset, size)
+
+
+def _reserved(frame: bytes, start: int, size: int, key: str) -> Field:
+    """Bytes a layout reserves: the codec skips them, a decoder shows them (they must be zero)."""
+    value = int.from_bytes(frame[start:start + size], "big")
+    return Field(key, "Reserved", value, f"0x{value:0{2 * size}x}", None, start, size)
+
+
+_STRUCT_ITEM = re.compile(r"(\d*)([a-zA-Z?])")
+
+
+@functools.cache
+def _struct_items(fmt: str) -> tuple[tuple[bool, int, int], ...]:
+    """(holds a value, offset, size) of each item of a struct format, network order, no alignment.
+
+    "3x" is one item, three pad bytes (no value); "8s" one value of 8 bytes;
+    "2H" two values of 2 bytes each.  A leading byte-order character is skipped.
+    """
+    items: list[tuple[bool, int, int]] = []
+    offset = 0
+    for count, code in _STRUCT_ITEM.findall(fmt.lstrip("!<>=@")):
+        repeat = int(count or 1)
+        if code in "xs":
+            items.append((code == "s", offset, repeat))
+            offset += repeat
+            continue
+        size = struct.calcsize("!" + code)
+        for _ in range(repeat):
+            items.append((True, offset, size))
+            offset += size
+    return tuple(items)
+
+
+@functools.cache
+def _layout(cls: type) -> tuple[tuple[str | None, int, int, str | None], ...]:
+    """A fixed object's body in wire order, from its struct format: (field, body offset, size, reserved key).
+
+    ``field`` is None for reserved (pad) bytes, whose key is "reserved", or
+    "reserved_1", "reserved_2" ... when a layout has several.
+    """
+    names = iter(cls._fields)
+    items = [(next(names) if value else None, at, size) for value, at, size in _struct_items(cls.FORMAT)]
+    gaps = sum(field is None for field, _, _ in items)
+    numbers = iter(range(1, gaps + 1))
+    return tuple((field, at, size, None if field else "reserved" if gaps == 1 else f"reserved_{next(numbers)}")
+                 for field, at, size in items)
 
 
 _VARIABLE_HEADS = {cops.IntegrityHMAC: "II"}
 """Variable objects whose first fields have a fixed layout; their last field takes the rest of the body."""
-_STRUCT_ITEM = re.compile(r"(\d*)([xcbB?hHiIlLqQefds])")
 
 
-def _field_spans(cls: type, length: int) -> dict[str, tuple[int, int]]:
-    """(offset in the body, size) of each of ``cls``'s fields, so a view can point at a field's bytes.
+def _variable_spans(cls: type, length: int) -> dict[str, tuple[int, int]]:
+    """(body offset, size) of each field of a variable object, so a view can point at a field's bytes.
 
-    A fixed object's fields come from its struct format; a variable object's
-    last field (its data, handle, PEP Id) takes what its head leaves of the body.
+    The fields of its head (if it has one) come from their struct format; its
+    last field (its data, handle, PEP Id, digest) takes what the head leaves of
+    the body.  An unknown object's C-Num and C-Type are its header, not its body.
     """
-    if getattr(cls, "LENGTH", None) is not None:
-        return dict(zip(cls._fields, _struct_spans(cls.FORMAT)))
-    head = _struct_spans(_VARIABLE_HEADS.get(cls, ""))
-    names = cls._fields[-len(head) - 1:]  # an unknown object's C-Num and C-Type are its header, not its body
+    head = [(at, size) for _, at, size in _struct_items(_VARIABLE_HEADS.get(cls, ""))]
+    names = cls._fields[-len(head) - 1:]
     spans = dict(zip(names, head))
     start = head[-1][0] + head[-1][1] if head else 0
     spans[names[-1]] = (start, length - 4 - start)
     return spans
-
-
-@functools.cache
-def _struct_spans(fmt: str) -> tuple[tuple[int, int], ...]:
-    """(offset, size) of each value a struct format (network order, no alignment) unpacks; pad bytes skipped."""
-    spans, offset = [], 0
-    for count, code in _STRUCT_ITEM.findall(fmt):
-        repeat, size = int(count or 1), struct.calcsize("!" + code)
-        if code == "x":
-            offset += repeat
-        elif code == "s":  # one value of ``repeat`` bytes
-            spans.append((offset, repeat))
-            offset += repeat
-        else:
-            for _ in range(repeat):
-                spans.append((offset, size))
-                offset += size
-    return tuple(spans)
 
 
 def _spans(buf, start: int, end: int, *, aligned: bool) -> list[tuple[int, int]]:

@@ -1,22 +1,28 @@
 """Show decoded messages to scripts: one JSON object per message, one per line.
 
-Keys (all messages): ``opcode`` ("DEC"), ``client_type`` (int) and
-``client_type_name``, ``solicited``, ``length``, ``objects``; each object has
-``cnum``/``ctype`` (PacketCable objects: ``snum``/``stype``), ``name``,
-``offset``, ``length`` and ``fields`` (the codec's field names; a code also
-gets ``<field>_name``; addresses are strings, bytes hex strings).  A DQoS DEC
-or RPT adds ``gate_command`` ("Gate-Set") and its carrier object a
-``packetcable`` list.  Capture input adds ``frame``, ``time`` (epoch seconds),
-``src`` and ``dst``.  A fault adds ``error``, ``offset``, ``error_code`` and
-``error_subcode`` (the COPS Error to answer with); a message that did not
-decode has only those, plus ``error_scope`` ("message" or "stream"),
-``length`` and ``raw`` (hex).
+Keys (all messages): ``opcode`` ("DEC"), ``version``, ``flags`` (the header's
+four flag bits), ``client_type`` (int) and ``client_type_name``,
+``solicited``, ``length``; what a message is looked up by, null when it has
+none: ``gate_command`` ("Gate-Set"), ``gate_id``, ``transaction_id``,
+``subscriber`` (a string); ``findings`` (the rules it breaks: ``rule``,
+``text``, ``section``); and ``objects``.  Each object has ``cnum``/``ctype``
+(PacketCable objects: ``snum``/``stype``), ``name``, ``offset``, ``length``
+and ``fields`` (the codec's field names, and ``reserved`` for reserved bytes;
+a code also gets ``<field>_name``; addresses are strings, bytes hex
+strings).  The carrier of a DQoS gate command has a ``packetcable`` list.
+Capture input adds ``frame``, ``time`` (epoch seconds), ``src`` and ``dst``.
+A payload that cannot be read adds ``error``, ``offset``, ``error_code`` and
+``error_subcode`` (the COPS Error to answer with) and ``pc_error_code``,
+``pc_error_subcode``; a message that could not be read at all has only
+those, plus ``error_scope`` ("message" or "stream"), ``length`` and ``raw``
+(hex).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from cops_core.codes import VERSION
 from cops_core.errors import DecodeError
 
 from .dissect import MessageView, ObjectView
@@ -25,10 +31,10 @@ from .inputs import Origin, Unit
 
 def message_record(view: MessageView, origin: Origin | None) -> dict[str, Any]:
     record = _origin(origin)
-    record.update(opcode=view.opcode.name, client_type=view.client_type, client_type_name=view.client_type_name,
-                  solicited=view.solicited, length=view.length)
-    if view.gate_command is not None:
-        record["gate_command"] = view.gate_command
+    record.update(opcode=view.opcode.name, version=VERSION, flags=view.flags, client_type=view.client_type,
+                  client_type_name=view.client_type_name, solicited=view.solicited, length=view.length,
+                  gate_command=view.gate_command, gate_id=view.gate_id, transaction_id=view.transaction_id,
+                  subscriber=view.subscriber, findings=[finding._asdict() for finding in view.findings])
     record["objects"] = [_object(obj) for obj in view.objects]
     if view.error is not None:
         record.update(_error(view.error), pc_error_code=view.error.pc_code, pc_error_subcode=view.error.pc_subcode)

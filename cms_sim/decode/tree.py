@@ -1,7 +1,10 @@
 """Show decoded messages to people: one rich tree per message, like Wireshark's detail pane.
 
-Every label is a :class:`rich.text.Text`, never markup, so brackets in the
-data cannot be taken for style tags; colour only appears on a terminal.
+The tree opens with the common header, field by field, then each object;
+the rules the message breaks follow as one warning line each, as Wireshark's
+expert info does.  Every label is a :class:`rich.text.Text`, never markup, so
+brackets in the data cannot be taken for style tags; colour only appears on a
+terminal.
 """
 
 from __future__ import annotations
@@ -12,11 +15,11 @@ from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
 
-from cops_core.codes import ErrorCode
+from cops_core.codes import HEADER_SIZE, ErrorCode
 from cops_core.dqos.codes import PacketCableErrorCode
 from cops_core.errors import DecodeError, PacketCableDecodeError
 
-from .dissect import MessageView, ObjectView, code_name
+from .dissect import Field, MessageView, ObjectView, code_name
 from .inputs import Origin, Unit
 
 
@@ -51,22 +54,26 @@ class Node(NamedTuple):
 
 
 def message_tree(view: MessageView) -> Tree:
-    """The message as a rich tree: the header line, each object, each field."""
+    """The message as a rich tree: the header line, the common header, each object, each field, each finding."""
     return _tree(message_node(view))
 
 
 def message_node(view: MessageView) -> Node:
-    """The lines of :func:`message_tree` with their bytes: the whole message, each object, each field."""
+    """The lines of :func:`message_tree` with their bytes: the whole message, the common header, each object, each
+    field (a finding's line, which stands for no bytes of its own, has size 0)."""
     header = f"COPS {view.title}"
     if view.gate_command:
         header += f" — {view.gate_command}"
     header += (f", {view.length} bytes, client-type {view.client_type_name} (0x{view.client_type:04x}),"
                f" solicited {'yes' if view.solicited else 'no'}")
-    children = [_object_node(obj, view.gate_command) for obj in view.objects]
+    common = Node(Text.assemble(("Common header", "bold cyan"), f", {HEADER_SIZE} bytes"), 0, HEADER_SIZE,
+                  _field_nodes(view.header))
+    children = [common, *(_object_node(obj, view.gate_command) for obj in view.objects)]
     if view.error is not None:
         children.append(Node(Text(f"✗ Malformed PacketCable payload: {view.error.reason} (at offset "
                                   f"{view.error.offset}); PacketCable-Error to answer with: {_pc_error(view.error)}",
                                   style="bold red"), view.error.offset, 0))
+    children += [Node(Text(f"⚠ {finding}", style="yellow"), 0, 0) for finding in view.findings]
     return Node(Text(header, style="bold"), 0, view.length, tuple(children))
 
 
@@ -75,10 +82,13 @@ def _object_node(obj: ObjectView, gate_command: str | None) -> Node:
     label = Text.assemble((obj.name, "bold cyan"), f" ({numbering} {obj.num}/{obj.type}), {obj.length} bytes")
     if obj.children is not None and gate_command:
         label.append(f" — {gate_command}", style="bold")
-    fields = [Node(Text.assemble((f"{field.label}: ", "dim"), field.text), field.offset, field.size)
-              for field in obj.fields]
     children = [_object_node(child, None) for child in obj.children or ()]
-    return Node(label, obj.offset, obj.length, (*fields, *children))
+    return Node(label, obj.offset, obj.length, (*_field_nodes(obj.fields), *children))
+
+
+def _field_nodes(fields: tuple[Field, ...]) -> tuple[Node, ...]:
+    return tuple(Node(Text.assemble((f"{field.label}: ", "dim"), field.text), field.offset, field.size)
+                 for field in fields)
 
 
 def _tree(node: Node, parent: Tree | None = None) -> Tree:

@@ -16,6 +16,7 @@ from contextlib import nullcontext
 import trio
 
 from cmts_sim.gcpolicy import tuned_gc
+from cops_core.tls import pdp_context
 
 from ..errors import ConnectError, innermost
 from ..scenario import ScenarioError, load_scenario
@@ -37,7 +38,7 @@ async def run_job(job: Job, on_sample, *, task_status=trio.TASK_STATUS_IGNORED) 
     """Load the scenario, connect, run; ``task_status.started(generator)`` once connected."""
     scenario = load_scenario(job.scenario)
     generator_args = dict(variables=job.variables, on_sample=on_sample, first_call=job.worker + 1,
-                          call_step=job.workers)
+                          call_step=job.workers, tls=pdp_context(**job.tls) if job.tls else None)
     async with (modem_link(job.control) if job.control else nullcontext(None)) as modem:
         generator = LoadGenerator(scenario, compile_program(scenario), LoadSettings(**job.settings),
                                   subscribers_for(job), [Target(**target) for target in job.targets], modem=modem,

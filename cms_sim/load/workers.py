@@ -36,6 +36,7 @@ class Job:
     worker: int = 0
     workers: int = 1
     control: str | None = None  # the embedded CMTS's modem socket
+    tls: dict[str, Any] | None = None  # cops_core.tls.pdp_context's arguments: COPS over TLS (RFC 4261)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -25,6 +25,7 @@ from cops_core.dqos import (
 )
 from cops_core.errors import DecodeError
 from cops_core.messages import Malformed
+from cops_core.tls import starts_tls
 from cops_core.transport import TraceRecord
 
 from .explain import MODEM_ACTIONS, Explainer, explain
@@ -96,6 +97,8 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, expl
         details.append(f"KA {message.ka_seconds} s")
     elif opcode is OpCode.OPN:
         details.append(message.pep_id)
+    if opcode in (OpCode.OPN, OpCode.CAT) and starts_tls(message):
+        details.insert(0, "StartTLS")  # RFC 4261: TLS follows, and then the real OPN and CAT
     note = explainer.note(message) if explainer is not None else explain(opcode, command.COMMAND if command else None)
     return Row(record.time - start, source, target, label, " ".join(details), note, error, gate_id, transaction_id,
                record.data)

@@ -17,6 +17,7 @@ from .commands import (
     GateAllocErr,
     GateClose,
     GateCommand,
+    GateCommandReading,
     GateDelete,
     GateDeleteAck,
     GateDeleteErr,
@@ -33,6 +34,7 @@ from .commands import (
     encoded_decision_for,
     encoded_report_for,
     gate_command_of,
+    read_gate_command,
     report_for,
 )
 from .objects import (

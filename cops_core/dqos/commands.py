@@ -15,9 +15,11 @@ import struct
 from ipaddress import IPv4Address, IPv6Address
 from typing import Callable, NamedTuple, Union
 
+from .. import fastpath
 from ..codes import CNum, DecisionCommand, DecisionFlag, OpCode, ReportType, RType
 from ..errors import PacketCableDecodeError
 from ..messages import Decision, DecisionGroup, Report, _offset_of
+from ..messages import _encode_general as _encode_message_general
 from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, ReportTypeObject, SignaledClientSI
 from ..wire import OBJECT_HEADER
 from .codes import GateCommandType, PacketCableErrorCode
@@ -99,7 +101,8 @@ def gate_command(command: GateCommandType, order: tuple[Slot, ...], required: tu
         # The same tables as plain tuples for the codec's hot paths (no Slot attribute lookups per object):
         # _EMIT (index, repeated, wrap) in emit order; _SLOT_OF class -> (index, 0 object / 1 unwrap / 2 repeated);
         # _REQUIRED_AT (index, first class); _DEFAULTS_AT (index, default) for non-None defaults but ``extra``.
-        assert fields[0] == "transaction_id" and fields[-1] == "extra"
+        if fields[0] != "transaction_id" or fields[-1] != "extra":  # explicit: an assert would vanish under -O
+            raise TypeError(f"{cls.__name__}: a gate command's fields start with transaction_id and end with extra")
         cls._EMIT = tuple((index, slot.repeated, slot.wrap) for slot, index in cls.ORDER)
         cls._SLOT_OF = {klass: (index, 2 if slot.repeated else 1 if slot.wrap is not None else 0)
                         for slot, index in cls.ORDER for klass in slot.classes}
@@ -119,6 +122,11 @@ def _encode_command(self) -> bytes:
     data = _TEMPLATES.encode(self)  # the common shapes pack in one go
     if data is not None:
         return data
+    return _encode_command_general(self)
+
+
+def _encode_command_general(self) -> bytes:
+    """The reference encoding, object by object: what the templates must match."""
     parts = [_new(TransactionID, (self[0], self.COMMAND)).encode()]
     append = parts.append
     for index, repeated, wrap in self._EMIT:
@@ -324,15 +332,17 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
         command = _TEMPLATES.decode(data)  # the common shapes in one unpack
         if command is not None:
             return command
+    return _decode_command_general(data, offset)
+
+
+def _decode_command_general(data, offset: int = 0) -> GateCommand:
+    """The reference decoding, object by object: what the templates must match."""
     try:
         objects = decode_packetcable_objects(data, offset)
     except PacketCableDecodeError as exc:
         _echo_what_can_be_read(exc, data)
         raise
-    if objects and type(objects[0]) is TransactionID:
-        tid = objects[0]
-    else:
-        tid = next((obj for obj in objects if type(obj) is TransactionID), None)
+    tid = _transaction_id(objects)
     if tid is None:
         raise PacketCableDecodeError(offset, "no Transaction-ID object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
                                      (TransactionID.SNUM << 8) | TransactionID.STYPE, **_partial(objects))
@@ -341,6 +351,60 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
         raise PacketCableDecodeError(offset, f"unknown Gate Command Type {tid.command}",
                                      PacketCableErrorCode.UNSPECIFIED, transaction_id=tid.transaction_id,
                                      command_type=tid.command, **_partial(objects))
+    command, missing = _assemble(cls, tid, objects)
+    if missing:
+        first = missing[0]
+        raise PacketCableDecodeError(
+            offset, f"{cls.title} lacks its {first.__name__} object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
+            (first.SNUM << 8) | first.STYPE, transaction_id=tid.transaction_id, command_type=tid.command,
+            **_partial(objects))
+    return command
+
+
+class GateCommandReading(NamedTuple):
+    """What a lenient read of a 6/4 or 9/1 payload found (see :func:`read_gate_command`)."""
+
+    command: GateCommand | None  # None without a Transaction-ID or with an unknown Gate Command Type
+    objects: tuple  # every PacketCable object, in wire order
+    missing: tuple[type, ...] = ()  # the required objects that are absent, first class of each
+
+
+def read_gate_command(data, offset: int = 0) -> GateCommandReading:
+    """Read a 6/4 or 9/1 payload the way a decoder shows it: whatever command is there, and what it lacks.
+
+    :func:`decode_gate_command` refuses a command without its required
+    objects, because a CMTS must answer it with PacketCable-Error 6; a
+    decoder shows the same bytes in full and reports the gap (Wireshark
+    decodes a Gate-Delete without Subscriber-ID, which some gate controllers
+    send).  The command's absent required fields are None.  Raises
+    :class:`PacketCableDecodeError` only for objects that cannot be read
+    (code 7: a wrong length, a broken header), with the TID, command type,
+    subscriber and Gate-ID that could be read before them.
+    """
+    try:
+        objects = decode_packetcable_objects(data, offset)
+    except PacketCableDecodeError as exc:
+        _echo_what_can_be_read(exc, data)
+        raise
+    tid = _transaction_id(objects)
+    if tid is None:
+        return GateCommandReading(None, tuple(objects), (TransactionID,))
+    cls = COMMAND_CLASSES.get(tid.command)
+    if cls is None:
+        return GateCommandReading(None, tuple(objects))
+    command, missing = _assemble(cls, tid, objects)
+    return GateCommandReading(command, tuple(objects), missing)
+
+
+def _transaction_id(objects: list) -> TransactionID | None:
+    """The payload's Transaction-ID: the first object, as it should be, or the first one anywhere."""
+    if objects and type(objects[0]) is TransactionID:
+        return objects[0]
+    return next((obj for obj in objects if type(obj) is TransactionID), None)
+
+
+def _assemble(cls: type, tid: TransactionID, objects: list) -> tuple[GateCommand, tuple[type, ...]]:
+    """``cls`` built from ``objects`` (those it does not carry go to ``extra``), and its absent required objects."""
     values: list = [None] * len(cls._fields)
     values[0] = tid[0]
     extra = []
@@ -359,17 +423,12 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
             extra.append(obj)  # a second copy: keep it rather than lose bytes
         else:
             values[index] = obj[0] if kind else obj
-    for index, first in cls._REQUIRED_AT:
-        if values[index] is None:
-            raise PacketCableDecodeError(
-                offset, f"{cls.title} lacks its {first.__name__} object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
-                (first.SNUM << 8) | first.STYPE, transaction_id=tid.transaction_id, command_type=tid.command,
-                **_partial(objects))
+    missing = tuple(first for index, first in cls._REQUIRED_AT if values[index] is None)
     for index, default in cls._DEFAULTS_AT:
         if values[index] is None:
             values[index] = default
     values[-1] = tuple(extra)
-    return _new(cls, values)
+    return _new(cls, values), missing
 
 
 _ECHOED = (TransactionID, SubscriberIDIPv4, SubscriberIDIPv6, GateID)
@@ -441,10 +500,20 @@ def encoded_decision_for(handle: Handle, command: GateCommand) -> tuple[Decision
     n = len(payload)
     if type(value) is not bytes or len(value) != 4 or n & 3:
         return decision, decision.encode()
-    return decision, _DECISION_HEAD.pack(0x10, _DEC, _DQOS, 36 + n, _HANDLE_HEADER, value,
-                                         _CONTEXT_HEADER, RType.CONFIGURATION, 0,
-                                         _FLAGS_HEADER, DecisionCommand.INSTALL, DecisionFlag.TRIGGER_ERROR,
-                                         (n + 4) << 16 | _CLIENT_DECISION_TYPE) + payload
+    data = _DECISION_HEAD.pack(0x10, _DEC, _DQOS, 36 + n, _HANDLE_HEADER, value,
+                               _CONTEXT_HEADER, RType.CONFIGURATION, 0,
+                               _FLAGS_HEADER, DecisionCommand.INSTALL, DecisionFlag.TRIGGER_ERROR,
+                               (n + 4) << 16 | _CLIENT_DECISION_TYPE) + payload
+    return decision, data if fastpath.mode == "on" else _packed(decision, data)
+
+
+def _packed(message, data: bytes) -> bytes:
+    """A packer's ``data`` for ``message`` when the fast path is not simply on: off, the general codec's bytes
+    instead; verify, ``data`` once checked against them."""
+    if fastpath.mode == "off":
+        return _encode_message_general(message)
+    fastpath.check_bytes("packer", message, data, _encode_message_general)
+    return data
 
 
 def report_for(handle: Handle, command: GateCommand, *, event_report_type: int = ReportType.ACCOUNTING) -> Report:
@@ -483,8 +552,9 @@ def encoded_report_for(handle: Handle, command: GateCommand, *,
     n = len(payload)
     if type(value) is not bytes or len(value) != 4 or n & 3:
         return report, report.encode()
-    return report, _REPORT_HEAD.pack(0x11 if solicited else 0x10, _RPT, _DQOS, 28 + n, _HANDLE_HEADER, value,
-                                     _REPORT_TYPE_HEADER, report_type[0], (n + 4) << 16 | _CLIENT_SI_TYPE) + payload
+    data = _REPORT_HEAD.pack(0x11 if solicited else 0x10, _RPT, _DQOS, 28 + n, _HANDLE_HEADER, value,
+                             _REPORT_TYPE_HEADER, report_type[0], (n + 4) << 16 | _CLIENT_SI_TYPE) + payload
+    return report, data if fastpath.mode == "on" else _packed(report, data)
 
 
 def gate_command_of(message) -> GateCommand | None:
@@ -509,3 +579,7 @@ def gate_command_of(message) -> GateCommand | None:
                 exc.offset += _offset_of(list(message.objects), index) + 4
                 raise
     return None
+
+
+fastpath.register("gate-command templates", _TEMPLATES.decoders, _TEMPLATES.encoders, _decode_command_general,
+                  _encode_command_general)

@@ -73,7 +73,8 @@ class CommandTemplates:
             key = payload_key(_sample(cls, layout))
             # One template per key, or one would shadow the other (each checks every header, so a clash would
             # cost speed, never correctness); a new shape could break this.
-            assert key not in self.decoders, f"{cls.__name__} {singles} {n}: payload key {key} already taken"
+            if key in self.decoders:  # explicit: an assert would vanish under -O
+                raise RuntimeError(f"{cls.__name__} {singles} {n}: payload key {key} already taken")
             self.decoders[key] = _decoder(cls, singles, n, layout)
         self.encoders[(cls, *_field_types(cls, singles))] = _encoder(cls, singles, layouts)
 
@@ -85,7 +86,8 @@ def _shapes(cls: type) -> Iterator[tuple[tuple[str, ...], range]]:
     singles = [name for name in emitted if name in _SINGLES]
     if "gate_specs" in emitted:
         # The Gate-Specs are packed last, so they must come after every single object.
-        assert all(emitted.index(name) < emitted.index("gate_specs") for name in singles), cls
+        if any(emitted.index(name) > emitted.index("gate_specs") for name in singles):
+            raise RuntimeError(f"{cls.__name__}: a template packs the Gate-Specs last; an object comes after them")
         counts = range(1 if "gate_specs" in required else 0, MAX_GATE_SPECS + 1)
     else:
         counts = range(1)
@@ -144,7 +146,9 @@ def _decoder(cls: type, singles: tuple[str, ...], n: int, layout: Layout) -> Cal
             values.append(f"({', '.join(specs)},)")
         else:  # absent: its default, as the general decoder leaves it (gate_specs (), extra (), the rest None)
             default = () if name == "extra" else cls._field_defaults[name]
-            assert default in (None, ()), (cls, name)
+            if default not in (None, ()):
+                raise RuntimeError(f"{cls.__name__}.{name}: a template can only leave out a field whose default "
+                                   f"is None or (), not {default!r}")
             values.append(repr(default))
     src.add(f"return {src.ref(tuple.__new__, 'new')}({src.ref(cls, cls.__name__)}, ({', '.join(values)}))")
     return src.compile()

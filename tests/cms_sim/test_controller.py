@@ -7,7 +7,7 @@ import trio
 
 from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
-from cms_sim.controller import Backoff, ControllerOptions, GateController, TransactionIds, parse_target
+from cms_sim.controller import Backoff, ControllerOptions, GateController, TransactionIds
 from cms_sim.errors import (
     ConnectError,
     ControllerError,
@@ -466,13 +466,6 @@ async def test_t1_expiry_and_cmts_shutdown_reach_the_controller(cmts, autojump_c
         await cmts.shutdown()
         lost = await next_event(gc, ConnectionLost)
         assert "Client-Close" in lost.reason and "SHUTTING_DOWN" in lost.reason
-
-
-def test_parse_target_defaults_to_port_2126():
-    assert parse_target("10.0.0.1") == ("10.0.0.1", 2126)
-    assert parse_target("cmts.lab:3918") == ("cmts.lab", 3918)
-    assert parse_target("[2001:db8::1]:2127") == ("2001:db8::1", 2127)
-    assert parse_target("2001:db8::1") == ("2001:db8::1", 2126)
 
 
 async def test_errors_leave_the_async_with_block_as_themselves(nursery, autojump_clock):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import io
-import shutil
-import subprocess
 from pathlib import Path
 
 import dpkt
@@ -118,13 +116,6 @@ def test_shipped_sample_is_what_make_sample_writes():
     assert (SAMPLES / "dqos_call.pcap").read_bytes() == fresh.getvalue(), "run: python samples/make_sample.py"
 
 
-def _tshark(*args: str) -> str:
-    tshark = shutil.which("tshark")
-    assert tshark, "tshark is required for this test (apt-get install tshark); .ci/run installs it"
-    done = subprocess.run([tshark, *args], capture_output=True, text=True, check=True)
-    return done.stdout
-
-
 def _split_capture(path: Path) -> None:
     """One message cut over two segments, and two messages in one segment."""
     sample = _make_sample()
@@ -152,14 +143,14 @@ SESSION_INFOS = [
     # Frame 6 completes the Gate-Set and carries the CAT: tshark lists both PDUs in its Info.
     (_split_capture, ["COPS Client-Open (OPN)", "COPS Decision (DEC) - Gate SetCOPS Client-Accept (CAT)"]),
 ], ids=["session", "split-segments"])
-def test_tshark_decodes_writer_captures_cleanly(tmp_path, make, infos):
+def test_tshark_decodes_writer_captures_cleanly(tmp_path, make, infos, tshark):
     path = tmp_path / "capture.pcap"
     make(path)
-    columns = _tshark("-r", str(path), "-Y", "cops", "-T", "fields", "-e", "_ws.col.Info").splitlines()
+    columns = tshark("-r", str(path), "-Y", "cops", "-T", "fields", "-e", "_ws.col.Info").splitlines()
     assert [" ".join(line.split()) for line in columns] == infos
-    detail = _tshark("-r", str(path), "-V", "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE")
+    detail = tshark("-r", str(path), "-V", "-o", "ip.check_checksum:TRUE", "-o", "tcp.check_checksum:TRUE")
     assert "Malformed" not in detail
     assert "Expert Info (Warning" not in detail and "Expert Info (Error" not in detail
     assert "Expert Info (Chat/Sequence): Connection establish request (SYN)" in detail  # expert analysis did run
-    expert = _tshark("-r", str(path), "-q", "-z", "expert", "-o", "tcp.check_checksum:TRUE")
+    expert = tshark("-r", str(path), "-q", "-z", "expert", "-o", "tcp.check_checksum:TRUE")
     assert "Errors" not in expert and "Warnings" not in expert

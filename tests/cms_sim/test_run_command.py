@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -132,7 +131,7 @@ def _start_cmts(*flags: str) -> tuple[subprocess.Popen, int]:
     return server, int(match.group(1))
 
 
-def test_cms_and_cmts_in_two_processes_over_loopback(tmp_path):
+def test_cms_and_cmts_in_two_processes_over_loopback(tmp_path, tshark):
     # The CMTS's modems act by themselves here (auto mode, released after a second), as real gear's would.
     server, port = _start_cmts("--hold", "1")
     try:
@@ -148,21 +147,17 @@ def test_cms_and_cmts_in_two_processes_over_loopback(tmp_path):
     finally:
         if server.poll() is None:
             server.kill()
-    _assert_tshark_clean(pcap, port, ["Gate Alloc", "Gate Alloc Ack", "Gate Set", "Gate Set Ack", "Gate Open",
+    _assert_tshark_clean(tshark, pcap, port, ["Gate Alloc", "Gate Alloc Ack", "Gate Set", "Gate Set Ack", "Gate Open",
                                 "Gate Close", "Gate Delete", "Gate Delete Ack"])
 
 
-def _assert_tshark_clean(pcap: Path, port: int, infos: list[str]) -> None:
+def _assert_tshark_clean(tshark, pcap: Path, port: int, infos: list[str]) -> None:
     """tshark decodes every message with no malformed packet or expert warning (port: "Decode As" COPS)."""
-    tshark = shutil.which("tshark")
-    assert tshark, "tshark is needed to check our captures (.ci/run installs it)"
     decode_as = ["-d", f"tcp.port=={port},cops"]
-    summary = subprocess.run([tshark, "-r", str(pcap), *decode_as], capture_output=True, text=True,
-                             timeout=60).stdout
+    summary = tshark("-r", str(pcap), *decode_as)
     for info in infos:
         assert re.search(rf"- {info}\s*$", summary, re.M), f"{info!r} not in\n{summary}"
-    detail = subprocess.run([tshark, "-r", str(pcap), "-V", *decode_as], capture_output=True, text=True,
-                            timeout=60).stdout
+    detail = tshark("-r", str(pcap), "-V", *decode_as)
     assert "Malformed" not in detail
     assert not re.search(r"\[Expert Info \((Error|Warning)", detail)
 

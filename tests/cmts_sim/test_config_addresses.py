@@ -5,7 +5,8 @@ import pytest
 from click.testing import CliRunner
 
 from cmts_sim.cli import main
-from cmts_sim.config import CmtsConfig, parse_address
+from cmts_sim.config import CmtsConfig
+from cops_core.addresses import parse_address
 
 
 @pytest.mark.parametrize("text, address", [("127.0.0.1:2126", ("127.0.0.1", 2126)), ("lab-cmts", ("lab-cmts", 2126)),

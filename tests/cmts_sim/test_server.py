@@ -8,7 +8,6 @@ import random
 import re
 import socket
 import struct
-import subprocess
 
 import pytest
 import trio
@@ -711,7 +710,7 @@ def write_capture(records, path) -> None:
             connection.close(records[-1].wall + 0.001)
 
 
-async def test_capture_of_a_call_decodes_cleanly_in_tshark(nursery, autojump_clock, tmp_path):
+async def test_capture_of_a_call_decodes_cleanly_in_tshark(nursery, autojump_clock, tmp_path, tshark):
     records = []
     cmts = await start_cmts(nursery, taps=[records.append])
     gc = await connect(cmts, ka_seconds=20)
@@ -732,9 +731,9 @@ async def test_capture_of_a_call_decodes_cleanly_in_tshark(nursery, autojump_clo
     write_capture(records, path)
 
     port = cmts.addresses[0][1]  # not 2126: tell tshark it is COPS
-    tshark = ["tshark", "-r", str(path), "-d", f"tcp.port=={port},cops"]
-    summary = subprocess.run(tshark, capture_output=True, text=True, check=True).stdout
-    details = subprocess.run(tshark + ["-2", "-V"], capture_output=True, text=True, check=True).stdout
+    decode_as = ["-r", str(path), "-d", f"tcp.port=={port},cops"]
+    summary = tshark(*decode_as)
+    details = tshark(*decode_as, "-2", "-V")
     bad = [line for line in details.splitlines()
            if "Malformed" in line or "Expert Info (Error" in line or "Expert Info (Warning" in line]
     assert bad == []

@@ -154,6 +154,10 @@ def test_the_html_embeds_each_arrow_message_decoded_with_its_bytes(basic_call):
     gate_id = found[f"Gate Identifier: {gate_set['gate']}"]
     assert data[gate_id["o"]:gate_id["o"] + gate_id["n"]] == bytes.fromhex(gate_set["gate"][2:])
     assert all(0 <= node["o"] and node["o"] + node["n"] <= len(data) for node in found.values())
+    header = found["Common header, 8 bytes"]  # the decoder's common header, field by field, bytes and all
+    assert (header["o"], header["n"]) == (0, 8)
+    length = found[f"Message Length: {len(data)} bytes"]
+    assert data[length["o"]:length["o"] + length["n"]] == len(data).to_bytes(4, "big")
     # A colour per call and the Gate-ID on every arrow of the call: the Gate-Alloc too, though only its reply
     # names the gate; the connection's own messages (OPN, CAT, REQ, CC) have none.
     assert {message["label"] for message in messages if message["gate"] is None} == {"OPN", "CAT", "REQ", "CC"}

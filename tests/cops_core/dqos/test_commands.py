@@ -23,14 +23,17 @@ from cops_core.dqos import (
     GateSet,
     GateSetAck,
     GateSetErr,
+    GateSpec,
     PacketCableError,
     PacketCableErrorCode,
     SubscriberIDIPv4,
     TransactionID,
     decision_for,
     decode_gate_command,
+    decode_packetcable_objects,
     encode_gate_command,
     gate_command_of,
+    read_gate_command,
     report_for,
 )
 from cops_core.messages import ClientOpen, Decision, KeepAlive, Report
@@ -342,3 +345,51 @@ def test_decode_gate_command_offsets_errors_by_the_offset_given():
         decode_gate_command(SUB, offset=40)
     assert info.value.offset == 40
     assert info.value.subscriber == IPv4Address("10.0.1.10")
+
+
+# --- the lenient read a decoder uses: what is there, and what is missing -------------------------------------
+
+
+@pytest.mark.parametrize("command", GATE_COMMANDS, ids=IDS)
+def test_read_gate_command_of_a_whole_command_is_what_decode_gate_command_returns(command):
+    payload = command.encode()
+    reading = read_gate_command(payload)
+    assert reading.command == decode_gate_command(payload) == command
+    assert reading.missing == ()
+    assert [type(obj) for obj in reading.objects] == [type(obj) for obj in decode_packetcable_objects(payload)]
+
+
+@pytest.mark.parametrize("command_type", [GateCommandType.GATE_INFO, GateCommandType.GATE_DELETE], ids=lambda c: c.title)
+def test_read_gate_command_keeps_a_gate_info_or_delete_without_subscriber_and_names_the_gap(command_type):
+    """What some gate controllers send, and Wireshark decodes: the CMTS refuses it, a decoder shows it."""
+    payload = TransactionID(77, command_type).encode() + GateID(GATE).encode()
+    reading = read_gate_command(payload)
+    assert type(reading.command) is COMMAND_CLASSES[command_type]
+    assert (reading.command.transaction_id, reading.command.gate_id, reading.command.subscriber) == (77, GATE, None)
+    assert reading.missing == (SubscriberIDIPv4,)
+    with pytest.raises(PacketCableDecodeError):
+        decode_gate_command(payload)  # the CMTS's reading is unchanged
+
+
+def test_read_gate_command_lists_every_missing_object_in_the_order_the_command_requires_them():
+    reading = read_gate_command(TransactionID(3, GateCommandType.GATE_SET).encode() + ActivityCount(4).encode())
+    assert reading.missing == (SubscriberIDIPv4, GateSpec)
+    assert (reading.command.activity_count, reading.command.extra) == (4, ())
+
+
+def test_read_gate_command_without_a_command_to_build_keeps_the_objects():
+    no_tid = read_gate_command(SUB + GateID(GATE).encode())
+    assert (no_tid.command, no_tid.missing) == (None, (TransactionID,))
+    assert [type(obj) for obj in no_tid.objects] == [SubscriberIDIPv4, GateID]
+    unknown_type = read_gate_command(TransactionID(1, 15).encode() + SUB)
+    assert (unknown_type.command, unknown_type.missing) == (None, ())
+    assert unknown_type.objects[0] == TransactionID(1, 15)
+
+
+def test_read_gate_command_still_raises_for_an_object_it_cannot_read_and_echoes_what_came_before():
+    payload = TransactionID(9, 4).encode() + SUB + b"\x00\x3c\x05\x01" + bytes(8)
+    with pytest.raises(PacketCableDecodeError) as info:
+        read_gate_command(payload, offset=28)
+    error = info.value
+    assert (error.pc_code, error.pc_subcode, error.offset) == (7, 0x0501, 28 + 16)
+    assert (error.transaction_id, error.command_type, error.subscriber) == (9, 4, MTA)

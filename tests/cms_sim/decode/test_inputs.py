@@ -17,7 +17,7 @@ from cops_core import ClientAccept, ClientOpen, KeepAlive
 from cops_core.dqos import GateInfo, GateSetAck, decision_for, report_for
 from cops_core.objects import Handle
 
-SAMPLE = Path(__file__).parents[2] / "samples" / "dqos_call.pcap"
+SAMPLE = Path(__file__).parents[3] / "samples" / "dqos_call.pcap"
 CMTS = ("10.0.0.1", 2126)
 GC = ("10.0.0.2", 49152)
 T0 = 1_700_000_000.0
