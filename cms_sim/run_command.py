@@ -27,8 +27,9 @@ from cops_core.addresses import parse_address
 from .report.capture import LiveCapture
 from .report.files import atomic_path, check_writable
 from .report.live_ladder import LadderPrinter
+from .report.summary import scenario_summary
 from .run import EMBEDDED_PORT, Run, embedded_port
-from .scenario import Scenario, ScenarioError, ScenarioResult, Verdict, load_scenario
+from .scenario import Scenario, ScenarioError, ScenarioResult, load_scenario
 from .scenario.loader import check_values
 from .scenario.modem import DEFAULT_MODEM_TIMEOUT
 from .scenario.requirements import Target, unmet
@@ -358,18 +359,10 @@ def _summary(console: Console, results: list[ScenarioResult]) -> None:
     for column, justify in (("scenario", "left"), ("verdict", "left"), ("steps", "right"), ("time", "right"),
                             ("findings", "right"), ("first failure or why skipped", "left")):
         table.add_column(column, justify=justify)
-    for result in results:
-        passed = result.count(Verdict.PASSED)
-        total = len(result.steps)
-        failure = result.failures[0] if result.failures else None
-        note = f"{failure.where}: {failure.message}" if failure else ""
-        if result.interrupted:
-            verdict = "[yellow]interrupted[/]"
-        elif result.skipped:
-            verdict, note = "[yellow]skipped[/]", result.skip_reason
-        else:
-            verdict = "[green]passed[/]" if result.passed else "[red]FAILED[/]"
-        findings = str(len(result.findings)) if result.findings else ""
-        table.add_row(result.name, verdict, f"{passed}/{total}", f"{result.duration_ms / 1000:.2f} s", findings, note)
+    styles = {"passed": "green", "FAILED": "red"}  # skipped and interrupted: yellow
+    for line in map(scenario_summary, results):
+        verdict = f"[{styles.get(line.verdict, 'yellow')}]{line.verdict}[/]"
+        table.add_row(line.name, verdict, f"{line.passed}/{line.steps}", f"{line.seconds:.2f} s",
+                      str(line.findings) if line.findings else "", line.note)
     console.print()
     console.print(table)

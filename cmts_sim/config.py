@@ -119,6 +119,9 @@ class PolicySettings(_Settings):
     event_report_type: Literal[1, 2, 3] = Field(3, description="Report-Type of Gate-Open/Gate-Close RPTs")
     reroute_events: bool = Field(
         True, description="a gate's events go to a GC reconnected from the same host once its own GC is gone")
+    orphaned_gate_timeout: NonNegativeFloat = Field(
+        300.0, description="seconds a gate outlives its gate controller's connection (a GC that reconnects from "
+        "the same host takes it over, if reroute_events); then it is deleted. 0 = kept until its timers end it")
     malformed_decision: Literal["drq", "error-reply"] = Field(
         "drq", description="a DEC that breaks COPS rules: DRQ (RFC 2748) or log + Gate-*-Err 127")
 

@@ -438,6 +438,17 @@ class GateTable:
 
     # --- bookkeeping -----------------------------------------------------------------------------
 
+    def hand_over(self, owner: Any, successor: Any | None) -> int:
+        """The gates ``owner`` still holds go to ``successor``, or are deleted when it is None (no event: nobody
+        to tell); how many."""
+        gates = [gate for gate in self.gates.values() if gate.owner is owner]
+        for gate in gates:
+            if successor is None:
+                self._remove(gate)
+            else:
+                gate.owner = successor
+        return len(gates)
+
     def held_by(self, subscriber) -> int:
         return self.by_subscriber.get(_count_key(subscriber), 0)
 

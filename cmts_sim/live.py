@@ -38,6 +38,9 @@ def render(server: CmtsServer, stats: Stats, rates: tuple[float, float]) -> Grou
     if not server.sessions:
         peers.add_row("[dim]waiting for a gate controller on " +
                       ", ".join(f"{h}:{p}" for h, p in server.addresses) + "[/]", "", "", "", "", "", "")
+    if server.orphans_deleted:
+        peers.add_row(f"[yellow]deleted {server.orphans_deleted} gate(s) of gate controllers that went away[/]",
+                      "", "", "", "", "", "")
     if server.limit_hits:
         hits = ", ".join(f"{limit} {count}" for limit, count in sorted(server.limit_hits.items()))
         peers.add_row(f"[yellow]connections ended by a limit: {hits}[/]", "", "", "", "", "", "")

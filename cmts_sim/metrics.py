@@ -70,6 +70,8 @@ class CmtsCollector:
         yield errors
         yield CounterMetricFamily("cmts_sim_dropped_events", "Gate-Open/Gate-Close events with no connection to "
                                   "go to", value=self.server.dropped_events)
+        yield CounterMetricFamily("cmts_sim_orphaned_gates_deleted", "gates deleted after their gate controller "
+                                  "went away (policy.orphaned_gate_timeout)", value=self.server.orphans_deleted)
         yield CounterMetricFamily("cmts_sim_failed_sessions", "connections ended by a bug in cmts-sim",
                                   value=self.server.failed_sessions)
         yield CounterMetricFamily("cmts_sim_refused_connections", "connections closed before any COPS: from peers "

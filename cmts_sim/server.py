@@ -102,6 +102,7 @@ class CmtsServer:
         # Times each limit ended a connection (allow, max_connections, accept_timeout, ka_silence, write_timeout,
         # max_send_buffer): the live panel and the metrics show them.
         self.limit_hits: collections.Counter[str] = collections.Counter()
+        self.orphans_deleted = 0  # gates deleted after their gate controller went away (policy.orphaned_gate_timeout)
         self.on_connection: Callable[[str, str, str], None] = lambda peer, event, why: None  # --log-json
         # Called after each batch a session answered, with its size and the seconds from reading its bytes to
         # sending the replies (the metrics' latency histogram); a no-op unless someone listens.
@@ -224,6 +225,24 @@ class CmtsServer:
         if deadline < self._armed_at and self._timer_scope is not None:
             self._armed_at = self._timer_scope.deadline = deadline
 
+    def session_ended(self, session: "PeerSession") -> None:
+        """A gate controller went away: unless one takes its gates over meanwhile, they go after
+        ``policy.orphaned_gate_timeout`` (without it, a committed gate nobody deletes would stay for ever)."""
+        timeout = self.config.policy.orphaned_gate_timeout
+        if timeout and self._nursery is not None and any(gate.owner is session for gate in self.gates.gates.values()):
+            self._nursery.start_soon(self._reap_orphans, session, timeout)
+
+    async def _reap_orphans(self, session: "PeerSession", timeout: float) -> None:
+        await trio.sleep(timeout)
+        successor = self._route(session)
+        count = self.gates.hand_over(session, successor)
+        if successor is not None:
+            log.info("%s:%d: took over %d gate(s) of %s:%d", *successor.peer, count, *session.peer)
+        elif count:
+            self.orphans_deleted += count
+            log.warning("deleted %d gate(s) of %s:%d, gone for %g s (policy.orphaned_gate_timeout)", count,
+                        *session.peer, timeout)
+
     def _route(self, owner: "PeerSession") -> "PeerSession | None":
         """The session to tell about a gate: its owner, or, once the owner is gone, a gate controller
         connected from the same host (a reconnect) if ``policy.reroute_events`` allows (UNVERIFIED)."""
@@ -321,6 +340,7 @@ class PeerSession:
             await self.close(ErrorCode.CLIENT_FAILURE)
         finally:
             server.sessions.discard(self)
+            server.session_ended(self)
             if self.transport.limit_hit is not None:
                 server.limit_hits[self.transport.limit_hit] += 1
             await self.transport.aclose()

@@ -27,7 +27,7 @@ from cops_core.codes import HEADER_SIZE, OPCODE_TITLES, VERSION, ClientType, OpC
 from cops_core.dqos import codes as pc_codes, objects as pc
 from cops_core.dqos import GateCommandReading, read_gate_command
 from cops_core.errors import DecodeError, PacketCableDecodeError
-from cops_core.messages import MESSAGE_CLASSES, Decision, Message, Report, decode_header, decode_message
+from cops_core.messages import HEADER, MESSAGE_CLASSES, Decision, Message, Report, decode_header, decode_message
 from cops_core.wire import OBJECT_HEADER, walk
 
 from . import findings as rules
@@ -51,6 +51,8 @@ class Field(NamedTuple):
     value: Any  # JSON-ready: int, float, str or bool
     text: str  # how people read it: "Success (1)", "0x0000a001", "250 s"
     name: str | None = None  # the enum or flag name(s), when the value is a code
+    offset: int = 0  # where its bytes start, from the start of the message
+    size: int = 0  # how many bytes it takes
 
 
 class ObjectView(NamedTuple):
@@ -440,14 +442,16 @@ def _header(message: Message, flags: int, frame: bytes) -> tuple[Field, ...]:
     opcode = type(message).OPCODE
     flag_names = _FLAGS[flags & 1] + (f", undefined 0x{flags & ~1:x}" if flags & ~1 else "")
     client_type = message.client_type
+    # Version and flags share the first byte (a nibble each): both point at it.
+    version_flags, opcode_at, client_type_at, length_at = (span[1:] for span in _struct_items(HEADER.format))
     return (
-        Field("version", "Version", VERSION, str(VERSION)),
-        Field("flags", "Flags", flags, f"0x{flags:x} ({flag_names})", flag_names),
+        Field("version", "Version", VERSION, str(VERSION), None, *version_flags),
+        Field("flags", "Flags", flags, f"0x{flags:x} ({flag_names})", flag_names, *version_flags),
         Field("opcode", "Op-Code", int(opcode), f"{OPCODE_TITLES[opcode]} ({opcode.name}) ({int(opcode)})",
-              opcode.name),
+              opcode.name, *opcode_at),
         Field("client_type", "Client-Type", client_type,
-              f"{CLIENT_TYPE_NAMES.get(client_type, 'unknown')} (0x{client_type:04x})"),
-        Field("length", "Message Length", len(frame), f"{len(frame)} bytes"),
+              f"{CLIENT_TYPE_NAMES.get(client_type, 'unknown')} (0x{client_type:04x})", None, *client_type_at),
+        Field("length", "Message Length", len(frame), f"{len(frame)} bytes", None, *length_at),
     )
 
 
@@ -489,27 +493,53 @@ def _object_view(frame: bytes, layer: str, obj, offset: int, length: int, childr
         num, kind = obj[0], obj[1]
     else:
         num, kind = obj.NUM, obj.TYPE
+    body = offset + 4
     if getattr(type(obj), "FORMAT", None) is None:
-        fields = [_field(obj, key, specs[key]) for key in specs if not (children is not None and key == "data")]
+        spans = _variable_spans(type(obj), length)
+        fields = [_field(obj, key, specs[key], body + spans[key][0], spans[key][1]) for key in specs
+                  if not (children is not None and key == "data")]
     else:
-        fields = [_field(obj, key, specs[key]) if key is not None else _reserved(frame, offset + 4 + at, size, place)
+        fields = [_field(obj, key, specs[key], body + at, size) if key is not None
+                  else _reserved(frame, body + at, size, place)
                   for key, at, size, place in _layout(type(obj))]
     return ObjectView(layer, num, kind, name, offset, length, tuple(fields), children)
 
 
-def _field(obj, key: str, spec: tuple[str, Formatter]) -> Field:
+def _field(obj, key: str, spec: tuple[str, Formatter], offset: int, size: int) -> Field:
     label, formatter = spec
     shown = formatter(obj, getattr(obj, key))
-    return Field(key, label, shown.value, shown.text, shown.name)
+    return Field(key, label, shown.value, shown.text, shown.name, offset, size)
 
 
 def _reserved(frame: bytes, start: int, size: int, key: str) -> Field:
     """Bytes a layout reserves: the codec skips them, a decoder shows them (they must be zero)."""
     value = int.from_bytes(frame[start:start + size], "big")
-    return Field(key, "Reserved", value, f"0x{value:0{2 * size}x}")
+    return Field(key, "Reserved", value, f"0x{value:0{2 * size}x}", None, start, size)
 
 
 _STRUCT_ITEM = re.compile(r"(\d*)([a-zA-Z?])")
+
+
+@functools.cache
+def _struct_items(fmt: str) -> tuple[tuple[bool, int, int], ...]:
+    """(holds a value, offset, size) of each item of a struct format, network order, no alignment.
+
+    "3x" is one item, three pad bytes (no value); "8s" one value of 8 bytes;
+    "2H" two values of 2 bytes each.  A leading byte-order character is skipped.
+    """
+    items: list[tuple[bool, int, int]] = []
+    offset = 0
+    for count, code in _STRUCT_ITEM.findall(fmt.lstrip("!<>=@")):
+        repeat = int(count or 1)
+        if code in "xs":
+            items.append((code == "s", offset, repeat))
+            offset += repeat
+            continue
+        size = struct.calcsize("!" + code)
+        for _ in range(repeat):
+            items.append((True, offset, size))
+            offset += size
+    return tuple(items)
 
 
 @functools.cache
@@ -519,24 +549,31 @@ def _layout(cls: type) -> tuple[tuple[str | None, int, int, str | None], ...]:
     ``field`` is None for reserved (pad) bytes, whose key is "reserved", or
     "reserved_1", "reserved_2" ... when a layout has several.
     """
-    items: list[tuple[str | None, int, int]] = []
-    offset = index = 0
-    for count, code in _STRUCT_ITEM.findall(cls.FORMAT):
-        repeat = int(count or 1)
-        if code in "xs":  # "3x" is three pad bytes, "8s" one 8-byte field
-            items.append((None if code == "x" else cls._fields[index], offset, repeat))
-            index += code == "s"
-            offset += repeat
-            continue
-        size = struct.calcsize("!" + code)
-        for _ in range(repeat):
-            items.append((cls._fields[index], offset, size))
-            index += 1
-            offset += size
+    names = iter(cls._fields)
+    items = [(next(names) if value else None, at, size) for value, at, size in _struct_items(cls.FORMAT)]
     gaps = sum(field is None for field, _, _ in items)
     numbers = iter(range(1, gaps + 1))
     return tuple((field, at, size, None if field else "reserved" if gaps == 1 else f"reserved_{next(numbers)}")
                  for field, at, size in items)
+
+
+_VARIABLE_HEADS = {cops.IntegrityHMAC: "II"}
+"""Variable objects whose first fields have a fixed layout; their last field takes the rest of the body."""
+
+
+def _variable_spans(cls: type, length: int) -> dict[str, tuple[int, int]]:
+    """(body offset, size) of each field of a variable object, so a view can point at a field's bytes.
+
+    The fields of its head (if it has one) come from their struct format; its
+    last field (its data, handle, PEP Id, digest) takes what the head leaves of
+    the body.  An unknown object's C-Num and C-Type are its header, not its body.
+    """
+    head = [(at, size) for _, at, size in _struct_items(_VARIABLE_HEADS.get(cls, ""))]
+    names = cls._fields[-len(head) - 1:]
+    spans = dict(zip(names, head))
+    start = head[-1][0] + head[-1][1] if head else 0
+    spans[names[-1]] = (start, length - 4 - start)
+    return spans
 
 
 def _spans(buf, start: int, end: int, *, aligned: bool) -> list[tuple[int, int]]:

@@ -9,6 +9,8 @@ terminal.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from rich.console import Console
 from rich.text import Text
 from rich.tree import Tree
@@ -17,7 +19,7 @@ from cops_core.codes import HEADER_SIZE, ErrorCode
 from cops_core.dqos.codes import PacketCableErrorCode
 from cops_core.errors import DecodeError, PacketCableDecodeError
 
-from .dissect import MessageView, ObjectView, code_name
+from .dissect import Field, MessageView, ObjectView, code_name
 from .inputs import Origin, Unit
 
 
@@ -42,39 +44,58 @@ def show_error(console: Console, unit: Unit, error: DecodeError) -> None:
     console.print()
 
 
+class Node(NamedTuple):
+    """One line of a message's tree and the bytes it stands for, so a view can point at them (the HTML ladder)."""
+
+    label: Text
+    offset: int  # from the start of the message
+    size: int
+    children: tuple["Node", ...] = ()
+
+
 def message_tree(view: MessageView) -> Tree:
+    """The message as a rich tree: the header line, the common header, each object, each field, each finding."""
+    return _tree(message_node(view))
+
+
+def message_node(view: MessageView) -> Node:
+    """The lines of :func:`message_tree` with their bytes: the whole message, the common header, each object, each
+    field (a finding's line, which stands for no bytes of its own, has size 0)."""
     header = f"COPS {view.title}"
     if view.gate_command:
         header += f" — {view.gate_command}"
     header += (f", {view.length} bytes, client-type {view.client_type_name} (0x{view.client_type:04x}),"
                f" solicited {'yes' if view.solicited else 'no'}")
-    root = Tree(Text(header, style="bold"))
-    common = root.add(Text.assemble(("Common header", "bold cyan"), f", {HEADER_SIZE} bytes"))
-    _add_fields(common, view.header)
-    for obj in view.objects:
-        _add_object(root, obj, view.gate_command)
+    common = Node(Text.assemble(("Common header", "bold cyan"), f", {HEADER_SIZE} bytes"), 0, HEADER_SIZE,
+                  _field_nodes(view.header))
+    children = [common, *(_object_node(obj, view.gate_command) for obj in view.objects)]
     if view.error is not None:
-        root.add(Text(f"✗ Malformed PacketCable payload: {view.error.reason} (at offset {view.error.offset});"
-                      f" PacketCable-Error to answer with: {_pc_error(view.error)}", style="bold red"))
-    for finding in view.findings:
-        root.add(Text(f"⚠ {finding}", style="yellow"))
-    return root
+        children.append(Node(Text(f"✗ Malformed PacketCable payload: {view.error.reason} (at offset "
+                                  f"{view.error.offset}); PacketCable-Error to answer with: {_pc_error(view.error)}",
+                                  style="bold red"), view.error.offset, 0))
+    children += [Node(Text(f"⚠ {finding}", style="yellow"), 0, 0) for finding in view.findings]
+    return Node(Text(header, style="bold"), 0, view.length, tuple(children))
 
 
-def _add_object(parent: Tree, obj: ObjectView, gate_command: str | None) -> None:
+def _object_node(obj: ObjectView, gate_command: str | None) -> Node:
     numbering = "C-Num/C-Type" if obj.layer == "C" else "S-Num/S-Type"
     label = Text.assemble((obj.name, "bold cyan"), f" ({numbering} {obj.num}/{obj.type}), {obj.length} bytes")
     if obj.children is not None and gate_command:
         label.append(f" — {gate_command}", style="bold")
-    node = parent.add(label)
-    _add_fields(node, obj.fields)
-    for child in obj.children or ():
-        _add_object(node, child, None)
+    children = [_object_node(child, None) for child in obj.children or ()]
+    return Node(label, obj.offset, obj.length, (*_field_nodes(obj.fields), *children))
 
 
-def _add_fields(node: Tree, fields) -> None:
-    for field in fields:
-        node.add(Text.assemble((f"{field.label}: ", "dim"), field.text))
+def _field_nodes(fields: tuple[Field, ...]) -> tuple[Node, ...]:
+    return tuple(Node(Text.assemble((f"{field.label}: ", "dim"), field.text), field.offset, field.size)
+                 for field in fields)
+
+
+def _tree(node: Node, parent: Tree | None = None) -> Tree:
+    tree = Tree(node.label) if parent is None else parent.add(node.label)
+    for child in node.children:
+        _tree(child, tree)
+    return tree
 
 
 def _show_origin(console: Console, origin: Origin | None) -> None:

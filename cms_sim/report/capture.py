@@ -28,6 +28,7 @@ class LiveCapture:
     def __init__(self, target: BinaryIO) -> None:
         self._file = target
         self._writer = PcapWriter(target)
+        target.flush()  # the file header: killed before the first message, it is still a capture (an empty one)
         self._connections: dict[tuple, tuple[TcpConnection, float]] = {}  # (local, peer) -> (connection, last time)
         self.messages = 0
 

@@ -1,10 +1,10 @@
 """Ladder diagrams: one row per message between the CMS, the CMTS and the modem.
 
 Rows come from the trace (one :class:`~cops_core.transport.TraceRecord` per
-COPS message) and from modem actions.  The same rows are printed live on a
-terminal and exported to SVG or HTML for handouts through rich's own
-recording console (:mod:`cms_sim.report.live_ladder`), so the handout looks
-exactly like the screen.
+COPS message) and from modem actions.  :mod:`cms_sim.report.ladder_model`
+orders them into a scenario's ladder with the steps' verdicts; this module
+draws a row on the terminal, :mod:`cms_sim.report.ladder_svg` and
+:mod:`cms_sim.report.ladder_html` draw the same rows in the files.
 """
 
 from __future__ import annotations
@@ -51,6 +51,9 @@ class Row(NamedTuple):
     detail: str  # "gate 0x1a2b3c4d tid 7"
     note: str = ""  # the explanation, for --explain
     error: bool = False  # an -Err, a Client-Close, a DRQ: drawn in red
+    gate_id: int | None = None  # the gate it names, if it names one
+    transaction_id: int | None = None  # a gate command's TID: matches a request with its reply
+    data: bytes = b""  # the message as sent: what the HTML ladder decodes (a modem action has none)
 
 
 def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, explainer: Explainer | None = None) -> Row:
@@ -62,11 +65,11 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, expl
     other = CMTS if we_are == CMS else CMS
     source, target = (we_are, other) if record.outgoing else (other, we_are)
     if type(message) is Malformed:
-        return Row(record.time - start, source, target, message.title, message.error, "", True)
+        return Row(record.time - start, source, target, message.title, message.error, "", True, data=record.data)
     opcode = message.OPCODE
     label = opcode.name
     details = []
-    command = None
+    command = gate_id = transaction_id = None
     if opcode in (OpCode.DEC, OpCode.RPT):
         try:
             command = gate_command_of(message)
@@ -80,6 +83,7 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, expl
             details.append(f"gate 0x{gate_id:08x}")
         if command.transaction_id or command.SOLICITED or command.REPORT_TYPE is None:
             details.append(f"tid {command.transaction_id}")  # events carry TID 0: no news
+            transaction_id = command.transaction_id
         if getattr(command, "error", None) is not None:
             details.append(packetcable_error(command.error.code, command.error.subcode))
             error = True
@@ -96,7 +100,8 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, expl
     if opcode in (OpCode.OPN, OpCode.CAT) and starts_tls(message):
         details.insert(0, "StartTLS")  # RFC 4261: TLS follows, and then the real OPN and CAT
     note = explainer.note(message) if explainer is not None else explain(opcode, command.COMMAND if command else None)
-    return Row(record.time - start, source, target, label, " ".join(details), note, error)
+    return Row(record.time - start, source, target, label, " ".join(details), note, error, gate_id, transaction_id,
+               record.data)
 
 
 CLOSE_REASONS = {
@@ -130,7 +135,8 @@ def packetcable_reason(code: int, subcode: int) -> str:
 
 def modem_row(time: float, action: str, gate_id: int, start: float) -> Row:
     """A modem action (reserve, commit, release) as a row from the modem to the CMTS."""
-    return Row(time - start, MODEM, CMTS, action, f"gate 0x{gate_id:08x}", MODEM_ACTIONS.get(action, ""))
+    return Row(time - start, MODEM, CMTS, action, f"gate 0x{gate_id:08x}", MODEM_ACTIONS.get(action, ""),
+               gate_id=gate_id)
 
 
 def header(lane: int = LANE) -> Text:

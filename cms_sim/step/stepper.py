@@ -48,7 +48,6 @@ class Stepper:
         self._keys, self._waiting = trio.open_memory_channel(math.inf)
         self._paused = False
         self._scenario = ""
-        self._first_line = 0  # where this scenario's ladder starts in ladder.lines
         ladder.show = False  # each pause draws the ladder whole
 
     # --- keys and messages, from outside ----------------------------------------------------------------
@@ -78,15 +77,18 @@ class Stepper:
         return {"on_begin": self.begin, "on_end": self.end, "pause": self.pause, "taps": (*taps, self.arrived)}
 
     def begin(self, result: ScenarioResult, scenario: Scenario) -> None:
-        self._first_line = len(self.ladder.lines)
         self._scenario = result.name
         self.ladder.begin(result, scenario.source or scenario.name)
 
     def end(self, result: ScenarioResult) -> None:
-        """The scenario is over: while still stepping, its whole ladder is shown one last time."""
+        """The scenario is over: while still stepping, its whole ladder is shown one last time, then its end."""
+        if not self.stepping:
+            self.ladder.end(result)
+            return
+        show(self.console, Group(*self.ladder.drawn()))
+        self.ladder.show = True  # what the end adds (a last Client-Close, the findings) follows on
         self.ladder.end(result)
-        if self.stepping:
-            show(self.console, Group(*self.ladder.lines[self._first_line:]))
+        self.ladder.show = False
 
     async def pause(self, runner, step, result: StepResult) -> None:
         """Before ``step`` runs: if it sends something, show it and wait for Enter (or c, or q)."""
@@ -121,7 +123,7 @@ class Stepper:
     def _draw(self, result: StepResult, shown: Preview) -> None:
         self.ladder.catch_up()
         self.draws += 1
-        show(self.console, pause_screen(self.ladder.lines[self._first_line:], self._scenario, result, shown))
+        show(self.console, pause_screen(self.ladder.drawn(), self._scenario, result, shown))
 
     def _stop_pausing(self) -> None:
         """c or q: no more pauses; the ladder from here on is drawn as the run goes."""

@@ -93,7 +93,7 @@ def test_run_against_the_embedded_cmts_over_tls_passes_and_captures_the_starttls
     assert pcap.stat().st_size > 1000
 
 
-def test_run_and_serve_in_two_processes_over_tls(pki, tmp_path):
+def test_run_and_serve_in_two_processes_over_tls(pki, tmp_path, tshark):
     server, port = _start_cmts("--hold", "1", "--tls-ca", pki.ca, "--tls-cert", pki.cmts_cert, "--tls-key",
                                pki.cmts_key)
     try:
@@ -117,4 +117,4 @@ def test_run_and_serve_in_two_processes_over_tls(pki, tmp_path):
     assert len(warned) == 1 and warned[0].endswith(
         ": closed: TLS handshake failed: certificate verify failed: unable to get local issuer certificate"), out
     assert "Traceback" not in out and "stopped" in out
-    _assert_tshark_clean(pcap, port, ["Gate Alloc", "Gate Set", "Gate Open", "Gate Close", "Gate Delete"])
+    _assert_tshark_clean(tshark, pcap, port, ["Gate Alloc", "Gate Set", "Gate Open", "Gate Close", "Gate Delete"])

@@ -36,6 +36,7 @@ from cops_core.dqos import (
     SubscriberIDIPv4,
     TransactionID,
     decision_for,
+    gate_command_of,
 )
 from cops_core.errors import DecodeError
 from cops_core.messages import (
@@ -45,6 +46,7 @@ from cops_core.messages import (
     Decision,
     DeleteRequest,
     KeepAlive,
+    Report,
     Request,
     SyncComplete,
     SyncRequest,
@@ -759,3 +761,34 @@ async def test_a_gate_controller_that_never_accepts_is_closed_after_the_accept_t
     await gc.closed()
     await trio.testing.wait_all_tasks_blocked()  # the session's own ending runs once the socket is gone
     assert not cmts.sessions
+
+
+async def test_the_gates_of_a_gate_controller_that_went_away_are_deleted_after_the_orphan_timeout(
+        nursery, autojump_clock):
+    cmts = await start_cmts(nursery, policy={"orphaned_gate_timeout": 60})
+    gc = await connect(cmts)
+    ack = await gc.command(GateSet(1, SUBSCRIBER, (gate_spec(0),)))
+    await cmts.modem.reserve(ack.gate_id)
+    await cmts.modem.commit(ack.gate_id)  # committed: none of its timers would ever end it
+    await gc.stream.aclose()
+    await trio.sleep(59)
+    assert ack.gate_id in cmts.gates.gates
+    await trio.sleep(2)
+    assert not cmts.gates.gates and cmts.orphans_deleted == 1
+    assert cmts.gates.held_by(SUBSCRIBER) == 0  # its subscriber may have gates again
+
+
+async def test_a_gate_controller_back_from_the_same_host_in_time_takes_the_gates_over(nursery, autojump_clock):
+    cmts = await start_cmts(nursery, policy={"orphaned_gate_timeout": 60})
+    gc = await connect(cmts)
+    ack = await gc.command(GateSet(1, SUBSCRIBER, (gate_spec(0),)))
+    await gc.stream.aclose()
+    await trio.sleep(30)
+    back = await connect(cmts, ka_seconds=0)  # no keep-alives: it says nothing for the next 31 s
+    await trio.sleep(31)
+    gate = cmts.gates.gates[ack.gate_id]
+    assert cmts.orphans_deleted == 0 and gate.owner in cmts.sessions
+    await cmts.modem.reserve(ack.gate_id)
+    await cmts.modem.commit(ack.gate_id)
+    opened = await back.next_message()
+    assert type(opened) is Report and type(gate_command_of(opened)) is GateOpen

@@ -1,4 +1,5 @@
-"""What the decoder shows of each field: the common header, reserved bytes, units, code meanings, tshark's values."""
+"""What the decoder shows of each field: the common header, reserved bytes, units, code meanings, tshark's values,
+and the bytes each field stands for (the HTML ladder marks them)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from click.testing import CliRunner
 from cms_sim.cli import main
 from cms_sim.decode.descriptions import dscp_name
 from cms_sim.decode.dissect import dissect
+from cms_sim.decode.tree import message_node
+from cops_core.dqos import GateCommandType, GateID
+
+from .test_command import GATE_SET, SECTION_4, _hex
+from .test_findings import dec, tid
 
 SAMPLE = Path(__file__).resolve().parents[3] / "samples" / "dqos_call.pcap"
 
@@ -117,3 +123,66 @@ def test_every_field_tshark_shows_of_a_gate_set_has_the_same_value_here(tshark):
     assert f"Gate Identifier              : 0x{record['gate_id']:08x}" in before
     assert f"Subscriber Identifier (IPv4): {record['subscriber']}" in before
     assert "Gate Command Type            : Gate Set (4)" in before and record["gate_command"] == "Gate-Set"
+
+
+@pytest.mark.parametrize("message", SECTION_4, ids=["OPN", "CAT", "REQ", "Gate-Set", "Gate-Set-Ack", "KA",
+                                                     "KA-echo", "Gate-Set-Err", "Gate-Close"])
+def test_each_field_knows_its_bytes(message):
+    """Every field's bytes, reserved ones too, lie in its object's body, apart from the others', and hold its value
+    (the HTML ladder marks them when the field is clicked)."""
+    data = _hex(message)
+    views = list(dissect(data).objects)
+    while views:
+        view = views.pop()
+        views += view.children or ()
+        taken = set()
+        for field in view.fields:
+            span = range(field.offset, field.offset + field.size)
+            assert field.size and view.offset + 4 <= span.start and span.stop <= view.offset + view.length, field
+            assert not taken & set(span), field
+            taken |= set(span)
+            if type(field.value) is int and field.size <= 4:
+                assert int.from_bytes(data[span.start:span.stop], "big") == field.value, field
+            elif field.key in ("value", "identifier"):  # a Handle, a PEP Id: the whole body
+                assert field.size == view.length - 4
+
+
+@pytest.mark.parametrize("message", SECTION_4, ids=["OPN", "CAT", "REQ", "Gate-Set", "Gate-Set-Ack", "KA",
+                                                     "KA-echo", "Gate-Set-Err", "Gate-Close"])
+def test_the_common_header_fields_know_their_bytes(message):
+    """Version and flags share the first byte (a nibble each); op-code, client-type and length have their own."""
+    data = _hex(message)
+    header = dissect(data).header
+    assert [(field.key, field.offset, field.size) for field in header] == [
+        ("version", 0, 1), ("flags", 0, 1), ("opcode", 1, 1), ("client_type", 2, 2), ("length", 4, 4)]
+    assert (data[0] >> 4, data[0] & 0x0F) == (header[0].value, header[1].value)
+    for field in header[2:]:
+        assert int.from_bytes(data[field.offset:field.offset + field.size], "big") == field.value, field
+
+
+def test_a_gate_spec_field_points_at_its_own_bytes():
+    carrier = dissect(_hex(GATE_SET)).objects[3]
+    downstream, upstream = carrier.children[3:]
+    assert [(field.offset, field.size) for field in upstream.fields if field.key == "destination_port"] == [(138, 2)]
+    assert [(field.key, field.offset, field.size) for field in upstream.fields if field.label == "Reserved"] == [
+        ("reserved_1", 141, 3), ("reserved_2", 146, 2)]  # after the DS Field, after Timer T1
+    assert (downstream.offset, upstream.offset) == (60, 120)
+
+
+def test_every_line_of_the_tree_knows_its_bytes_the_common_header_and_findings_too():
+    """The tree the HTML ladder shows: each line's bytes lie within its parent's; a finding stands for none."""
+    data = dec(tid(GateCommandType.GATE_INFO) + GateID(0xA001).encode())  # no Subscriber-ID: a finding
+    root = message_node(dissect(data))
+    assert (root.offset, root.size) == (0, len(data))
+    common = root.children[0]
+    assert (common.label.plain, common.offset, common.size) == ("Common header, 8 bytes", 0, 8)
+    assert [(line.label.plain, line.offset, line.size) for line in common.children][2:] == [
+        ("Op-Code: Decision (DEC) (2)", 1, 1), ("Client-Type: PacketCable DQoS (0x8008)", 2, 2),
+        ("Message Length: 52 bytes", 4, 4)]
+    findings = [line for line in root.children if line.label.plain.startswith("⚠ ")]
+    assert findings and all(line.size == 0 for line in findings)
+    lines = [(root, line) for line in root.children if line not in findings]
+    while lines:
+        parent, line = lines.pop()
+        assert line.size and parent.offset <= line.offset and line.offset + line.size <= parent.offset + parent.size
+        lines += [(line, child) for child in line.children]
