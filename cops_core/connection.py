@@ -13,6 +13,10 @@ deadlines are computed, not slept: :attr:`Connection.keepalive_due_at` says
 when the PEP must next send a Keep-Alive (a random point in [1/4, 3/4] of the
 KA interval, RFC 2748 section 3.9) and :attr:`Connection.peer_dead_at` when
 the peer has been silent too long.
+
+With ``integrity`` set, the connection signs every message it sends and
+checks every frame it receives (:mod:`cops_core.integrity`, RFC 2748 4.1);
+the client-type 0 exchange that negotiates it is the one RFC 4261 uses.
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ import random
 from typing import NamedTuple
 
 from .codes import ClientType, ErrorCode, OpCode
-from .errors import DecodeError, LocalProtocolError, RemoteProtocolError
+from .errors import DecodeError, IntegrityError, LocalProtocolError, RemoteProtocolError
 from .framing import DEFAULT_MAX_MESSAGE, Framer
+from .integrity import Integrity, IntegritySettings
 from .messages import _TEMPLATES as _MESSAGE_TEMPLATES
 from .messages import ClientAccept, KeepAlive, Message, decode_message
 from .objects import Handle
@@ -69,13 +74,15 @@ TRANSITIONS: dict[tuple[State, Role, OpCode], State] = {
     **{(state, role, OpCode.CC): State.CLOSED for state in _LIVE for role in Role},
 }
 
-# Client-type 0 is the connection's own (RFC 4261 section 4.1): besides keep-alives, the security negotiation
-# before the real Client-Open.  A client-type 0 Client-Accept returns the connection to CONNECTED: the TLS
-# handshake comes next if it carried StartTLS (cops_core.tls), then the PEP's Client-Open for its own client-type.
+# Client-type 0 is the connection's own (RFC 2748 4.1, RFC 4261 section 4.1): besides keep-alives, the security
+# negotiation before the real Client-Open.  A client-type 0 Client-Accept returns the connection to CONNECTED: the
+# TLS handshake comes next if it carried StartTLS (cops_core.tls), then the PEP's Client-Open for its own
+# client-type.  A client-type 0 Client-Close may come at any time: it is how a message that fails integrity is
+# answered, however far the connection has got (RFC 2748 4.1).
 CONNECTION_TRANSITIONS: dict[tuple[State, Role, OpCode], State] = {
     (State.CONNECTED, Role.PEP, OpCode.OPN): State.SECURING,
     (State.SECURING, Role.PDP, OpCode.CAT): State.CONNECTED,
-    **{(state, role, OpCode.CC): State.CLOSED for state in (State.CONNECTED, State.SECURING) for role in Role},
+    **{(state, role, OpCode.CC): State.CLOSED for state in _LIVE for role in Role},
 }
 
 # Messages that name request state must name a handle the PEP installed.
@@ -113,7 +120,9 @@ class Connection:
 
     ``ka_tolerance`` multiplies the KA interval to give the silence after
     which the peer is declared dead (RFC 2748: one interval; protocol.md
-    marks any other factor UNVERIFIED, so it is a setting).
+    marks any other factor UNVERIFIED, so it is a setting).  ``integrity``:
+    sign and check messages (protocol.md 2.8); None, the default, leaves
+    the bytes as they are.
     """
 
     def __init__(
@@ -124,6 +133,7 @@ class Connection:
         max_message: int = DEFAULT_MAX_MESSAGE,
         ka_tolerance: float = 1.0,
         rng: random.Random | None = None,
+        integrity: IntegritySettings | None = None,
     ) -> None:
         self.our_role = role
         self.their_role = Role.PDP if role is Role.PEP else Role.PEP
@@ -144,6 +154,10 @@ class Connection:
         self._framer = Framer(max_message)
         self._rng = rng or random.Random()
         self._eof = False
+        # Initial sequence numbers must not be guessable: drawn from the system's generator, not from ``rng``
+        # (which a caller may seed for reproducible keep-alive times).
+        self.integrity = Integrity(integrity, pep=role is Role.PEP, rng=random.SystemRandom()) \
+            if integrity is not None else None
 
     # --- receiving ----------------------------------------------------------
 
@@ -171,6 +185,8 @@ class Connection:
             return NEED_DATA
         self.last_frame = frame
         self.last_received = self._fed_at
+        if self.integrity is not None:
+            frame = self._verified(frame)
         # decode_message's first step, in line (a gate-command DEC/RPT in one unpack; frames are bytes): two
         # calls fewer per message; anything else takes decode_message whole.
         template = _MESSAGE_DECODERS.get(frame[:2])
@@ -179,14 +195,26 @@ class Connection:
             try:
                 message = decode_message(frame)
             except DecodeError as exc:
-                exc.frame = frame  # framing held: the caller may still read what it needs from the bytes
+                exc.frame = self.last_frame  # framing held: the caller may still read what it needs from the bytes
                 raise
         try:
             self._advance(message, self.their_role, RemoteProtocolError)
         except RemoteProtocolError as exc:
-            exc.frame, exc.message = frame, message  # well formed but illegal now: a trace still shows it
+            exc.frame, exc.message = self.last_frame, message  # well formed but illegal now: a trace shows it
             raise
         return message
+
+    def _verified(self, frame: bytes) -> bytes:
+        """The frame without its Integrity object, once checked; an IntegrityError carries the evidence."""
+        try:
+            return self.integrity.verify(frame)
+        except IntegrityError as exc:
+            exc.frame = frame
+            try:
+                exc.message = decode_message(frame)  # a trace shows what came, Integrity object and all
+            except DecodeError:
+                exc.message = None
+            raise
 
     @property
     def buffered(self) -> int:
@@ -205,11 +233,15 @@ class Connection:
 
         ``data``: its bytes if the caller has them already (exactly
         ``message.encode()``, as :func:`cops_core.dqos.encoded_report_for` packs them).
+        With integrity on, what comes back ends in the Integrity object.
         """
         self._advance(message, self.our_role, LocalProtocolError)
         if type(message) is KeepAlive and self.our_role is Role.PEP:
             self._schedule_keepalive(now)
-        return message.encode() if data is None else data
+        integrity = self.integrity
+        if integrity is None:
+            return message.encode() if data is None else data
+        return integrity.sign(message.encode() if data is None else data)
 
     # --- keep-alive ---------------------------------------------------------
 

@@ -72,14 +72,19 @@ class PacketCableDecodeError(DecodeError):
 class ProtocolError(Exception):
     """A message that is well formed but illegal in the connection's state.
 
-    ``error_code``/``error_subcode`` are the COPS Error to close with.
+    ``error_code``/``error_subcode`` are the COPS Error to close with, and
+    ``client_type`` the Client-Close's client-type: None for the
+    connection's own, 0 for a fault of the connection itself (RFC 2748 4.1:
+    security, or a client-type 0 message out of turn).
     """
 
-    def __init__(self, reason: str, error_code: ErrorCode = ErrorCode.BAD_MESSAGE_FORMAT, error_subcode: int = 0) -> None:
+    def __init__(self, reason: str, error_code: ErrorCode = ErrorCode.BAD_MESSAGE_FORMAT, error_subcode: int = 0,
+                 client_type: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.error_code = error_code
         self.error_subcode = error_subcode
+        self.client_type = client_type
 
 
 class LocalProtocolError(ProtocolError):
@@ -88,3 +93,11 @@ class LocalProtocolError(ProtocolError):
 
 class RemoteProtocolError(ProtocolError):
     """The peer sent something the protocol does not allow now."""
+
+
+class IntegrityError(RemoteProtocolError):
+    """A message that fails COPS integrity (RFC 2748 4.1): a wrong Key ID, digest or sequence number (Error 14),
+    no Integrity object where one is due (15).  Answered with Client-Close of client-type 0, then hang up."""
+
+    def __init__(self, reason: str, error_code: ErrorCode, error_subcode: int = 0) -> None:
+        super().__init__(f"integrity: {reason}", error_code, error_subcode, client_type=0)
