@@ -61,9 +61,10 @@ from cops_core import (
 from cops_core.addresses import DEFAULT_PORT, Address
 from cops_core.connection import Connection, ConnectionClosed, Role
 from cops_core.errors import DecodeError, LocalProtocolError, PacketCableDecodeError
+from cops_core.integrity import IntegritySettings
 from cops_core.messages import ClientAccept, Decision
 from cops_core.objects import Context, DecisionFlags, Handle
-from cops_core.tls import NO_SECURITY, TlsError, refuse
+from cops_core.tls import NO_SECURITY, TlsError, refuse, starts_tls
 from cops_core.transport import CopsTransport, Tap, TraceRecord, keepalive_loop, start_tls_as_pdp
 from cops_core.dqos import (
     COMMAND_CLASSES,
@@ -123,6 +124,8 @@ class ControllerOptions:
     with RFC 4261's StartTLS, the CMTS being the TLS client whichever side
     dialled, and a CMTS that opens without TLS is refused (Client-Close
     error 15); without it a CMTS asking for TLS is told we offer none.
+    ``integrity`` signs and checks every message once the CMTS negotiates
+    it (protocol.md 2.8); not with ``tls``.
     """
 
     ka_seconds: int = 30
@@ -137,6 +140,7 @@ class ControllerOptions:
     events_buffer: int = 65536
     source: str | None = None
     tls: ssl.SSLContext | None = None
+    integrity: IntegritySettings | None = None
 
     def __post_init__(self) -> None:
         for name in ("ka_seconds", "acct_seconds"):
@@ -146,6 +150,8 @@ class ControllerOptions:
         for name in ("ka_tolerance", "request_timeout", "connect_timeout", "handshake_timeout"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.tls is not None and self.integrity is not None:
+            raise ValueError("tls or integrity, not both (each is negotiated in the client-type 0 Client-Open)")
 
 
 @dataclass(slots=True)
@@ -574,7 +580,7 @@ class GateController:
         await self._nursery.start(self._session, stream)
 
     async def _session(self, stream: trio.abc.Stream, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        connection = Connection(Role.PDP, ka_tolerance=self.options.ka_tolerance)
+        connection = Connection(Role.PDP, ka_tolerance=self.options.ka_tolerance, integrity=self.options.integrity)
         # No taps, no trace records: a load run traces nothing and would build one per message for nobody.
         transport = CopsTransport(stream, connection, tap=self._trace if self._taps else None,
                                   max_send_buffer=MAX_SEND_BUFFER)
@@ -698,7 +704,10 @@ class GateController:
                     return
                 continue
             except RemoteProtocolError as exc:
-                await self._end(link, f"{self.name} broke the protocol: {exc.reason}", exc.error_code)
+                # An integrity failure is closed on client-type 0 (RFC 2748 4.1); any other fault on ours.
+                client_type = transport.connection.client_type if exc.client_type is None else exc.client_type
+                await self._end(link, f"{self.name} broke the protocol: {exc.reason}",
+                                ClientClose.new(exc.error_code, exc.error_subcode, client_type=client_type))
                 return
             link.holding = True
             for message in messages:
@@ -736,12 +745,18 @@ class GateController:
     # Each handler runs in the reader, queues any answer, and returns True when the connection is over.
 
     def _on_open(self, link: _Link, message: ClientOpen) -> bool:
-        if message.client_type == ClientType.CONNECTION:  # RFC 4261 StartTLS, which we do not offer here
-            link.nursery.start_soon(self._end, link, f"{self.name} asked for TLS (RFC 4261 StartTLS) and this "
-                                    "gate controller has no TLS settings", refuse(NO_SECURITY))
+        options = self.options
+        if message.client_type == ClientType.CONNECTION:
+            if link.transport.connection.integrity is not None:
+                # RFC 2748 4.1: the CMTS negotiates integrity first (the connection has checked its digest); the KA
+                # Timer the grammar asks for is the one the DQoS Client-Accept will carry.
+                self._queue(link, ClientAccept.new(options.ka_seconds, client_type=ClientType.CONNECTION))
+                return False
+            lacking = "TLS (RFC 4261 StartTLS) and this gate controller has no TLS settings" if starts_tls(message) \
+                else "COPS integrity (RFC 2748 4.1) and this gate controller has no integrity key"
+            link.nursery.start_soon(self._end, link, f"{self.name} asked for {lacking}", refuse(NO_SECURITY))
             return False
         link.pep_id = message.pep_id
-        options = self.options
         self._queue(link, ClientAccept.new(options.ka_seconds, options.acct_seconds))
         link.nursery.start_soon(keepalive_loop, link.transport, lambda: self._peer_dead(link))
         return False

@@ -38,7 +38,8 @@ from cops_core.dqos import (
 )
 from cops_core.dqos.objects import decode_packetcable_objects
 from cops_core.errors import DecodeError
-from cops_core.messages import ClientAccept, Decision, DeleteRequest, Malformed, Report, SyncComplete
+from cops_core.messages import ClientAccept, Decision, DeleteRequest, Malformed, Report, SyncComplete, decode_message
+from cops_core.objects import IntegrityHMAC
 from cops_core.tls import starts_tls
 from cops_core.transport import TraceRecord
 
@@ -132,9 +133,10 @@ class PeerJudge:
         if kind is KeepAlive:
             self._keepalive(record, finding)
         elif kind is ClientOpen:
-            if message.client_type != ClientType.PACKETCABLE_DQOS and not starts_tls(message):  # RFC 4261 5.1
+            if message.client_type != ClientType.PACKETCABLE_DQOS and not _negotiates_security(record):
                 finding("opn.client-type", "RFC 2748 3.6", Severity.ERROR,
-                        f"client-type 0x{message.client_type:04x}, not 0x8008 (PacketCable DQoS)")
+                        f"client-type 0x{message.client_type:04x}, not 0x8008 (PacketCable DQoS), nor a client-type 0 "
+                        "one that negotiates security (RFC 2748 4.1, RFC 4261 5.1)")
         elif kind is Request:
             self._handle = message.handle.value
         elif kind in (Report, DeleteRequest, SyncComplete):
@@ -233,6 +235,20 @@ class PeerJudge:
         elif reason.subcode not in GateCloseSubcode._value2member_map_:
             finding("gate-close.reason", "protocol.md 3.3", Severity.WARNING,
                     f"Gate-Close sub-code {reason.subcode}, not one the reference defines")
+
+
+def _negotiates_security(record: TraceRecord) -> bool:
+    """A client-type 0 Client-Open that negotiates security before the DQoS one: RFC 4261's StartTLS, or RFC 2748
+    4.1's integrity (its Integrity object checked and cut off by the connection, so looked for in the bytes)."""
+    message = record.message
+    if message.client_type != ClientType.CONNECTION:
+        return False
+    if starts_tls(message):
+        return True
+    try:
+        return any(type(obj) is IntegrityHMAC for obj in decode_message(record.data).objects)
+    except DecodeError:
+        return False
 
 
 class _Asked(NamedTuple):

@@ -19,7 +19,9 @@ import click
 import trio
 from rich.console import Console
 
+from cmts_sim.config import IntegrityConfig
 from cmts_sim.gcpolicy import tuned_gc
+from cmts_sim.integrity_cli import integrity_options, one_security
 from cops_core.addresses import parse_address
 
 from .errors import ConnectError, innermost
@@ -142,17 +144,18 @@ def _subscribers(range_text: str | None, csv_path: str | None, scenario, variabl
               help="serve Prometheus metrics at http://HOST:PORT/metrics (HOST default 127.0.0.1)")
 @click.option("--quiet", "-q", is_flag=True, help="no live screen; one line per interval")
 @tls_options
+@integrity_options
 def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent, calls, duration,
          subscriber_range, csv_path, var_pairs, workers, interval, seed, modem_timeout, report_path, csv_out,
          junit_path, plot_path, max_failed, p99_limits, metrics, quiet, tls_cert, tls_key, tls_ca,
-         tls_require_client_cert) -> None:
+         tls_require_client_cert, integrity) -> None:
     """Run SCENARIO as many calls: open-loop at --rate calls/s, with live statistics."""
     errors = Console(stderr=True, highlight=False)
     try:
         prepared = _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent,
                             calls, duration, subscriber_range, csv_path, var_pairs, workers, interval, seed,
                             modem_timeout, (report_path, csv_out, junit_path, plot_path), max_failed, p99_limits,
-                            (tls_cert, tls_key, tls_ca, tls_require_client_cert))
+                            (tls_cert, tls_key, tls_ca, tls_require_client_cert), IntegrityConfig.of(integrity))
         metrics_address = _metrics_address(metrics) if metrics else None
     except (Usage, ScenarioError, SubscriberError, click.BadParameter) as exc:
         for line in getattr(exc, "problems", None) or [exc.format_message() if isinstance(exc, click.BadParameter)
@@ -238,10 +241,11 @@ def _metrics_address(text: str) -> tuple[str, int]:
 
 def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, max_concurrent, calls, duration,
              subscriber_range, csv_path, var_pairs, workers, interval, seed, modem_timeout, outputs, max_failed,
-             p99_limits, tls_files):
+             p99_limits, tls_files, integrity: IntegrityConfig | None = None):
     """Check every option and file; the run, the scenario, its program and the latency limits.
 
     ``tls_files``: ``--tls-cert``, ``--tls-key``, ``--tls-ca`` and ``--tls-require-client-cert``.
+    ``integrity`` goes to every gate controller and to the embedded CMTS.
     """
     _positive("--rate", rate, allow_none=False)
     _positive("--rate-start", rate_start)
@@ -278,6 +282,7 @@ def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interva
     targets = [parse_target(text) for text in cmts_list]
     cert, key, ca, require = tls_files
     tls_context, embedded_tls = tls_setup(cert, key, ca, require, embedded=not targets)
+    one_security(integrity is not None, tls_context is not None)
     scenario = load_scenario(scenario_file)
     program = compile_program(scenario)
     variables = _variables(var_pairs)
@@ -294,14 +299,15 @@ def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interva
     # The workers build the TLS context again from the files: an SSLContext does not cross a process.
     tls = dict(cert=cert, key=key, ca=ca, require_peer_cert=require) if tls_context is not None else None
     job = Job(scenario=scenario_file, variables=variables, settings=asdict(settings),
-              targets=[asdict(target) for target in targets], subscribers=subscribers, tls=tls)
+              targets=[asdict(target) for target in targets], subscribers=subscribers, tls=tls,
+              integrity=integrity.model_dump() if integrity is not None else None)
     embedded = None
     if not targets:
         from .load.embedded import load_config
         from .scenario.embedded import embedded_config
 
         embedded = load_config(embedded_config(scenario), scenario.cmts.capacity is not None)
-        embedded = embedded.model_copy(update={"tls": embedded_tls})
+        embedded = embedded.model_copy(update={"tls": embedded_tls, "integrity": integrity})
     return LoadRun(job, settings, workers=workers, embedded=embedded), scenario, program, limits
 
 

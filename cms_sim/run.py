@@ -15,9 +15,10 @@ from typing import Any, Callable
 
 import trio
 
-from cmts_sim.config import CmtsConfig, TlsSettings
+from cmts_sim.config import CmtsConfig, IntegrityConfig, TlsSettings
 from cmts_sim.server import CmtsServer
 from cops_core.addresses import parse_address
+from cops_core.integrity import IntegritySettings
 from cops_core.transport import Tap
 
 from .errors import ConnectError
@@ -57,16 +58,18 @@ class Run:
     scenario runs on the connection it opens.
     ``source`` is the local address to dial from.  ``tls``: our TLS server
     context (COPS over TLS, RFC 4261), and ``embedded_tls`` the embedded
-    CMTS's TLS settings to go with it.  ``on_begin``, ``on_step`` and
-    ``on_end`` let a live view follow along; ``pause`` is awaited before each
-    step (:data:`~cms_sim.scenario.runner.Pause`: the step-through).
+    CMTS's TLS settings to go with it.  ``integrity`` signs and checks every
+    message (protocol.md 2.8), the embedded CMTS's too.  ``on_begin``,
+    ``on_step`` and ``on_end`` let a live view follow along; ``pause`` is
+    awaited before each step (:data:`~cms_sim.scenario.runner.Pause`: the
+    step-through).
     """
 
     def __init__(self, scenarios: list[tuple[Scenario, dict[str, Any]]], *, cmts: str | None = None,
                  port: int = EMBEDDED_PORT, seed: int | None = None, modem_timeout: float = DEFAULT_MODEM_TIMEOUT,
                  mta: bool = False, listen: str | None = None, source: str | None = None, strict: bool = False,
                  allow: tuple[str, ...] = (), tls: ssl.SSLContext | None = None,
-                 embedded_tls: TlsSettings | None = None,
+                 embedded_tls: TlsSettings | None = None, integrity: IntegritySettings | None = None,
                  taps: tuple[Tap, ...] = (),
                  on_begin: Callable[[ScenarioResult, Scenario], None] = lambda result, scenario: None,
                  on_step: Callable[[StepResult], None] | None = None,
@@ -83,6 +86,7 @@ class Run:
         self.strict = strict
         self.allow = allow  # --listen: the networks a CMTS may dial in from
         self.tls, self.embedded_tls = tls, embedded_tls
+        self.integrity = integrity
         self.taps = taps
         self.on_begin, self.on_step, self.on_end = on_begin, on_step, on_end
         self.pause = pause  # step-through (--step): awaited before each step
@@ -111,7 +115,8 @@ class Run:
             self._skip(scenario, reason)
             return
         if embedded:
-            base = CmtsConfig(listen=[f"{EMBEDDED_HOST}:{self.port}"], tls=self.embedded_tls)
+            base = CmtsConfig(listen=[f"{EMBEDDED_HOST}:{self.port}"], tls=self.embedded_tls,
+                              integrity=IntegrityConfig.of(self.integrity))
             server = CmtsServer(embedded_config(scenario, base))
             modem = EmbeddedModem(server.modem)
         else:
@@ -124,7 +129,7 @@ class Run:
         try:
             async with trio.open_nursery() as nursery:
                 try:
-                    async with GateControllerPool(source=self.source, tls=self.tls,
+                    async with GateControllerPool(source=self.source, tls=self.tls, integrity=self.integrity,
                                                   **scenario.controller.options()) as pool:
                         runner.attach(pool)
                         for tap in self.taps:

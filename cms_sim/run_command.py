@@ -21,6 +21,7 @@ from rich.table import Table
 
 from cmts_sim.cli import networks
 from cmts_sim.config import TlsSettings
+from cmts_sim.integrity_cli import integrity_options, one_security
 from cops_core import tls
 from cops_core.addresses import parse_address
 
@@ -46,6 +47,7 @@ Examples:
   cms-sim run --pcap call.pcap --report call.json scenarios/basic_call.yaml
   cms-sim run --cmts 192.0.2.1 --tls-cert gc.pem --tls-key gc.key --tls-ca lab-ca.pem scenarios/basic_call.yaml
   cms-sim run --step --explain scenarios/basic_call.yaml  # a pause before each message sent, for a class
+  cms-sim run --integrity-key 1:00112233445566778899aabbccddeeff scenarios/basic_call.yaml   # signed COPS
 """
 
 
@@ -133,9 +135,10 @@ def _variables(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--step", is_flag=True, help="pause before each message sent: the ladder so far and the message "
                                            "decoded, each field explained (Enter: go on, c: continue, q: quit)")
 @tls_options
+@integrity_options
 def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_path, ladder_paths, explain, quiet,
         modem_timeout, mta, listen, allow, source, strict, step, tls_cert, tls_key, tls_ca,
-        tls_require_client_cert) -> None:
+        tls_require_client_cert, integrity) -> None:
     """Run scenario files and draw the call flow as a ladder diagram."""
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
@@ -151,6 +154,7 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
                    **{f"--ladder {path}": path for path in ladder_paths}})
     tls_context, embedded_tls = tls_setup(tls_cert, tls_key, tls_ca, tls_require_client_cert,
                                           embedded=cmts is None and listen is None)
+    one_security(integrity is not None, tls_context is not None)
     scenarios = load_all(scenario_files, _variables(var_pairs))
     if cmts is not None or listen is not None:
         gear = Target(embedded=False, mta=mta, given=frozenset(_variables(var_pairs)))
@@ -169,7 +173,8 @@ def run(scenario_files, cmts, var_pairs, seed, report_path, junit_path, pcap_pat
     with _live_capture(pcap_path) as capture:
         interrupted = _run(scenarios, results, ladder, capture, errors, report_path, junit_path, ladder_paths,
                            stepper=stepper, cmts=cmts, seed=seed, modem_timeout=modem_timeout, mta=mta, listen=listen, allow=allow,
-                           source=source, strict=strict, tls=tls_context, embedded_tls=embedded_tls)
+                           source=source, strict=strict, tls=tls_context, embedded_tls=embedded_tls,
+                           integrity=integrity)
     if interrupted:
         errors.print("cms-sim: interrupted; Client-Close sent, writing partial reports")
         for result in results:

@@ -14,11 +14,13 @@ import trio
 from rich.console import Console
 
 from cops_core import __version__
+from cops_core.integrity import ALGORITHMS
 
 from cops_core.addresses import parse_address
 
 from .config import CmtsConfig
 from .gates import Timers
+from .integrity_cli import ALGORITHM_HELP, REQUIRED_HELP, key_option
 from .settings_file import SettingsFileError, format_validation_error, read_yaml
 
 EXAMPLES = """
@@ -31,6 +33,7 @@ Examples:
   cmts-sim serve --fault-reject-share 0.1 --fault-reject-code 1
   cmts-sim serve --metrics-port 9126                # Prometheus: http://127.0.0.1:9126/metrics
   cmts-sim serve --tls-ca lab-ca.pem --tls-cert cmts.pem --tls-key cmts.key   # COPS over TLS (RFC 4261)
+  cmts-sim serve --integrity-key @cops.keys --integrity-required   # signed COPS only (RFC 2748 Integrity)
 """
 
 # flag name -> (dotted config path, click type, help)
@@ -59,6 +62,8 @@ FLAGS: dict[str, tuple[str, Any, str]] = {
     "fault_drop_after": ("faults.drop_after_messages", int, "fault: close TCP after N received messages"),
     "fault_no_keepalives": ("faults.stop_keepalives", bool, "fault: send no keep-alives"),
     "fault_malformed_after": ("faults.malformed_after_messages", int, "fault: send a malformed message after N"),
+    "integrity_algorithm": ("integrity.algorithm", click.Choice(list(ALGORITHMS)), ALGORITHM_HELP),
+    "integrity_required": ("integrity.required", bool, REQUIRED_HELP),
 }
 
 
@@ -78,7 +83,8 @@ def _set(tree: dict, dotted: str, value: Any) -> None:
 
 
 def build_config(config_path: str | None, listen: tuple[str, ...], connect: tuple[str, ...],
-                 overrides: dict[str, Any], allow: tuple[str, ...] = ()) -> CmtsConfig:
+                 overrides: dict[str, Any], allow: tuple[str, ...] = (),
+                 integrity_keys: tuple[str, ...] = ()) -> CmtsConfig:
     """The config file, with every flag given on the command line on top."""
     data: dict = {}
     root = None
@@ -97,6 +103,8 @@ def build_config(config_path: str | None, listen: tuple[str, ...], connect: tupl
             data["listen"] = []
     if allow:
         data["allow"] = list(allow)
+    if integrity_keys:
+        _set(data, "integrity.keys", list(integrity_keys))
     for flag, value in overrides.items():
         if value is not None and value is not False:
             _set(data, FLAGS[flag][0], value)
@@ -163,11 +171,12 @@ def _flag_options(function):
 @click.option("--log-hex", is_flag=True, help="--log-json: add each message's bytes in hex")
 @click.option("--quiet", is_flag=True, help="no live panel")
 @click.option("-v", "--verbose", count=True, help="log connection events (-vv: debug)")
+@key_option
 @_flag_options
-def serve(config_path, listen, connect, allow, log_json, log_hex, quiet, verbose, **overrides) -> None:
+def serve(config_path, listen, connect, allow, log_json, log_hex, quiet, verbose, integrity_keys, **overrides) -> None:
     """Serve gate controllers until Ctrl-C (which sends Client-Close to each and exits 0)."""
     try:
-        config = build_config(config_path, listen, connect, overrides, allow)
+        config = build_config(config_path, listen, connect, overrides, allow, integrity_keys)
     except SettingsFileError as exc:
         for line in exc.lines:
             click.echo(f"cmts-sim: {line}", err=True)

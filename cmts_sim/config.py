@@ -26,6 +26,7 @@ from pydantic import (
 
 from cops_core import tls
 from cops_core.addresses import parse_address
+from cops_core.integrity import ALGORITHMS, DEFAULT_ALGORITHM, IntegrityKey, IntegritySettings
 
 from .admission import Capacity
 from .gates import GatePolicy, Timers
@@ -157,6 +158,36 @@ class TlsSettings(_Settings):
         return ca
 
 
+KeyText = Annotated[str, AfterValidator(lambda text: IntegrityKey.parse(text) and text)]
+"""``KEYID:HEX``, checked when the settings load; the text is kept (and never echoed in an error)."""
+
+
+class IntegrityConfig(_Settings):
+    """COPS message integrity (RFC 2748 2.2.16 and 4.1, protocol.md 2.8): sign and check every message."""
+
+    keys: list[KeyText] = Field(min_length=1, description="shared keys as KEYID:HEX; the first signs, any of "
+                                "them is accepted")
+    algorithm: Literal[tuple(ALGORITHMS)] = DEFAULT_ALGORITHM  # type: ignore[valid-type]
+    required: bool = Field(False, description="refuse a gate controller that does not negotiate integrity "
+                           "(Client-Close, Error 15); otherwise it gets an unsigned connection")
+
+    @model_validator(mode="after")
+    def _distinct_key_ids(self) -> "IntegrityConfig":
+        self.to_settings()  # ValueError for two keys with one Key ID
+        return self
+
+    def to_settings(self) -> IntegritySettings:
+        return IntegritySettings(tuple(map(IntegrityKey.parse, self.keys)), self.algorithm, self.required)
+
+    @classmethod
+    def of(cls, settings: IntegritySettings | None) -> "IntegrityConfig | None":
+        """The settings as this section holds them (cms-sim gives its embedded CMTS its own keys)."""
+        if settings is None:
+            return None
+        return cls(keys=[f"{key.key_id}:{key.secret.hex()}" for key in settings.keys], algorithm=settings.algorithm,
+                   required=settings.required)
+
+
 Address = Annotated[str, AfterValidator(lambda text: _checked_address(text))]
 """``HOST[:PORT]``, checked when the settings load (a port past 65535 would otherwise wrap)."""
 
@@ -192,6 +223,8 @@ class CmtsConfig(_Settings):
         128 * 1024, description="SO_RCVBUF of each connection, bytes: bounds the requests a peer can queue "
         "unanswered, and so how far replies can lag under overload; null = the kernel's autotuning")
     tls: TlsSettings | None = Field(None, description="COPS over TLS (RFC 4261); null = plain TCP")
+    integrity: IntegrityConfig | None = Field(None, description="COPS message integrity (RFC 2748); null = none; "
+                                              "not with tls")
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = Field(
         None, description="serve Prometheus metrics (GET /metrics) on this port, on the first listen address's "
         "host; null = none")
@@ -206,6 +239,13 @@ class CmtsConfig(_Settings):
         if self.max_receive_buffer < self.max_message:
             raise ValueError(f"max_receive_buffer ({self.max_receive_buffer}) must be at least max_message "
                              f"({self.max_message})")
+        return self
+
+    @model_validator(mode="after")
+    def _one_security(self) -> "CmtsConfig":
+        # Each is negotiated in the one client-type 0 Client-Open a connection has, and TLS protects every message.
+        if self.tls is not None and self.integrity is not None:
+            raise ValueError("tls and integrity: choose one, not both (TLS already protects every message)")
         return self
 
 

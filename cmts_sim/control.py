@@ -8,6 +8,10 @@ one, not a network service.
 
     python -m cmts_sim.control CONFIG_JSON SOCKET_PATH
 
+The config's ``integrity`` section, if any, comes as JSON in the environment
+variable ``CMTS_SIM_INTEGRITY``: the command line is readable by every
+user of the host, a process's environment only by its own.
+
 stdout, one line once ready: ``listening HOST PORT``.  On the socket (one
 connection per load worker), for each line ``SEQ reserve|commit|release
 GATE_ID_HEX``, one answer line: ``SEQ ok`` or ``SEQ refused WHY``.  The
@@ -25,12 +29,13 @@ import sys
 
 import trio
 
-from .config import CmtsConfig
+from .config import CmtsConfig, IntegrityConfig
 from .gates import Refused
 from .gcpolicy import tuned_gc
 from .server import CmtsServer
 
 ACTIONS = ("reserve", "commit", "release")
+INTEGRITY_VARIABLE = "CMTS_SIM_INTEGRITY"
 
 
 def answer(server: CmtsServer, line: bytes, now: float, events: list) -> str:
@@ -91,7 +96,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m cmts_sim.control CONFIG_JSON SOCKET_PATH", file=sys.stderr)
         return 2
     with tuned_gc():  # as cmts-sim serve: the gate table out of the collector's way
-        trio.run(run, CmtsConfig.model_validate_json(argv[0]), argv[1])
+        config = CmtsConfig.model_validate_json(argv[0])
+        integrity = os.environ.get(INTEGRITY_VARIABLE)
+        if integrity is not None:
+            config = config.model_copy(update={"integrity": IntegrityConfig.model_validate_json(integrity)})
+        trio.run(run, config, argv[1])
     return 0
 
 

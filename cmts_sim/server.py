@@ -20,7 +20,7 @@ from typing import Callable
 import trio
 
 from cops_core.addresses import allowed, parse_address
-from cops_core.codes import HEADER_SIZE, CNum, ErrorCode, ReasonCode, object_subcode, spoken
+from cops_core.codes import HEADER_SIZE, ClientType, CNum, ErrorCode, ReasonCode, object_subcode, spoken
 from cops_core.connection import Connection, ConnectionClosed, Role, State
 from cops_core.dqos import (
     GateAllocErr,
@@ -94,6 +94,7 @@ class CmtsServer:
         # per batch) or from run_due (whose caller re-arms after), and each re-arm that touches trio costs.
         self.gates.on_authorized = self.modem.gate_authorized
         self.faults = Faults(config.faults, self._rng)
+        self.integrity = config.integrity.to_settings() if config.integrity is not None else None
         self.sessions: set[PeerSession] = set()
         self.addresses: list[tuple[str, int]] = []
         self.dropped_events = 0
@@ -291,7 +292,7 @@ class PeerSession:
         self.dialled = dialled
         config = server.config
         self.connection = Connection(Role.PEP, max_message=config.max_message, ka_tolerance=config.ka_tolerance,
-                                     rng=server._rng)
+                                     rng=server._rng, integrity=server.integrity)
         self.transport = CopsTransport(stream, self.connection, write_timeout=config.write_timeout,
                                        max_send_buffer=config.max_send_buffer,
                                        max_receive_buffer=config.max_receive_buffer)
@@ -322,7 +323,7 @@ class PeerSession:
                     self._nursery = nursery
                     if server.tls_contexts is not None:
                         await self._start_tls()
-                    await self.transport.send(ClientOpen.new(server.config.cmts_id))
+                    await self.transport.send(self._client_open())
                     nursery.start_soon(self._await_accept)
                     await self._serve_messages()
                     nursery.cancel_scope.cancel()
@@ -351,6 +352,14 @@ class PeerSession:
             (log.warning if self.tls_failed else log.info)("%s: closed: %s", peer, why)
             server.on_connection(peer, "closed", why)
 
+    def _client_open(self) -> ClientOpen:
+        """The first message: with integrity, the client-type 0 Client-Open that negotiates it (RFC 2748 4.1),
+        whose Client-Accept brings the DQoS one; else the DQoS Client-Open."""
+        cmts_id = self.server.config.cmts_id
+        if self.connection.integrity is not None:
+            return ClientOpen.new(cmts_id, client_type=ClientType.CONNECTION)
+        return ClientOpen.new(cmts_id)
+
     def backlog(self) -> int:
         """Bytes the gate controller sent that we have not answered yet (kernel queue and framer)."""
         return self.transport.backlog()
@@ -372,7 +381,7 @@ class PeerSession:
                 continue
             except ProtocolError as exc:
                 self.ended = f"it broke the protocol: {exc}"
-                await self.close(exc.error_code, exc.error_subcode)
+                await self.close(exc.error_code, exc.error_subcode, exc.client_type)
                 return
             touched = ()
             try:
@@ -422,6 +431,10 @@ class PeerSession:
         kind = type(message)
         if kind is Decision:
             self._on_decision(message)
+        elif kind is ClientAccept and message.client_type == ClientType.CONNECTION:
+            log.info("%s:%d: Client-Accept of client-type 0: integrity %s", *self.peer,
+                     self.connection.integrity.phase.value)
+            self.transport.queue(ClientOpen.new(self.server.config.cmts_id))
         elif kind is ClientAccept:
             log.info("%s:%d: Client-Accept, KA timer %d s", *self.peer, message.ka_seconds)
             self._install_request_state()
@@ -543,7 +556,7 @@ class PeerSession:
         """A gate controller that never answers our Client-Open would hold its connection for ever."""
         timeout = self.server.config.accept_timeout
         await trio.sleep(timeout)
-        if self.connection.state is State.OPENING:
+        if self.connection.state in (State.SECURING, State.OPENING):  # SECURING: our integrity Client-Open
             self.server.limit_hits["accept_timeout"] += 1
             self.ended = f"no Client-Accept within {timeout:g} s"
             await self.close(ErrorCode.COMMUNICATION_FAILURE)
@@ -555,15 +568,16 @@ class PeerSession:
         await self.close(ErrorCode.COMMUNICATION_FAILURE)
         self._cancel.cancel()
 
-    async def close(self, code: int, subcode: int = 0) -> None:
-        """Client-Close with Error ``code``, then hang up."""
+    async def close(self, code: int, subcode: int = 0, client_type: int | None = None) -> None:
+        """Client-Close with Error ``code`` (of ``client_type``; None: DQoS), then hang up."""
         sent = f"we sent Client-Close (error {code} {spoken(ErrorCode, code)})"
         self.ended = f"{self.ended}; {sent}" if self.ended else sent
         if self.connection.state is not State.CLOSED:
             # A peer that does not read gets a second, not write_timeout: a shutdown waits on every session.
             with trio.move_on_after(CLOSE_GRACE):
                 try:
-                    await self.transport.send(ClientClose.new(code, subcode))
+                    client_type = self.connection.client_type if client_type is None else client_type
+                    await self.transport.send(ClientClose.new(code, subcode, client_type=client_type))
                 except (trio.BrokenResourceError, trio.ClosedResourceError, ProtocolError):
                     pass
         await self.transport.aclose()

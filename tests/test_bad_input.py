@@ -25,6 +25,7 @@ FILES = {
     "latin1.yaml": "name: caf\xe9\ndescription: d\nsteps: [sync]\n".encode("latin-1"),
     "forever.yaml": b"name: n\ndescription: d\nsteps:\n  - hold: .inf\n",
     "truncated.pcap": bytes.fromhex("d4c3b2a1020004000000000000000000ffff000001000000") + b"\x00" * 10,
+    "nokeys.txt": b"# the lab's COPS keys go here\n\n",
 }
 
 
@@ -79,6 +80,18 @@ def cases(tmp: Path, busy: int, pki) -> list[tuple[list[str], int, str]]:
          "--tls-key: a key needs its certificate"),
         (cmts + ["serve", "--quiet", "--tls-ca", missing], 2, "--tls-ca: " + missing + ": cannot read"),
         (cmts + ["serve", "--quiet", "--config", str(tmp / "tls.yaml")], 2, "tls.yaml:3: tls.ca: " + missing),
+        (cms + ["run", "--integrity-key", "00112233", BASIC], 2, "expected KEYID:HEX"),
+        (cms + ["run", "--integrity-required", BASIC], 2, "--integrity-required: needs --integrity-key"),
+        (cms + ["run", "--integrity-key", "1:00", "--integrity-key", "0x1:11", BASIC], 2, "Key IDs must differ"),
+        (cms + ["load", "--integrity-key", "1:zz", "--calls", "1", BASIC], 2, "Key ID 1: the key must be hex digits"),
+        (cms + ["conform", "--integrity-key", "@" + f["nokeys.txt"]], 2, "no KEYID:HEX line in it"),
+        (cmts + ["serve", "--quiet", "--integrity-key", f"@{tmp / 'missing.keys'}"], 2, "cannot read"),
+        (cmts + ["serve", "--quiet", "--integrity-required"], 2, "integrity.keys: required, but missing"),
+        (cmts + ["serve", "--quiet", "--integrity-algorithm", "md5"], 2, "'md5' is not one of"),
+        (cms + ["run", *identity, "--tls-ca", pki.ca, "--integrity-key", "1:00", BASIC], 2,
+         "choose integrity or TLS, not both"),
+        (cmts + ["serve", "--quiet", "--tls-ca", pki.ca, "--integrity-key", "1:00"], 2,
+         "tls and integrity: choose one, not both"),
     ]
 
 

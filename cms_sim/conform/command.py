@@ -14,6 +14,8 @@ import trio
 from rich.console import Console
 from rich.table import Table
 
+from cmts_sim.integrity_cli import integrity_options, one_security
+
 from ..run import Run, embedded_port
 from ..run_command import (
     _variables,
@@ -54,8 +56,9 @@ _STYLE = {Outcome.PASS: "bold green", Outcome.FAIL: "bold red", Outcome.SKIPPED:
 @click.option("--html", "html_path", type=click.Path(dir_okay=False), help="write a one-page HTML report")
 @click.option("--list", "list_only", is_flag=True, help="print the requirements and exit")
 @tls_options
+@integrity_options
 def conform(cmts, var_pairs, mta, source, report_path, junit_path, html_path, list_only, tls_cert, tls_key, tls_ca,
-            tls_require_client_cert) -> None:
+            tls_require_client_cert, integrity) -> None:
     """Check a CMTS against PacketCable DQoS and RFC 2748, one requirement per row."""
     console = Console(highlight=False)
     errors = Console(stderr=True, highlight=False)
@@ -65,6 +68,7 @@ def conform(cmts, var_pairs, mta, source, report_path, junit_path, html_path, li
     check_connection_options(cmts, None, source)
     check_outputs({"--report": report_path, "--junit": junit_path, "--html": html_path})
     tls_context, embedded_tls = tls_setup(tls_cert, tls_key, tls_ca, tls_require_client_cert, embedded=cmts is None)
+    one_security(integrity is not None, tls_context is not None)
     suite = load_all(scenarios(), _variables(var_pairs))
     target = cmts or "the embedded CMTS"
     console.print(f"[bold]PacketCable DQoS conformance[/] of {target}: {len(REQUIREMENTS)} requirements")
@@ -78,7 +82,7 @@ def conform(cmts, var_pairs, mta, source, report_path, junit_path, html_path, li
     async def main() -> tuple[list[ScenarioResult], bool]:
         port = 0 if cmts is not None else await embedded_port()
         runner = Run(suite, cmts=cmts, port=port, mta=mta, source=source, tls=tls_context, embedded_tls=embedded_tls,
-                     on_end=done)
+                     integrity=integrity, on_end=done)
         interrupted = await run_interruptibly(runner, errors)
         return runner.results, interrupted
 

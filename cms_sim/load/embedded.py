@@ -20,6 +20,7 @@ from typing import Callable, NamedTuple
 import trio
 
 from cmts_sim.config import CmtsConfig
+from cmts_sim.control import INTEGRITY_VARIABLE
 
 from ..errors import ConnectError
 from .calls import ModemControl
@@ -53,8 +54,13 @@ async def embedded_cmts(config: CmtsConfig):
     """``async with embedded_cmts(config) as cmts``: a CMTS child process, stopped on the way out."""
     with tempfile.TemporaryDirectory(prefix="cms-sim-load-") as folder:
         control = os.path.join(folder, "modem.sock")
-        command = [sys.executable, "-m", "cmts_sim.control", config.model_dump_json(), control]
-        process = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        # Integrity keys go in the environment, which only this user can read, not on the command line, which
+        # every user of the host can.
+        command = [sys.executable, "-m", "cmts_sim.control", config.model_dump_json(exclude={"integrity"}), control]
+        env = dict(os.environ)
+        if config.integrity is not None:
+            env[INTEGRITY_VARIABLE] = config.integrity.model_dump_json()
+        process = await trio.lowlevel.open_process(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         try:
             try:
                 with trio.fail_after(START_TIMEOUT):

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import trio
 
 from cmts_sim import gcpolicy
+from cops_core.integrity import IntegritySettings
 
 from ..controller import Backoff, GateController
 from ..pool import GateControllerPool
@@ -80,7 +81,8 @@ class LoadGenerator:
     def __init__(self, scenario: Scenario, program: Program, settings: LoadSettings, subscribers: Subscribers,
                  targets: list[Target], *, variables: dict[str, Any] | None = None,
                  modem: ModemControl | None = None, on_sample: Callable[[Sample], None] = lambda sample: None,
-                 first_call: int = 1, call_step: int = 1, tls: ssl.SSLContext | None = None) -> None:
+                 first_call: int = 1, call_step: int = 1, tls: ssl.SSLContext | None = None,
+                 integrity: IntegritySettings | None = None) -> None:
         self.scenario = scenario
         self.settings = settings
         self.subscribers = subscribers
@@ -88,6 +90,7 @@ class LoadGenerator:
         self.variables = {**scenario.variables, **(variables or {})}
         self.on_sample = on_sample
         self.tls = tls  # our TLS server context (COPS over TLS, RFC 4261), or None: plain TCP
+        self.integrity = integrity  # every connection's messages signed and checked (protocol.md 2.8)
         self.recorder = Recorder(program.steps_by_command)
         # Each call starts from these variables, its subscriber's and its number: the rest is the same in every call.
         bound = program.bind(self.variables, (*subscribers.columns, "call"))
@@ -110,7 +113,8 @@ class LoadGenerator:
 
     async def run(self, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
         """Connect (ConnectError if a target cannot be reached), run the calls, end cleanly."""
-        options = {**self.scenario.controller.options(), "reconnect": RECONNECT, "tls": self.tls}
+        options = {**self.scenario.controller.options(), "reconnect": RECONNECT, "tls": self.tls,
+                   "integrity": self.integrity}
         # The run's clock itself: trio.current_time() finds it through two more calls, several times per call.
         self.engine.clock = trio.lowlevel.current_clock().current_time
         async with GateControllerPool(on_event=self._on_event, **options) as pool:

@@ -15,6 +15,7 @@ from contextlib import nullcontext
 
 import trio
 
+from cmts_sim.config import IntegrityConfig
 from cmts_sim.gcpolicy import tuned_gc
 from cops_core.tls import pdp_context
 
@@ -37,8 +38,10 @@ def subscribers_for(job: Job) -> Subscribers:
 async def run_job(job: Job, on_sample, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Load the scenario, connect, run; ``task_status.started(generator)`` once connected."""
     scenario = load_scenario(job.scenario)
+    integrity = IntegrityConfig(**job.integrity).to_settings() if job.integrity is not None else None
     generator_args = dict(variables=job.variables, on_sample=on_sample, first_call=job.worker + 1,
-                          call_step=job.workers, tls=pdp_context(**job.tls) if job.tls else None)
+                          call_step=job.workers, tls=pdp_context(**job.tls) if job.tls else None,
+                          integrity=integrity)
     async with (modem_link(job.control) if job.control else nullcontext(None)) as modem:
         generator = LoadGenerator(scenario, compile_program(scenario), LoadSettings(**job.settings),
                                   subscribers_for(job), [Target(**target) for target in job.targets], modem=modem,

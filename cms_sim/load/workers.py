@@ -37,6 +37,7 @@ class Job:
     workers: int = 1
     control: str | None = None  # the embedded CMTS's modem socket
     tls: dict[str, Any] | None = None  # cops_core.tls.pdp_context's arguments: COPS over TLS (RFC 4261)
+    integrity: dict[str, Any] | None = None  # cmts_sim.config.IntegrityConfig's fields (on stdin, never argv)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -9,7 +9,7 @@ with what it means and what the gate controller does next.
 
 from __future__ import annotations
 
-from cops_core.codes import OpCode, spoken
+from cops_core.codes import ClientType, OpCode, spoken
 from cops_core.dqos import (
     GateAlloc,
     GateAllocAck,
@@ -37,6 +37,13 @@ OPCODES = {
     OpCode.SSC: "The CMTS has resent its request state.",
     OpCode.DEC: "A decision from the gate controller.",
     OpCode.RPT: "A report from the CMTS.",
+}
+
+SECURITY = {  # the client-type 0 exchange that negotiates integrity before the DQoS Client-Open (RFC 2748 4.1)
+    OpCode.OPN: "The CMTS asks for signed COPS (client-type 0): its digest proves the key, its sequence number "
+                "is where the gate controller's messages count from.",
+    OpCode.CAT: "The gate controller checked the digest and agrees; from now on every message each way is signed "
+                "and numbered, and a bad one closes the connection.",
 }
 
 GATE_COMMANDS = {
@@ -117,6 +124,8 @@ class Explainer:
         except DecodeError:
             return "The gate command does not decode: the receiver answers with an error."
         if command is None:
+            if message.client_type == ClientType.CONNECTION and message.OPCODE in SECURITY:
+                return SECURITY[message.OPCODE]
             return explain(message.OPCODE)
         error = getattr(command, "error", None)
         if error is not None:

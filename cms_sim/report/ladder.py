@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from rich.text import Text
 
-from cops_core.codes import ErrorCode, OpCode, ReasonCode, spoken
+from cops_core.codes import ClientType, ErrorCode, OpCode, ReasonCode, spoken
 from cops_core.dqos import (
     GateCloseSubcode,
     GateCommandType,
@@ -99,6 +99,8 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, expl
         details.append(message.pep_id)
     if opcode in (OpCode.OPN, OpCode.CAT) and starts_tls(message):
         details.insert(0, "StartTLS")  # RFC 4261: TLS follows, and then the real OPN and CAT
+    elif opcode in (OpCode.OPN, OpCode.CAT) and message.client_type == ClientType.CONNECTION:
+        details.append("(integrity, client-type 0)")  # the security exchange of RFC 2748 4.1
     note = explainer.note(message) if explainer is not None else explain(opcode, command.COMMAND if command else None)
     return Row(record.time - start, source, target, label, " ".join(details), note, error, gate_id, transaction_id,
                record.data)

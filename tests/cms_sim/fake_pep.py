@@ -35,6 +35,8 @@ from cops_core.dqos import (
     gate_command_of,
     report_for,
 )
+from cops_core.codes import ClientType
+from cops_core.integrity import IntegritySettings
 from cops_core.messages import ClientAccept, SyncComplete, SyncRequest
 from cops_core.objects import Handle, Reason
 from cops_core.transport import CopsTransport
@@ -51,9 +53,11 @@ class FakePep:
     answering, until :meth:`release_held`.
     """
 
-    def __init__(self, *, pep_id: str = "FAKE-PEP", send_request: bool = True) -> None:
+    def __init__(self, *, pep_id: str = "FAKE-PEP", send_request: bool = True,
+                 integrity: IntegritySettings | None = None) -> None:
         self.pep_id = pep_id
         self.send_request = send_request
+        self.integrity = integrity  # negotiated first (RFC 2748 4.1), then every message signed
         self.handle = Handle.from_int(1)
         self.gates: dict[int, ipaddress.IPv4Address] = {}
         self.next_gate = 0xA001
@@ -82,9 +86,10 @@ class FakePep:
     async def session(self, stream: trio.SocketStream) -> None:
         self.sessions += 1
         self.ready, self.ended = trio.Event(), trio.Event()
-        transport = self.transport = CopsTransport(stream, Connection(Role.PEP))
+        transport = self.transport = CopsTransport(stream, Connection(Role.PEP, integrity=self.integrity))
         try:
-            await transport.send(ClientOpen.new(self.pep_id))
+            client_type = ClientType.CONNECTION if self.integrity is not None else ClientType.PACKETCABLE_DQOS
+            await transport.send(ClientOpen.new(self.pep_id, client_type=client_type))
             while True:
                 try:
                     messages = await transport.receive()
@@ -105,7 +110,9 @@ class FakePep:
     def _on_message(self, message) -> None:
         transport = self.transport
         kind = type(message)
-        if kind is ClientAccept:
+        if kind is ClientAccept and message.client_type == ClientType.CONNECTION:
+            transport.queue(ClientOpen.new(self.pep_id))
+        elif kind is ClientAccept:
             self.ka_seconds = message.ka_seconds
             if self.send_request:
                 transport.queue(Request.new(self.handle))
@@ -181,6 +188,10 @@ class FakePep:
 
     async def client_close(self, code: int = ErrorCode.SHUTTING_DOWN) -> None:
         await self.send(ClientClose.new(code))
+
+    async def send_raw(self, data: bytes) -> None:
+        """Bytes as they are, past the connection (a forged or replayed message)."""
+        await self.transport.stream.send_all(data)
 
     async def close_tcp(self) -> None:
         await self.transport.stream.aclose()

@@ -56,6 +56,17 @@ def test_workers_share_the_calls_and_their_statistics_merge(tmp_path):
     assert data["latency_ms"]["Gate-Set"]["max"] > 0
 
 
+def test_a_signed_run_gives_the_embedded_cmts_and_every_worker_the_key(tmp_path):
+    keys = tmp_path / "lab.keys"
+    keys.write_text("1:00112233445566778899aabbccddeeff\n")
+    report = tmp_path / "r.json"
+    # Required: a worker or a CMTS without the key would fail every call (protocol.md 2.8).
+    run = _run(str(BASIC), "--rate", "50", "--calls", "20", "--workers", "2", "--report", str(report),
+               "--integrity-key", f"@{keys}", "--integrity-required")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert json.loads(report.read_text())["calls"]["completed"] == 20
+
+
 def test_thresholds_fail_the_run_with_exit_1_and_say_which(tmp_path):
     run = _run(str(BASIC), "--rate", "50", "--calls", "20", "--max-p99", "Gate-Set=1us")
     assert run.returncode == 1, run.stdout + run.stderr

@@ -151,6 +151,31 @@ def test_cms_and_cmts_in_two_processes_over_loopback(tmp_path, tshark):
                                 "Gate Close", "Gate Delete", "Gate Delete Ack"])
 
 
+def test_cms_and_cmts_in_two_processes_sign_every_message_with_a_shared_key_file(tmp_path, tshark):
+    keys = tmp_path / "lab.keys"
+    keys.write_text("# shared with the CMTS (protocol.md 2.8)\n7:00112233445566778899aabbccddeeff\n")
+    server, port = _start_cmts("--hold", "1", "--integrity-key", f"@{keys}", "--integrity-required")
+    try:
+        pcap = tmp_path / "signed.pcap"
+        run = subprocess.run(_cli("run", "--cmts", f"127.0.0.1:{port}", "--mta", "--pcap", str(pcap),
+                                  "--integrity-key", f"@{keys}", "--integrity-required", str(BASIC)),
+                             capture_output=True, text=True, env=_env(), timeout=60)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "OPN CMTS-SIM (integrity, client-type 0)" in run.stdout and "RPT Gate-Close" in run.stdout
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    _assert_tshark_clean(tshark, pcap, port, ["Gate Set", "Gate Set Ack", "Gate Delete Ack"])
+    fields = tshark("-r", str(pcap), "-d", f"tcp.port=={port},cops", "-Y", "cops", "-T", "fields",
+                    "-e", "cops.op_code", "-e", "cops.integrity.key_id").split("\n")
+    # One row per TCP segment; a segment with several COPS messages lists each one's fields, comma-separated.
+    rows = [[value.split(",") for value in line.split("\t")] for line in fields if line]
+    assert sum(len(opcodes) for opcodes, _ in rows) >= 12
+    assert all(key_ids == ["7"] * len(opcodes) for opcodes, key_ids in rows)  # every message carries Key ID 7
+
+
 def _assert_tshark_clean(tshark, pcap: Path, port: int, infos: list[str]) -> None:
     """tshark decodes every message with no malformed packet or expert warning (port: "Decode As" COPS)."""
     decode_as = ["-d", f"tcp.port=={port},cops"]

@@ -14,7 +14,9 @@ import trio
 
 from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
+from cops_core.codes import ClientType
 from cops_core.connection import NEED_DATA, Connection, ConnectionClosed, Role
+from cops_core.integrity import IntegritySettings
 from cops_core.dqos import GateSpec, decision_for, gate_command_of
 from cops_core.messages import ClientAccept, KeepAlive, Report, Request
 
@@ -35,9 +37,10 @@ class TestGC:
 
     __test__ = False  # a helper, not a test class
 
-    def __init__(self, stream: trio.SocketStream, ka_seconds: int = 30) -> None:
+    def __init__(self, stream: trio.SocketStream, ka_seconds: int = 30,
+                 integrity: IntegritySettings | None = None) -> None:
         self.stream = stream
-        self.connection = Connection(Role.PDP)
+        self.connection = Connection(Role.PDP, integrity=integrity)
         self.ka_seconds = ka_seconds
         self.handle = None
         self.pep_id = None
@@ -63,6 +66,9 @@ class TestGC:
 
     async def handshake(self) -> None:
         opn = await self.receive()
+        if opn.client_type == ClientType.CONNECTION:  # integrity is negotiated first (RFC 2748 4.1)
+            await self.send(ClientAccept.new(self.ka_seconds, client_type=ClientType.CONNECTION))
+            opn = await self.receive()
         self.pep_id = opn.pep_id
         await self.send(ClientAccept.new(self.ka_seconds))
         req = await self.receive()
@@ -124,9 +130,10 @@ async def start_cmts(nursery, *, taps=None, rng=None, **settings) -> CmtsServer:
     return server
 
 
-async def connect(server: CmtsServer, ka_seconds: int = 30, *, handshake: bool = True) -> TestGC:
+async def connect(server: CmtsServer, ka_seconds: int = 30, *, handshake: bool = True,
+                  integrity: IntegritySettings | None = None) -> TestGC:
     host, port = server.addresses[0]
-    gc = TestGC(await trio.open_tcp_stream(host, port), ka_seconds)
+    gc = TestGC(await trio.open_tcp_stream(host, port), ka_seconds, integrity)
     if handshake:
         await gc.handshake()
     return gc

@@ -80,3 +80,21 @@ def test_a_bad_delay_gets_one_line_not_one_per_form_it_could_take(tmp_path):
     assert result.output.splitlines() == [
         f"cmts-sim: {bad}:2: faults.reply_delay: expected seconds (>= 0), or {{fixed: S}}, {{uniform: [LOW, HIGH]}}, "
         "{exponential: MEAN}, got {'fixed': -1}"]
+
+
+def test_integrity_comes_from_the_file_with_the_flags_on_top(tmp_path):
+    settings = tmp_path / "cmts.yaml"
+    settings.write_text('integrity:\n  keys: ["1:aa"]\n  required: true\n')
+    config = build_config(str(settings), (), (), {"integrity_algorithm": "hmac-sha256-128"}, (), ("2:bb",))
+    integrity = config.integrity.to_settings()
+    assert [(key.key_id, key.secret) for key in integrity.keys] == [(2, b"\xbb")]  # the flag's keys replace the file's
+    assert (integrity.algorithm, integrity.required) == ("hmac-sha256-128", True)
+    assert build_config(None, (), (), {}).integrity is None  # no key, no integrity
+
+
+def test_a_key_file_holds_keyid_hex_lines_with_comments(tmp_path):
+    from cmts_sim.integrity_cli import read_keys
+
+    keys = tmp_path / "lab.keys"
+    keys.write_text("# rotated monthly\n1:00112233\n\n2:aabbccdd  # next month's\n")
+    assert read_keys(None, None, (f"@{keys}", "3:ff")) == ("1:00112233", "2:aabbccdd", "3:ff")
