@@ -21,7 +21,7 @@ from cops_core.codes import ClientType, ErrorCode
 from cops_core.connection import Connection, Role, State
 from cops_core.dqos import GateSet, GateSetAck, GateSpec, encoded_decision_for, encoded_report_for
 from cops_core.errors import DecodeError, IntegrityError, LocalProtocolError
-from cops_core.integrity import ALGORITHMS, Integrity, IntegrityKey, IntegritySettings, Phase, keyed_digest
+from cops_core.integrity import ALGORITHMS, Integrity, IntegrityKey, IntegritySettings, KeyedDigest, Phase
 from cops_core.messages import ClientAccept, ClientClose, ClientOpen, Decision, KeepAlive, Request, decode_message
 from cops_core.objects import Context, Handle, IntegrityHMAC
 
@@ -65,13 +65,13 @@ def secured(pep_settings: IntegritySettings = MD5, pdp_settings: IntegritySettin
 
 def test_hmac_md5_96_is_rfc_2202s_hmac_md5_cut_to_96_bits():
     # RFC 2202 test case 2: HMAC-MD5("Jefe", "what do ya want for nothing?") = 750c783e6ab0b503eaa86e310a5db738
-    assert keyed_digest(ALGORITHMS["hmac-md5-96"], b"Jefe", b"what do ya want for nothing?") \
+    assert KeyedDigest(ALGORITHMS["hmac-md5-96"], b"Jefe")(b"what do ya want for nothing?") \
         == bytes.fromhex("750c783e6ab0b503eaa86e31")
 
 
 def test_hmac_sha256_128_is_rfc_4231s_hmac_sha256_cut_to_128_bits():
     # RFC 4231 test case 2: HMAC-SHA-256("Jefe", "what do ya want for nothing?") = 5bdcc146bf60754e6a042426089575c7...
-    assert keyed_digest(ALGORITHMS["hmac-sha256-128"], b"Jefe", b"what do ya want for nothing?") \
+    assert KeyedDigest(ALGORITHMS["hmac-sha256-128"], b"Jefe")(b"what do ya want for nothing?") \
         == bytes.fromhex("5bdcc146bf60754e6a042426089575c7")
 
 
