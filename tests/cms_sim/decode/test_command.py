@@ -98,6 +98,61 @@ def run(*args: str, input: str | bytes | None = None):
     return CliRunner().invoke(main, list(args), input=input)
 
 
+@pytest.mark.parametrize("message", SECTION_4, ids=["OPN", "CAT", "REQ", "Gate-Set", "Gate-Set-Ack", "KA",
+                                                     "KA-echo", "Gate-Set-Err", "Gate-Close"])
+def test_section_4_messages_decode_with_their_field_values(message):
+    result = run("decode", message)
+    assert result.exit_code == 0, result.output
+    for line in EXPECTED_LINES[message]:
+        assert line in result.output
+    assert "\x1b[" not in result.output
+    assert "⚠" not in result.output  # the reference's own examples break no rule
+
+
+@pytest.mark.parametrize("message", SECTION_4)
+def test_json_has_every_field_of_every_object(message):
+    """Each object the codec decodes, nested PacketCable ones included, has every one of its fields in the JSON."""
+    result = run("decode", "--json", message)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    decoded = decode_message(_hex(message))
+    assert [(obj["cnum"], obj["ctype"]) for obj in record["objects"]] == [(o.NUM, o.TYPE) for o in decoded.objects]
+    for obj, shown in zip(decoded.objects, record["objects"]):
+        if type(obj) in (ClientSpecificDecision, SignaledClientSI):
+            nested = decode_packetcable_objects(obj.data)
+            assert [(c["snum"], c["stype"]) for c in shown["packetcable"]] == [(o.NUM, o.TYPE) for o in nested]
+            for child, child_shown in zip(nested, shown["packetcable"]):
+                assert set(child._fields) <= set(child_shown["fields"])
+        else:
+            assert set(obj._fields) <= set(shown["fields"])
+
+
+def test_json_documented_keys_and_nested_gate_command():
+    result = run("decode", "--json", GATE_SET)
+    assert result.exit_code == 0
+    record = json.loads(result.output)
+    assert record["opcode"] == "DEC"
+    assert record["client_type"] == 0x8008 and record["client_type_name"] == "PacketCable DQoS"
+    assert record["solicited"] is False and record["length"] == 180
+    assert record["gate_command"] == "Gate-Set"
+    handle, context, flags, carrier = record["objects"]
+    assert handle == {"cnum": 1, "ctype": 1, "name": "Handle", "offset": 8, "length": 8,
+                      "fields": {"value": "00000001"}}
+    assert context["fields"] == {"r_type": 8, "r_type_name": "Configuration", "m_type": 0}
+    assert flags["fields"]["command_name"] == "Install"
+    assert (carrier["cnum"], carrier["ctype"], carrier["length"]) == (6, 4, 148)
+    tid, subscriber, activity, downstream, upstream = carrier["packetcable"]
+    assert tid["fields"] == {"transaction_id": 0x1234, "command": 4, "command_name": "Gate-Set"}
+    assert (tid["snum"], tid["stype"], tid["name"], tid["offset"]) == (1, 1, "Transaction-ID", 36)
+    assert subscriber["fields"] == {"address": "10.0.1.10"}
+    assert activity["fields"] == {"count": 4}
+    assert downstream["fields"]["direction_name"] == "Downstream"
+    assert upstream["fields"]["source_ip"] == "10.0.1.10"
+    assert upstream["fields"]["ds_field"] == 0xB8
+    assert upstream["fields"]["token_bucket_rate"] == 10000.0
+    assert upstream["fields"]["slack_term"] == 800
+
+
 def test_a_signed_message_shows_its_integrity_object_field_by_field():
     result = run("decode", KA_SIGNED)
     assert result.exit_code == 0, result.output
