@@ -141,8 +141,18 @@ def raw_keys():
 
 
 async def read_keys(on_key: Callable[[str], None]) -> None:
-    """Call ``on_key`` with each key typed on the terminal (stdin), until cancelled or end of input."""
-    stream = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
+    """Call ``on_key`` with each key typed on the terminal (stdin), until cancelled or end of input.
+
+    The terminal is opened anew for reading: trio's FdStream makes its file non-blocking, and stdin, stdout
+    and stderr on a terminal are usually one open file, so a mere dup of stdin would make stdout
+    non-blocking too, and a screen drawn faster than the terminal takes it would be cut short
+    (BlockingIOError) whenever the terminal falls behind (a slow link, a busy machine).
+    """
+    try:
+        fd = os.open(os.ttyname(sys.stdin.fileno()), os.O_RDONLY | os.O_NOCTTY)
+    except OSError:  # not a terminal with a name: stdin's own file, shared or not
+        fd = os.dup(sys.stdin.fileno())
+    stream = trio.lowlevel.FdStream(fd)
     async with stream:
         while data := await stream.receive_some(64):
             for key in data.decode(errors="ignore"):
