@@ -6,10 +6,12 @@
 ``cmts-sim serve --modem auto --hold 30`` in one process, ``cms-sim load
 bench/scenarios/held_call.yaml`` in another (30,000 calls held at once at
 1,000 calls/s).  The RSS of both is read from ``/proc`` every ``--sample``
-seconds.  Growth is judged after warm-up (``--warmup``, by default two hold
-times, when the number of held calls has levelled off): the highest RSS
-after it against the RSS at its end; the target is under 5 %, with zero
-failed calls.  Writes ``bench/results/soak-DATE.csv`` and, with matplotlib
+seconds.  Growth is judged after warm-up (``--warmup``): the highest RSS after
+it against the RSS at its end; the target is under 5 %, with zero failed
+calls.  Warm-up lasts until the number of held calls has levelled off (two
+hold times) and every gate timer armed at the start has come due (T1, 250 s
+in the media profiles): the gate table's timer heap keeps each deadline until
+then, stale or not, so memory climbs for that long before it is flat.  Writes ``bench/results/soak-DATE.csv`` and, with matplotlib
 installed (``pip install -e '.[plot]'``), ``soak-DATE.png``; prints one
 line per sample and a verdict.
 """
@@ -29,10 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from cms_sim.media import DEFAULT_T1
+
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 SCENARIO = HERE / "scenarios" / "held_call.yaml"
 PAGE = os.sysconf("SC_PAGE_SIZE")
+T1 = DEFAULT_T1  # seconds: the media profiles' T1, the longest timer a held call arms
 
 
 def rss_mib(pid: int) -> float:
@@ -112,9 +117,10 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=1000, help="calls per second")
     parser.add_argument("--hold", type=float, default=30, help="seconds each call holds its gate")
     parser.add_argument("--sample", type=float, default=10, help="seconds between RSS samples")
-    parser.add_argument("--warmup", type=float, help="seconds before growth counts (default: 2 holds + 30 s)")
+    parser.add_argument("--warmup", type=float,
+                        help="seconds before growth counts (default: 2 holds + 30 s, and at least T1 + 60 s)")
     args = parser.parse_args()
-    warmup = args.warmup if args.warmup is not None else 2 * args.hold + 30
+    warmup = args.warmup if args.warmup is not None else max(2 * args.hold + 30, T1 + 60)
     duration = args.minutes * 60
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M")
     RESULTS.mkdir(exist_ok=True)
