@@ -32,6 +32,7 @@ COPS_KINDS = tuple(sorted((key >> 8, key & 0xFF) for key in COPS_OBJECTS.classes
 PC_KINDS = tuple(sorted((key >> 8, key & 0xFF) for key in PACKETCABLE_OBJECTS.classes))
 ODD_KINDS = ((0, 0), (0, 1), (17, 1), (255, 255), (6, 0), (6, 9), (16, 3), (1, 2), (12, 2), (14, 255))
 MAX_SIZE = 70_000  # a little over the framer's 64 KiB maximum: past it, and no runaway growth when ops stack
+CARRIER_ROOM = 0xFF00  # DQoS objects repeated in a 6/4 or 9/1: what its 16-bit Length can still count
 REPEATS = (2, 3, 8, 64, 255, 256, 257, 1000, 5000)
 BOUNDARIES = {
     1: (0, 1, 0x7F, 0x80, 0xFE, 0xFF),
@@ -341,7 +342,8 @@ def repeat(rng, level, name, ctx):
     index = rng.randrange(len(level))
     node = level[index]
     one = node.encode(name == "COPS")
-    count = min(rng.choice(REPEATS), MAX_SIZE // len(one))
+    room = MAX_SIZE if name == "COPS" else CARRIER_ROOM
+    count = min(rng.choice(REPEATS), room // len(one))
     run = Node(node.num, node.type, b"")
     run.raw = one * count
     level[index] = run
