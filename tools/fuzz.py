@@ -46,7 +46,7 @@ TARGETS = ("decoder", "cmts", "cms")
 @click.option("--replay", "replay_case", type=click.IntRange(min=0), metavar="CASE",
               help="re-run this one case of the (one) target and print its bytes in hex")
 @click.option("--hang-ms", type=click.FloatRange(min=1), default=100.0, show_default=True,
-              help="decoder: a case slower than this (three runs in a row) is a hang")
+              help="decoder: a case taking more CPU than this (three runs in a row) is a hang")
 @click.option("--target", "address", metavar="HOST:PORT",
               help="cmts: fuzz this CMTS instead of starting cmts-sim serve (no process or log checks)")
 @click.option("--check-every", type=click.IntRange(min=1), default=1, show_default=True,
