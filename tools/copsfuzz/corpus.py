@@ -14,7 +14,6 @@ from typing import NamedTuple
 
 from cops_core.codes import DecisionCommand, ErrorCode, ReasonCode, ReportType, RType
 from cops_core.dqos import (
-    ActivityCount,
     EventGenerationInfo,
     GateAlloc,
     GateAllocAck,
@@ -151,8 +150,8 @@ def pep_messages(handle: Handle = HANDLE, gate_id: int = GATE) -> list[Seed]:
     seeds += [Seed(f"RPT {name}", report_for(handle, command).encode(), "pep")
               for name, command in cmts_replies(gate_id)]
     seeds += [
-        Seed("RPT accounting", report_for(handle, GateOpen(0, gate_id), event_report_type=ReportType.SUCCESS).encode(),
-             "pep"),
+        Seed("RPT Gate-Open as Success",
+             report_for(handle, GateOpen(0, gate_id), event_report_type=ReportType.SUCCESS).encode(), "pep"),
         Seed("DRQ", DeleteRequest.new(handle, Reason(ReasonCode.MALFORMED_DECISION, 0)).encode(), "pep"),
         Seed("SSC", SyncComplete.new(handle).encode(), "pep"),
         Seed("KA", KeepAlive().encode(), "both"),

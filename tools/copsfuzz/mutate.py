@@ -132,20 +132,20 @@ def object_offsets(data: bytes) -> list[int]:
 # --- operators ----------------------------------------------------------------------------------------
 
 
-class Context(NamedTuple):
+class Donors(NamedTuple):
     """What an operator may draw on besides the message: the corpus, for splices and transplants."""
 
     corpus: tuple[bytes, ...]
 
 
-Operator = Callable[[random.Random, bytes, Context], "tuple[bytes, str] | None"]
+Operator = Callable[[random.Random, bytes, Donors], "tuple[bytes, str] | None"]
 
 
 def _put(data: bytes, offset: int, width: int, value: int) -> bytes:
     return data[:offset] + value.to_bytes(width, "big") + data[offset + width:]
 
 
-def flip_bits(rng: random.Random, data: bytes, ctx: Context):
+def flip_bits(rng: random.Random, data: bytes, donors: Donors):
     if not data:
         return None
     buf = bytearray(data)
@@ -155,7 +155,7 @@ def flip_bits(rng: random.Random, data: bytes, ctx: Context):
     return bytes(buf), f"flip bits {positions}"
 
 
-def boundary_value(rng: random.Random, data: bytes, ctx: Context):
+def boundary_value(rng: random.Random, data: bytes, donors: Donors):
     width = rng.choice((1, 2, 4))
     if len(data) < width:
         return None
@@ -164,7 +164,7 @@ def boundary_value(rng: random.Random, data: bytes, ctx: Context):
     return _put(data, offset, width, value), f"{width}-byte {value:#x} at {offset}"
 
 
-def random_bytes(rng: random.Random, data: bytes, ctx: Context):
+def random_bytes(rng: random.Random, data: bytes, donors: Donors):
     if not data:
         return None
     offset = rng.randrange(len(data))
@@ -172,7 +172,7 @@ def random_bytes(rng: random.Random, data: bytes, ctx: Context):
     return data[:offset] + rng.randbytes(count) + data[offset + count:], f"{count} random bytes at {offset}"
 
 
-def object_length(rng: random.Random, data: bytes, ctx: Context):
+def object_length(rng: random.Random, data: bytes, donors: Donors):
     """An object's Length set to a lie: 0, 3, odd, one off, huge, exactly or just past the end."""
     offsets = object_offsets(data)
     if not offsets:
@@ -185,7 +185,7 @@ def object_length(rng: random.Random, data: bytes, ctx: Context):
     return _put(data, offset, 2, value), f"object at {offset}: Length {current} -> {value}"
 
 
-def header_length(rng: random.Random, data: bytes, ctx: Context):
+def header_length(rng: random.Random, data: bytes, donors: Donors):
     """The common header's Message Length set to a lie."""
     if len(data) < 8:
         return None
@@ -195,7 +195,7 @@ def header_length(rng: random.Random, data: bytes, ctx: Context):
     return _put(data, 4, 4, value), f"header Length {size} -> {value}"
 
 
-def header_field(rng: random.Random, data: bytes, ctx: Context):
+def header_field(rng: random.Random, data: bytes, donors: Donors):
     """Version/flags, Op Code or Client-type set to another value (another valid Op Code is a grammar test)."""
     if len(data) < 8:
         return None
@@ -210,7 +210,7 @@ def header_field(rng: random.Random, data: bytes, ctx: Context):
     return _put(data, 2, 2, value), f"client-type -> {value:#06x}"
 
 
-def truncate(rng: random.Random, data: bytes, ctx: Context):
+def truncate(rng: random.Random, data: bytes, donors: Donors):
     """Cut the message short; half the time the header's Length follows the cut (rounded to four or not)."""
     if len(data) < 2:
         return None
@@ -223,21 +223,21 @@ def truncate(rng: random.Random, data: bytes, ctx: Context):
     return short, f"truncated to {cut} bytes"
 
 
-def append(rng: random.Random, data: bytes, ctx: Context):
+def append(rng: random.Random, data: bytes, donors: Donors):
     """Bytes after the message: zeros, random bytes or a whole other message; the header's Length may count them."""
     kind = rng.choice(("zeros", "random", "message"))
     extra = {"zeros": lambda: bytes(rng.choice((1, 2, 3, 4, 8, 64))),
              "random": lambda: rng.randbytes(rng.randint(1, 64)),
-             "message": lambda: rng.choice(ctx.corpus)}[kind]()
+             "message": lambda: rng.choice(donors.corpus)}[kind]()
     joined = data + extra
     if len(data) >= 8 and rng.random() < 0.5:
         return _put(joined, 4, 4, len(joined)), f"{len(extra)} bytes ({kind}) appended, counted in the header"
     return joined, f"{len(extra)} bytes ({kind}) appended"
 
 
-def splice(rng: random.Random, data: bytes, ctx: Context):
+def splice(rng: random.Random, data: bytes, donors: Donors):
     """The start of this message and the end of another, cut at random points; the header fixed half the time."""
-    other = rng.choice(ctx.corpus)
+    other = rng.choice(donors.corpus)
     if len(data) < 2 or len(other) < 2:
         return None
     head, tail = rng.randrange(1, len(data)), rng.randrange(1, len(other))
@@ -255,16 +255,16 @@ def _level(rng: random.Random, nodes: list[Node]) -> tuple[list[Node], str]:
     return nodes, "COPS"
 
 
-def _structural(edit: Callable[[random.Random, list[Node], str, Context], str | None]) -> Operator:
+def _structural(edit: Callable[[random.Random, list[Node], str, Donors], str | None]) -> Operator:
     """An operator that edits the parsed tree, then re-encodes it with every Length consistent."""
 
-    def operator(rng: random.Random, data: bytes, ctx: Context):
+    def operator(rng: random.Random, data: bytes, donors: Donors):
         parsed = parse(data)
         if parsed is None:
             return None
         header, nodes = parsed
         level, name = _level(rng, nodes)
-        what = edit(rng, level, name, ctx)
+        what = edit(rng, level, name, donors)
         if what is None:
             return None
         return build(header, nodes), what
@@ -274,7 +274,7 @@ def _structural(edit: Callable[[random.Random, list[Node], str, Context], str | 
 
 
 @_structural
-def duplicate(rng, level, name, ctx):
+def duplicate(rng, level, name, donors):
     if not level:
         return None
     source = rng.randrange(len(level))
@@ -284,7 +284,7 @@ def duplicate(rng, level, name, ctx):
 
 
 @_structural
-def remove(rng, level, name, ctx):
+def remove(rng, level, name, donors):
     if not level:
         return None
     index = rng.randrange(len(level))
@@ -293,7 +293,7 @@ def remove(rng, level, name, ctx):
 
 
 @_structural
-def reorder(rng, level, name, ctx):
+def reorder(rng, level, name, donors):
     if len(level) < 2:
         return None
     if rng.random() < 0.5:
@@ -305,7 +305,7 @@ def reorder(rng, level, name, ctx):
 
 
 @_structural
-def retype(rng, level, name, ctx):
+def retype(rng, level, name, donors):
     """C-Num/C-Type (or S-Num/S-Type) swapped: another known kind, another object's, or an odd one."""
     if not level:
         return None
@@ -323,7 +323,7 @@ def retype(rng, level, name, ctx):
 
 
 @_structural
-def resize(rng, level, name, ctx):
+def resize(rng, level, name, donors):
     """A body made shorter or longer (odd sizes included): fixed-size objects of the wrong size."""
     if not level:
         return None
@@ -335,7 +335,7 @@ def resize(rng, level, name, ctx):
 
 
 @_structural
-def repeat(rng, level, name, ctx):
+def repeat(rng, level, name, donors):
     """One object repeated up to (and past) the 256-object limit and the 64 KiB message maximum."""
     if not level:
         return None
@@ -351,7 +351,7 @@ def repeat(rng, level, name, ctx):
 
 
 @_structural
-def insert(rng, level, name, ctx):
+def insert(rng, level, name, donors):
     """A new object: a random kind (known or not) with a body of a telling size."""
     kinds = COPS_KINDS if name == "COPS" else PC_KINDS
     num, kind = rng.choice((rng.choice(kinds), rng.choice(ODD_KINDS), (rng.randrange(256), rng.randrange(256))))
@@ -362,9 +362,9 @@ def insert(rng, level, name, ctx):
 
 
 @_structural
-def transplant(rng, level, name, ctx):
+def transplant(rng, level, name, donors):
     """An object of another corpus message, at the same level (a Gate-Spec in a Gate-Alloc, Integrity in a KA)."""
-    donor = parse(rng.choice(ctx.corpus))
+    donor = parse(rng.choice(donors.corpus))
     if donor is None:
         return None
     donor_level = donor[1] if name == "COPS" else [child for node in donor[1] if node.children
@@ -396,14 +396,14 @@ def mutate(rng: random.Random, corpus: tuple[bytes, ...], base: int | None = Non
     if base is None:
         base = rng.randrange(len(corpus))
     data = corpus[base]
-    ctx = Context(corpus)
+    donors = Donors(corpus)
     count = 1
     while count < 5 and rng.random() < 0.5:
         count += 1
     steps = []
     while len(steps) < count:
         operator = rng.choice(OPERATORS)
-        done = operator(rng, data, ctx)
+        done = operator(rng, data, donors)
         if done is None:
             continue  # not applicable to what the message has become: draw another
         data, what = done
