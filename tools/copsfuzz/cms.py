@@ -74,6 +74,7 @@ class CmsRun:
     report: Path
     scenarios: int
     cases: list[int] = field(default_factory=list)
+    scenario_cases: list[int] = field(default_factory=list)  # those on which a scenario ran (a DEC came)
     rss_first: int | None = None
     rss_last: int | None = None
 
@@ -131,6 +132,8 @@ class CmsCampaign:
             run = self.run_now
             run.cases.append(number)
             malformed = await self.case(number, peer, trace)
+            if any(name.startswith("Decision") for name in peer.seen):
+                run.scenario_cases.append(number)
             if malformed:
                 summary.fail(number, "crash", f"cms-sim sent a message that does not decode: {malformed[0]}")
             await self._after_case(run, summary)
@@ -185,8 +188,11 @@ class CmsCampaign:
             await run.process.process.wait()
         if self.run_now is run:
             self.run_now = None
-        last = run.cases[-1] if run.cases else summary.cases
-        where = f"cms-sim run {run.number} (cases {run.cases[0] if run.cases else '-'}..{last})"
+        # A crash of the run logic comes in a scenario: blame the last case a scenario ran on, not a later
+        # connection the dying process still took.
+        last = (run.scenario_cases or run.cases or [summary.cases])[-1]
+        span = f"{run.cases[0]}..{run.cases[-1]}" if run.cases else "none"
+        where = f"cms-sim run {run.number} (cases {span}, the last with a scenario {last})"
         code = run.process.process.returncode
         problems = []
         if code not in EXIT_CODES:
