@@ -96,7 +96,7 @@ def test_an_exception_other_than_decode_error_is_a_crash_with_its_case_and_repla
     campaign = DecoderCampaign(4, quiet=True, target=_odd_length_is_a_key_error)
     summary = campaign.run(300)
     odd = [case for case in range(300) if len(campaign.case(case).mutation.data) % 2]
-    assert odd and summary.crashes == len(odd) and summary.hangs == 0
+    assert odd and summary.crashes == len(odd) and summary.hangs == 0 and summary.failed  # fuzz.py exits 1
     first = summary.failures[0]
     assert first.case == odd[0] and first.kind == "crash"
     assert first.detail.startswith("KeyError: 'odd' at test_fuzz.py:") and "_odd_length_is_a_key_error" in first.detail
