@@ -155,3 +155,6 @@ async def test_twenty_live_cases_against_each_server_leave_it_alive_and_a_normal
         assert summary.normal_call == "passed", name
         assert summary.rss_before and summary.rss_after, name
     assert campaigns["cms"].runs[0].report.exists()  # the cms-sim run's own --report, checked by the campaign
+    # Nothing outlives the campaign (a cms-sim run left listening would wait an hour for a CMTS).
+    assert not campaigns["cmts"].server.running
+    assert [run.number for run in campaigns["cms"].runs if run.process.running] == []

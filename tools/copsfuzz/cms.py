@@ -98,11 +98,14 @@ class CmsCampaign:
         summary = Summary("cms", self.seed)
         started = time.perf_counter()
         progress = Progress("cms", cases, quiet=self.quiet)
-        for number in range(cases):
-            await self._case_checked(number, summary)
-            summary.cases += 1
-            progress.maybe(summary, summary.cases, f", {len(self.runs)} cms-sim runs")
-        summary.normal_call = await self._drain(summary)
+        try:
+            for number in range(cases):
+                await self._case_checked(number, summary)
+                summary.cases += 1
+                progress.maybe(summary, summary.cases, f", {len(self.runs)} cms-sim runs")
+            summary.normal_call = await self._drain(summary)
+        finally:
+            await self._abandon()  # none should be left; if one is (an error here), it must not outlive us
         busiest = max(self.runs, key=lambda run: len(run.cases), default=None)
         if busiest is not None:
             summary.rss_before, summary.rss_after = busiest.rss_first, busiest.rss_last
@@ -117,8 +120,11 @@ class CmsCampaign:
         self.scenarios_per_run = 2
         summary = Summary("cms", self.seed)
         trace = Trace([], [])
-        await self._case_checked(number, summary, trace)
-        summary.normal_call = await self._drain(summary)
+        try:
+            await self._case_checked(number, summary, trace)
+            summary.normal_call = await self._drain(summary)
+        finally:
+            await self._abandon()
         problems = [f"{failure.kind}: {failure.detail}" for failure in summary.failures]
         if summary.normal_call != "passed":
             problems.append(f"the clean sessions after it: {summary.normal_call}")
@@ -141,11 +147,16 @@ class CmsCampaign:
             summary.fail(number, "hang", f"the case did not end within {CASE_LIMIT:g} s")
             await self._abandon()
 
-    async def _connect(self, number: int, summary: Summary) -> Peer | None:
-        """A connection to the listening process, starting one if none runs; None after a hang (recorded)."""
+    async def _connect(self, number: int, summary: Summary, *, start: bool = True) -> Peer | None:
+        """A connection to the listening process, starting one if none runs (unless not ``start``).
+
+        None if there is none to connect to, or after a hang (recorded).
+        """
         waited_since = trio.current_time()
         while True:
             if self.run_now is None:
+                if not start:
+                    return None
                 await self._start()
                 waited_since = trio.current_time()
             try:
@@ -215,7 +226,7 @@ class CmsCampaign:
         return []
 
     async def _abandon(self) -> None:
-        """After a hang: kill the process and start afresh with the next case."""
+        """After a hang (or at the end, if one is left): kill the process; the next case starts another."""
         run = self.run_now
         if run is not None:
             run.process.kill()
@@ -230,8 +241,8 @@ class CmsCampaign:
         clean = 0  # clean sessions that ran a scenario (a connection can miss one, between two scenarios)
         with trio.move_on_after(EXIT_TIMEOUT + self.scenarios_per_run * 2.0):
             while self.run_now is run:
-                peer = await self._connect(summary.cases, summary)
-                if peer is None or self.run_now is not run:
+                peer = await self._connect(summary.cases, summary, start=False)
+                if peer is None:  # it has ended (and _connect judged its end)
                     break
                 try:
                     await self._session(random.Random(0), peer, Trace([], []), clean=True)

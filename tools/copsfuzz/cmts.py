@@ -69,17 +69,19 @@ class CmtsCampaign:
         summary = Summary("cmts", self.seed, replay_options=f"--target {self.target}" if self.target else "")
         started = time.perf_counter()
         await self._start(summary)
-        summary.rss_before = self._rss()
-        progress = Progress("cmts", cases, quiet=self.quiet)
-        for number in range(cases):
-            await self._case_checked(number, summary)
-            summary.cases += 1
-            if (number + 1) % self.check_every == 0 or number + 1 == cases:
-                await self._check(number, summary)
-            progress.maybe(summary, summary.cases, self._rss_text())
-        summary.rss_after = self._rss()
-        summary.normal_call = await self._normal_call()
-        await self._stop(summary)
+        try:
+            summary.rss_before = self._rss()
+            progress = Progress("cmts", cases, quiet=self.quiet)
+            for number in range(cases):
+                await self._case_checked(number, summary)
+                summary.cases += 1
+                if (number + 1) % self.check_every == 0 or number + 1 == cases:
+                    await self._check(number, summary)
+                progress.maybe(summary, summary.cases, self._rss_text())
+            summary.rss_after = self._rss()
+            summary.normal_call = await self._normal_call()
+        finally:
+            await self._stop(summary)
         summary.seconds = time.perf_counter() - started
         summary.notes.append("cases " + ", ".join(f"{what}: {count:,}" for what, count in self.outcomes.items()))
         return summary
