@@ -52,6 +52,7 @@ class GateControllerPool:
         self._taps: list[Tap] = []
         self._nursery: trio.Nursery | None = None
         self._lifetime = None
+        self._closing = False  # set as the pool starts closing its controllers
 
     async def __aenter__(self) -> "GateControllerPool":
         self._lifetime = self._live()
@@ -72,6 +73,7 @@ class GateControllerPool:
             except BaseException as exc:
                 raised = exc
             finally:
+                self._closing = True
                 with trio.CancelScope(shield=True):
                     for controller in self.controllers:
                         await controller.aclose()
@@ -142,6 +144,12 @@ class GateControllerPool:
     async def _adopt(self, stream: trio.SocketStream) -> None:
         host, port = stream_addresses(stream)[1]
         controller = await self._add(f"{host}:{port}", None, self.options)
+        if self._closing:
+            # The pool began closing while the controller started, and may have closed it already: its nursery
+            # then takes no session (RuntimeError).  Turn the connection away.
+            await stream.aclose()
+            await controller.aclose()
+            return
         try:
             await controller._adopt(stream)
         except ConnectError as exc:

@@ -431,6 +431,10 @@ class PeerSession:
         kind = type(message)
         if kind is Decision:
             self._on_decision(message)
+        elif self.connection.state is _CLOSED and kind is not ClientClose:
+            # A Client-Close later in the same read has already ended the session (a whole read is decoded
+            # before its messages are handled): a Request for its Client-Accept or SSQ may not be sent now.
+            pass
         elif kind is ClientAccept and message.client_type == ClientType.CONNECTION:
             log.info("%s:%d: Client-Accept of client-type 0: integrity %s", *self.peer,
                      self.connection.integrity.phase.value)
@@ -507,6 +511,8 @@ class PeerSession:
 
     def _delete_request_state(self, reason: int, subcode: int = 0) -> None:
         """RFC 2748 3.4: a DEC we cannot take deletes the request state (DRQ); then install a fresh one."""
+        if self.connection.state is _CLOSED:
+            return  # a Client-Close later in the same read has ended the session, and its request state with it
         self.transport.queue(DeleteRequest.new(self.handle, Reason(reason, subcode)))
         self._install_request_state()
 

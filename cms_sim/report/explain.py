@@ -156,7 +156,7 @@ class Explainer:
             self.gates[command.gate_id] = "allocated"
         elif kind is GateSetAck:
             asked = self._asked.pop(command.transaction_id, None)
-            new = asked is not None and asked.gate_id is None
+            new = type(asked) is GateSet and asked.gate_id is None  # the TID may have asked something else
             if new or self.gates.get(command.gate_id) in (None, "allocated"):
                 self.gates[command.gate_id] = "authorized"
             if new:

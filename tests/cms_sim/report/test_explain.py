@@ -7,6 +7,7 @@ import ipaddress
 from cms_sim.media import profile
 from cms_sim.report.explain import Explainer
 from cops_core.dqos import (
+    GateAlloc,
     GateClose,
     GateInfo,
     GateOpen,
@@ -52,3 +53,13 @@ def test_an_error_says_which_what_it_means_and_what_to_do():
     [said] = notes(report_for(HANDLE, GateSetErr(1, PacketCableError(1, 0), MTA)))
     assert said == ("Gate-Set-Err: error 1 insufficient resources: the CMTS has no room for this envelope; "
                     "next: a lower-rate codec, or try later.")
+
+
+def test_a_gate_set_ack_answering_a_gate_alloc_is_explained_not_a_crash():
+    # A CMTS that answers Gate-Alloc with a Gate-Set-Ack (same TID): the explainer read the Gate-Alloc's
+    # gate_id, which it has none of, and AttributeError took `cms-sim run` down, -q included, since the
+    # ladder is always built (found by tools/fuzz.py cms).
+    said = notes(decision_for(HANDLE, GateAlloc(7, MTA, 4)), report_for(HANDLE, GateSetAck(7, 0xA001, MTA, 1)),
+                 report_for(HANDLE, GateOpen(0, 0xA001, MTA)))
+    assert "learns its new Gate-ID" not in said[1]  # no Gate-Set asked for a new gate
+    assert said[2].startswith("The modem committed")

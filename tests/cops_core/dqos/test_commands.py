@@ -340,6 +340,18 @@ def test_object_running_past_the_payload_is_error_7_and_echoes_what_came_before(
     assert error.offset == RPT_PAYLOAD_AT + 16
 
 
+def test_the_echo_of_a_payload_of_thousands_of_objects_reads_no_further_than_the_object_limit():
+    # It read every object, however many (a 64 KB payload: 8,000), for a TID that the decode itself would
+    # never reach past MAX_OBJECTS: 34 ms of CPU per such message (found by tools/fuzz.py decoder).
+    from cops_core.wire import MAX_OBJECTS
+
+    empty = b"\x00\x04\x63\x01"  # unknown and empty
+    early = gate_error(TransactionID(0x77, 4).encode() + empty * 8000)
+    assert (early.pc_code, early.transaction_id) == (PacketCableErrorCode.INVALID_OBJECT, 0x77)
+    late = gate_error(empty * MAX_OBJECTS + TransactionID(0x77, 4).encode() + empty * 8000)
+    assert (late.pc_code, late.transaction_id, late.command_type) == (PacketCableErrorCode.INVALID_OBJECT, 0, 0)
+
+
 def test_decode_gate_command_offsets_errors_by_the_offset_given():
     with pytest.raises(PacketCableDecodeError) as info:
         decode_gate_command(SUB, offset=40)
