@@ -337,11 +337,7 @@ def decode_gate_command(data, offset: int = 0) -> GateCommand:
 
 def _decode_command_general(data, offset: int = 0) -> GateCommand:
     """The reference decoding, object by object: what the templates must match."""
-    try:
-        objects = decode_packetcable_objects(data, offset)
-    except PacketCableDecodeError as exc:
-        _echo_what_can_be_read(exc, data)
-        raise
+    objects = _objects_of(data, offset)
     tid = _transaction_id(objects)
     if tid is None:
         raise PacketCableDecodeError(offset, "no Transaction-ID object", PacketCableErrorCode.MISSING_REQUIRED_OBJECT,
@@ -359,6 +355,15 @@ def _decode_command_general(data, offset: int = 0) -> GateCommand:
             (first.SNUM << 8) | first.STYPE, transaction_id=tid.transaction_id, command_type=tid.command,
             **_partial(objects))
     return command
+
+
+def _objects_of(data, offset: int) -> list:
+    """The payload's objects; one that cannot be read raises, with the TID, subscriber and Gate-ID before it."""
+    try:
+        return decode_packetcable_objects(data, offset)
+    except PacketCableDecodeError as exc:
+        _echo_what_can_be_read(exc, data)
+        raise
 
 
 class GateCommandReading(NamedTuple):
@@ -381,11 +386,7 @@ def read_gate_command(data, offset: int = 0) -> GateCommandReading:
     (code 7: a wrong length, a broken header), with the TID, command type,
     subscriber and Gate-ID that could be read before them.
     """
-    try:
-        objects = decode_packetcable_objects(data, offset)
-    except PacketCableDecodeError as exc:
-        _echo_what_can_be_read(exc, data)
-        raise
+    objects = _objects_of(data, offset)
     tid = _transaction_id(objects)
     if tid is None:
         return GateCommandReading(None, tuple(objects), (TransactionID,))
