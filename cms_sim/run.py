@@ -93,6 +93,7 @@ class Run:
         self.results: list[ScenarioResult] = []
         self._runner: ScenarioRunner | None = None
         self._interrupted = False
+        self._accepting: trio.CancelScope | None = None  # --listen's wait for a CMTS; interrupt() ends it
 
     async def run(self) -> list[ScenarioResult]:
         for scenario, variables in self.scenarios:
@@ -104,6 +105,8 @@ class Run:
     def interrupt(self) -> None:
         """Ctrl-C: end the scenario under way (its finally steps and cleanup still run) and start no other."""
         self._interrupted = True
+        if self._accepting is not None:
+            self._accepting.cancel()
         if self._runner is not None:
             self._runner.interrupt()
 
@@ -164,10 +167,13 @@ class Run:
         except OSError as exc:
             raise ConnectError(f"cannot listen on {self.listen}: {exc.strerror or exc}") from None
         result.target = f"{self.listen} (listening)"
-        with trio.move_on_after(ACCEPT_TIMEOUT):
+        self._accepting = trio.CancelScope()
+        with self._accepting, trio.move_on_after(ACCEPT_TIMEOUT):
             controller = await pool.accept()
             result.target = controller.name
             return controller
+        if self._interrupted:
+            raise ConnectError(f"interrupted while waiting for a CMTS to dial {bound[0]}:{bound[1]}")
         last = f" (the last that tried: {pool.handshake_failures[-1]})" if pool.handshake_failures else ""
         if pool.refused:
             last += f" ({len(pool.refused)} refused from outside --allow, the last from {pool.refused[-1]})"

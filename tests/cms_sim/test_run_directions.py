@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import trio
 from click.testing import CliRunner
 
 from cmts_sim.config import CmtsConfig
@@ -47,6 +48,23 @@ async def test_nobody_dialling_in_fails_the_setup_with_the_address(autojump_cloc
     [setup] = result.steps
     assert result.verdict is Verdict.FAILED and setup.kind == "connect"
     assert setup.message == f"no CMTS dialled 127.0.0.1:{port} and completed the handshake within 60 s"
+
+
+async def test_ctrl_c_while_waiting_for_a_cmts_to_dial_in_ends_the_wait_at_once(nursery, autojump_clock):
+    # The first Ctrl-C (or SIGTERM) only stopped the steps: a run waiting for a CMTS went on waiting, for the
+    # whole minute, then reported that nobody had dialled in.
+    port = free_port()
+    run = Run([(load_scenario(SCENARIOS / "unknown_gate.yaml"), {})], listen=f"127.0.0.1:{port}")
+
+    async def press_ctrl_c() -> None:
+        await trio.sleep(1)
+        run.interrupt()
+
+    nursery.start_soon(press_ctrl_c)
+    started = trio.current_time()
+    [result] = await run.run()
+    assert trio.current_time() - started < 2
+    assert result.failed and result.steps[0].message == f"interrupted while waiting for a CMTS to dial 127.0.0.1:{port}"
 
 
 async def test_an_address_we_cannot_listen_on_fails_the_setup_saying_why(autojump_clock):
