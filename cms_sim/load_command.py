@@ -26,7 +26,7 @@ from cops_core.addresses import parse_address
 
 from .errors import ConnectError, innermost
 from .load.generator import LoadSettings, Target
-from .load.outputs import LatencyLimit, Summary, csv_rows, json_report, junit_xml, plot_png, verdicts
+from .load.outputs import LatencyLimit, StatsCsv, Summary, json_report, junit_xml, plot_png, verdicts
 from .load.program import compile_program
 from .load.run import LoadRun
 from .load.screen import LiveScreen, plain_line, raw_keys, read_keys
@@ -170,8 +170,11 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
     screen = LiveScreen(console, f"{scenario.name}  →  {', '.join(run.targets) or 'embedded CMTS'}",
                         run.statistics, commands, steps, lambda: run.state_text)
     interrupted = False
+    stats_csv = StatsCsv(csv_out, commands) if csv_out else None
 
     def on_row(row) -> None:
+        if stats_csv is not None:
+            stats_csv.add(row)
         if live:
             screen.update(row)
         else:
@@ -209,7 +212,7 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
 
     failure: str | None = None
     try:
-        with tuned_gc(), (raw_keys() if live and sys.stdin.isatty() else nullcontext()):
+        with tuned_gc(), (raw_keys() if live and sys.stdin.isatty() else nullcontext()), (stats_csv or nullcontext()):
             trio.run(main)
     except* ConnectError as group:
         failure = str(innermost(group))
@@ -225,7 +228,7 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
     summary = Summary(scenario.name, run.targets, run.target_cps, run.achieved_cps, run.duration,
                       run.partial or interrupted, run.statistics, commands, steps)
     problems = ([failure] if failure is not None else []) + run.worker_failures + verdicts(summary, max_failed, limits)
-    _write_outputs(summary, problems, report_path, csv_out, junit_path, plot_path)
+    _write_outputs(summary, problems, report_path, junit_path, plot_path)
     _final(console, summary, problems)
     if interrupted:
         sys.exit(EXIT_INTERRUPTED)
@@ -311,9 +314,9 @@ def _prepare(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interva
     return LoadRun(job, settings, workers=workers, embedded=embedded), scenario, program, limits
 
 
-def _write_outputs(summary: Summary, problems: list[str], report_path, csv_out, junit_path, plot_path) -> None:
+def _write_outputs(summary: Summary, problems: list[str], report_path, junit_path, plot_path) -> None:
+    """The files written at the end (the CSV was written as the run went)."""
     writers = ((report_path, lambda: json_report(summary, problems)),
-               (csv_out, lambda: csv_rows(summary.statistics.rows, summary.commands)),
                (junit_path, lambda: junit_xml(summary, problems)),
                (plot_path, lambda: plot_png(summary)))
     for path, render in writers:

@@ -2,7 +2,10 @@
 
 Every file is written to a temporary name beside its target and renamed
 into place, so a reader never sees half a report, and a run cut short
-(Ctrl-C) still writes all of them, marked ``partial``.
+(Ctrl-C) still writes all of them, marked ``partial``.  The CSV grows as the
+run goes (:class:`StatsCsv`): a row per interval, flushed, so a run that is
+killed leaves its rows in the partial file and a long one keeps none in
+memory.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
+from ..report.files import atomic_path
 from ..scenario.values import parse_duration
 from .stats import PERCENTILES, LoadStatistics, Row
 
@@ -46,9 +50,8 @@ class Summary:
             "steps_latency_ms": self.statistics.latency(self.steps),
             "not_started": {"concurrency_cap": tally.capped, "no_cmts_connected": tally.unplaced},
             "connections": {"lost": tally.lost, "reconnects": tally.reconnects},
-            "process": {"rss_kib_at_most": max((row.tally.rss_kib for row in self.statistics.rows), default=0),
-                        "concurrent_calls_at_most": max((row.tally.concurrent for row in self.statistics.rows),
-                                                        default=0),
+            "process": {"rss_kib_at_most": self.statistics.most_rss_kib,
+                        "concurrent_calls_at_most": self.statistics.most_concurrent,
                         "longest_gc_pause_ms": round(tally.gc_pause_ms, 3),
                         "longest_gc_pause_cpu_ms": round(tally.gc_pause_cpu_ms, 3)},
             "notes": self.notes(),
@@ -60,7 +63,7 @@ class Summary:
         notes = []
         why = tally.shortfall(self.target_cps, self.achieved_cps)
         if why is None and self.achieved_cps < 0.99 * self.target_cps:
-            lagged = max((row.tally.schedule_lag_ms for row in self.statistics.rows), default=0.0)
+            lagged = self.statistics.most_schedule_lag_ms
             if lagged >= 10:
                 why = f"this load process was too busy: calls started up to {lagged:.0f} ms late (more --workers)"
         if why:
@@ -131,21 +134,47 @@ def csv_columns(commands: list[str]) -> list[str]:
     return columns
 
 
-def csv_rows(rows: list[Row], commands: list[str]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(csv_columns(commands))
-    for row in rows:
-        tally = row.tally
-        values = [f"{row.time:.3f}", f"{row.target_cps:g}", f"{row.achieved_cps:.2f}", tally.attempted,
-                  tally.completed, tally.failed, tally.concurrent, tally.gates, f"{row.messages_in_per_s:.1f}",
-                  f"{row.messages_out_per_s:.1f}", tally.capped, tally.reconnects, tally.rss_kib,
-                  f"{tally.schedule_lag_ms:.2f}"]
-        for name in commands:
-            latency = row.latency.get(name)
-            values += [f"{latency[key]:g}" if latency else "" for key in ("p50", "p90", "p99", "max")]
-        writer.writerow(values)
-    return out.getvalue()
+def csv_values(row: Row, commands: list[str]) -> list:
+    tally = row.tally
+    values = [f"{row.time:.3f}", f"{row.target_cps:g}", f"{row.achieved_cps:.2f}", tally.attempted,
+              tally.completed, tally.failed, tally.concurrent, tally.gates, f"{row.messages_in_per_s:.1f}",
+              f"{row.messages_out_per_s:.1f}", tally.capped, tally.reconnects, tally.rss_kib,
+              f"{tally.schedule_lag_ms:.2f}"]
+    for name in commands:
+        latency = row.latency.get(name)
+        values += [f"{latency[key]:g}" if latency else "" for key in ("p50", "p90", "p99", "max")]
+    return values
+
+
+class StatsCsv:
+    """``--stats-csv FILE``: the header at once, then a row per interval as it closes, each flushed.
+
+    Written to the partial file beside ``path`` and renamed to ``path`` when
+    the block ends, however it ends; a process killed outright leaves the
+    partial file, every row up to then in it.
+    """
+
+    def __init__(self, path: str, commands: list[str]) -> None:
+        self.path = path
+        self.commands = commands
+        self._stack = ExitStack()
+
+    def __enter__(self) -> "StatsCsv":
+        with ExitStack() as stack:
+            temporary = stack.enter_context(atomic_path(self.path, keep_partial=True))
+            self._file = stack.enter_context(open(temporary, "w", encoding="utf-8", newline=""))
+            self._writer = csv.writer(self._file, lineterminator="\n")
+            self._writer.writerow(csv_columns(self.commands))
+            self._file.flush()
+            self._stack = stack.pop_all()
+        return self
+
+    def add(self, row: Row) -> None:
+        self._writer.writerow(csv_values(row, self.commands))
+        self._file.flush()
+
+    def __exit__(self, *exc_info) -> None:
+        self._stack.__exit__(*exc_info)
 
 
 def junit_xml(summary: Summary, problems: list[str]) -> str:
@@ -179,19 +208,19 @@ def plot_png(summary: Summary) -> bytes:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    rows = summary.statistics.rows
-    times = [row.time for row in rows]
+    series = summary.statistics.series
+    times = series.columns["time"]
     figure = Figure(figsize=(9, 7.5), layout="constrained")
     rate, concurrent, latency = figure.subplots(3, 1, sharex=True)
-    rate.plot(times, [row.achieved_cps for row in rows], label="achieved", drawstyle="steps-pre")
-    rate.plot(times, [row.target_cps for row in rows], linestyle="--", label="target", drawstyle="steps-pre")
+    rate.plot(times, series.columns["achieved_cps"], label="achieved", drawstyle="steps-pre")
+    rate.plot(times, series.columns["target_cps"], linestyle="--", label="target", drawstyle="steps-pre")
     rate.set_ylabel("calls/s")
     rate.legend(loc="lower right")
     rate.set_title(f"cms-sim load: {summary.scenario}")
-    concurrent.plot(times, [row.tally.concurrent for row in rows], color="tab:green")
+    concurrent.plot(times, series.columns["concurrent"], color="tab:green")
     concurrent.set_ylabel("concurrent calls")
     for name in summary.commands:
-        latency.plot(times, [row.latency.get(name, {}).get("p99", float("nan")) for row in rows], label=name)
+        latency.plot(times, series.p99.get(name, [float("nan")] * len(series)), label=name)
     latency.set_ylabel("p99 latency (ms)")
     latency.set_xlabel("seconds since start")
     latency.legend(loc="upper left")

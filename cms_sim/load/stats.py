@@ -5,8 +5,10 @@ counts and one interval histogram per gate command and per step.  Every
 interval it hands a :class:`Sample` to a :class:`LoadStatistics`, which sums
 the tallies of all sources, merges the histograms (HDR histograms add
 exactly, so N workers give the same percentiles as one), and produces one
-:class:`Row` per interval for the screen, the CSV file and the plot, and the
-totals for the report.  Never a list of every sample.
+:class:`Row` per interval for the screen and the CSV file (written as it
+goes), a bounded :class:`Series` for the plot, and the totals and peaks for
+the report.  Never a list of every sample, nor of every row: a soak of hours
+must not grow by 5 KB a second.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import base64
 import bisect
 import itertools
+import math
 import operator
+from array import array
 from collections import Counter
 from dataclasses import dataclass, field, fields
 from typing import Iterable
@@ -204,13 +208,70 @@ class Row:
     latency: dict[str, dict[str, float]]  # name -> p50/p90/p99/max in ms, this interval only
 
 
+class Series:
+    """The plot's columns, a point per interval, in at most ``limit`` points.
+
+    When full, neighbouring points merge in pairs (rates averaged, the
+    concurrent calls and each p99 taking the higher), so a run of a week
+    plots from the memory of an hour's and no latency spike is lost.
+    """
+
+    MERGE = {"time": max, "target_cps": lambda a, b: (a + b) / 2, "achieved_cps": lambda a, b: (a + b) / 2,
+             "concurrent": max}
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self.columns: dict[str, array] = {name: array("d") for name in self.MERGE}
+        self.p99: dict[str, array] = {}  # gate command or step -> its p99 in ms per point (nan: none that interval)
+
+    def __len__(self) -> int:
+        return len(self.columns["time"])
+
+    def add(self, row: "Row") -> None:
+        if len(self) == self.limit:
+            self._halve()
+        points = len(self)
+        for name, value in (("time", row.time), ("target_cps", row.target_cps), ("achieved_cps", row.achieved_cps),
+                            ("concurrent", row.tally.concurrent)):
+            self.columns[name].append(value)
+        for name, latency in row.latency.items():
+            if name not in self.p99:
+                self.p99[name] = array("d", [math.nan] * points)
+        for name, column in self.p99.items():
+            latency = row.latency.get(name)
+            column.append(latency["p99"] if latency else math.nan)
+
+    def _halve(self) -> None:
+        for name, column in self.columns.items():
+            self.columns[name] = _pairs(column, self.MERGE[name])
+        for name, column in self.p99.items():
+            self.p99[name] = _pairs(column, _higher)
+
+
+def _higher(a: float, b: float) -> float:
+    """The higher of two p99s, where nan (no calls that interval) loses."""
+    return b if math.isnan(a) else a if math.isnan(b) else max(a, b)
+
+
+def _pairs(column: array, merge) -> array:
+    merged = array("d", (merge(column[i], column[i + 1]) for i in range(0, len(column) - 1, 2)))
+    if len(column) % 2:
+        merged.append(column[-1])
+    return merged
+
+
 class LoadStatistics:
     """Every source's samples merged: one :class:`Row` per interval, and totals for the report."""
 
     def __init__(self, start: float = 0.0) -> None:
         self.start = start
         self.totals: dict[str, HdrHistogram] = {}
-        self.rows: list[Row] = []
+        self.series = Series()
+        self.intervals = 0
+        # The report's peaks, kept as rows go by.
+        self.most_rss_kib = 0
+        self.most_concurrent = 0
+        self.most_schedule_lag_ms = 0.0
         self._tallies: dict[int, Tally] = {}
         self._interval: dict[str, HdrHistogram] = {}
         self._previous = Tally()
@@ -242,7 +303,11 @@ class LoadStatistics:
                   {name: percentiles(h) for name, h in self._interval.items()})
         self._interval = {}
         self._previous, self._previous_time = tally, now
-        self.rows.append(row)
+        self.intervals += 1
+        self.most_rss_kib = max(self.most_rss_kib, tally.rss_kib)
+        self.most_concurrent = max(self.most_concurrent, tally.concurrent)
+        self.most_schedule_lag_ms = max(self.most_schedule_lag_ms, tally.schedule_lag_ms)
+        self.series.add(row)
         return row
 
     def latency(self, names: Iterable[str]) -> dict[str, dict[str, float]]:

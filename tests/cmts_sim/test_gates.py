@@ -277,6 +277,72 @@ def test_expire_fires_many_gates_in_deadline_order():
 # --- closed gates and Gate-Delete --------------------------------------------------------------------------------
 
 
+def drain(table: GateTable, now: float) -> float:
+    """Step time (5 ms at a time, as the timer task would wake) until the stale-entry sweep is done."""
+    while table._draining:
+        now = table.next_deadline
+        table.expire(now)
+    return now
+
+
+def test_stale_entries_are_swept_once_they_outnumber_the_live_ones():
+    table = make_table(timers=Timers(t1=100.0, t7=80.0), policy=GatePolicy(closed_gate_linger=0))
+    table.compact_floor = 100
+    live = [set_gate(table, 0.0) for _ in range(10)]
+    for _ in range(500):  # a call each: T1 armed, then deleted at once, its entry stale
+        gate_id = set_gate(table, 0.0)
+        table.handle(GateDelete(2, SUBSCRIBER, gate_id), OWNER, 0.0)
+    assert len(table._heap) == 510
+    assert table.expire(1.0) == []  # nothing due; the sweep starts
+    assert table._draining and table._heap == []
+    assert table.next_deadline == 1.0  # a sweep step is due at once
+    drain(table, 1.0)
+    assert sorted(entry[1] for entry in table._heap) == sorted(live)
+    assert sorted(gate_id for _, gate_id, _, _ in closes(table.expire(100.0))) == sorted(live)
+
+
+def test_timers_in_the_heap_being_swept_still_fire_on_time_and_in_order():
+    table = make_table(timers=Timers(t1=10.0), policy=GatePolicy(closed_gate_linger=0))
+    table.compact_floor = 0
+    early = [set_gate(table, float(start)) for start in (0.5, 0.0)]  # due at 10.5 and 10.0
+    for _ in range(3000):
+        table.handle(GateDelete(2, SUBSCRIBER, set_gate(table, 0.0)), OWNER, 0.0)
+    table.expire(0.9)
+    assert table._draining  # 3,002 entries: three steps to sweep
+    late = set_gate(table, 0.2)  # due at 10.2, armed in the new heap, between the two old ones
+    assert [gate_id for _, gate_id, _, _ in closes(table.expire(10.5))] == [early[1], late, early[0]]
+
+
+def test_a_table_that_sweeps_fires_the_same_events_as_one_that_never_does():
+    random_ops = random.Random(3)
+    tables = [make_table(timers=Timers(t1=5.0, t7=3.0)), make_table(timers=Timers(t1=5.0, t7=3.0))]
+    tables[0].compact_floor, tables[1].compact_floor = 0, 10**9
+    fired: list[list] = [[], []]
+    sweeps = 0
+    now = 0.0
+    for _ in range(3000):
+        now += random_ops.expovariate(200)
+        action = random_ops.random()
+        for index, table in enumerate(tables):
+            rng = random.Random(now)  # both tables pick the same gate
+            if action < 0.4:
+                set_gate(table, now)
+            elif table.gates:
+                gate_id = rng.choice(sorted(table.gates))
+                gate = table.gates[gate_id]
+                if action < 0.6 and gate.state is GateState.AUTHORIZED:
+                    table.reserve(gate_id, now)
+                elif action < 0.75 and gate.state is GateState.RESERVED:
+                    table.commit(gate_id, now)
+                elif action < 0.9:
+                    table.handle(GateDelete(2, SUBSCRIBER, gate_id), OWNER, now)
+            sweeping = bool(table._draining)
+            fired[index] += closes(table.expire(now))
+            sweeps += not sweeping and bool(table._draining)
+    assert fired[0] == fired[1] and len(fired[0]) > 50
+    assert sweeps >= 2 and tables[1]._draining == []
+
+
 def test_closed_gate_lingers_for_a_clean_up_gate_delete():
     table = make_table(timers=Timers(t1=10.0), policy=GatePolicy(closed_gate_linger=30.0))
     gate_id = set_gate(table, 0.0)

@@ -5,11 +5,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from cms_sim.load.outputs import LatencyLimit, Summary, csv_rows, json_report, junit_xml, plot_png, verdicts
+from cms_sim.load.outputs import LatencyLimit, StatsCsv, Summary, json_report, junit_xml, plot_png, verdicts
 from cms_sim.load.stats import LoadStatistics, Recorder
 
 
-def summary(failed: int = 0, set_ms: float = 2.0, partial: bool = False) -> Summary:
+def summary(failed: int = 0, set_ms: float = 2.0, partial: bool = False, on_row=lambda row: None) -> Summary:
     statistics = LoadStatistics(0.0)
     recorder = Recorder()
     for second in range(1, 4):
@@ -19,7 +19,7 @@ def summary(failed: int = 0, set_ms: float = 2.0, partial: bool = False) -> Summ
             recorder.record("Gate-Set", set_ms / 1000)
             recorder.record("2. authorize", set_ms / 1000)
         statistics.add(0, recorder.sample(float(second)))
-        statistics.close_interval(float(second))
+        on_row(statistics.close_interval(float(second)))
     recorder.tally.failed = failed
     if failed:
         recorder.tally.failed_by_cause["Gate-Set-Err: insufficient_resources (1)"] = failed
@@ -42,12 +42,43 @@ def test_the_json_report_has_the_documented_fields():
                                       "longest_gc_pause_cpu_ms"}
 
 
-def test_the_csv_has_a_row_per_interval_with_each_gate_commands_percentiles():
-    lines = csv_rows(summary().statistics.rows, ["Gate-Set"]).splitlines()
+def test_the_csv_has_a_row_per_interval_with_each_gate_commands_percentiles(tmp_path):
+    path = tmp_path / "stats.csv"
+    with StatsCsv(str(path), ["Gate-Set"]) as stats_csv:
+        summary(on_row=stats_csv.add)
+    lines = path.read_text().splitlines()
     assert lines[0].startswith("time_s,target_cps,achieved_cps,attempted,completed,failed,concurrent")
     assert lines[0].endswith("Gate-Set p50 ms,Gate-Set p90 ms,Gate-Set p99 ms,Gate-Set max ms")
     assert len(lines) == 1 + 3
     assert lines[2].split(",")[3] == "20"  # attempted after two intervals
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_each_csv_row_is_on_disk_as_its_interval_closes(tmp_path):
+    path = tmp_path / "stats.csv"
+    seen = []
+    with StatsCsv(str(path), ["Gate-Set"]) as stats_csv:
+        def add(row):
+            stats_csv.add(row)
+            [partial] = tmp_path.glob(".stats.partial.*.csv")
+            seen.append(len(partial.read_text().splitlines()))
+        summary(on_row=add)
+    assert seen == [2, 3, 4]  # the header and every row so far, flushed
+
+
+def test_the_plot_series_stays_bounded_and_keeps_the_worst_p99():
+    statistics = LoadStatistics(0.0)
+    statistics.series.limit = 64
+    recorder = Recorder()
+    for second in range(1, 1001):
+        recorder.record("Gate-Set", (50 if second == 777 else 2) / 1000)
+        recorder.tally.concurrent = second
+        statistics.add(0, recorder.sample(float(second)))
+        statistics.close_interval(float(second))
+    series = statistics.series
+    assert 32 <= len(series) <= 64 and series.columns["time"][-1] == 1000.0
+    assert max(series.p99["Gate-Set"]) == pytest.approx(50, rel=0.01)
+    assert max(series.columns["concurrent"]) == 1000 == statistics.most_concurrent
 
 
 def test_any_failed_call_fails_the_run_unless_max_failed_allows_it():
