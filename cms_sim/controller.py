@@ -65,7 +65,8 @@ from cops_core.integrity import IntegritySettings
 from cops_core.messages import ClientAccept, Decision
 from cops_core.objects import Context, DecisionFlags, Handle
 from cops_core.tls import NO_SECURITY, TlsError, refuse, starts_tls
-from cops_core.transport import CopsTransport, Tap, TraceRecord, keepalive_loop, start_tls_as_pdp
+from cops_core.trace import TraceRecord
+from cops_core.transport import CopsTransport, Tap, keepalive_loop, start_tls_as_pdp
 from cops_core.dqos import (
     COMMAND_CLASSES,
     GateAlloc,
@@ -441,8 +442,9 @@ class GateController:
         command = _new(type(command), (tid, *command[1:]))  # _replace(transaction_id=tid), at a third of the cost
         try:
             # The DEC and its bytes in one go: no encode pass over the objects (the state check and taps still
-            # see the message).
-            link.transport.queue(*encoded_decision_for(link.handle, command))
+            # see the message, and the trace gets the command without decoding it).
+            decision, data = encoded_decision_for(link.handle, command)
+            link.transport.queue(decision, data, command)
         except LocalProtocolError:  # the connection closed in this very batch; the reader has yet to see it
             raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
         self.stats.messages_out += 1

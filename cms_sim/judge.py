@@ -34,14 +34,13 @@ from cops_core.dqos import (
     GateSetAck,
     GateSetErr,
     PacketCableReasonCode,
-    gate_command_of,
 )
 from cops_core.dqos.objects import decode_packetcable_objects
 from cops_core.errors import DecodeError
 from cops_core.messages import ClientAccept, Decision, DeleteRequest, Malformed, Report, SyncComplete, decode_message
 from cops_core.objects import IntegrityHMAC
 from cops_core.tls import starts_tls
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 
 class Severity(str, enum.Enum):
@@ -95,18 +94,17 @@ class PeerJudge:
     def __call__(self, record: TraceRecord) -> None:
         message = record.message
         if record.outgoing:
-            self._sent(message)
+            self._sent(record, message)
         else:
             self._received(record, message)
 
     # --- what we sent -------------------------------------------------------------------------------
 
-    def _sent(self, message) -> None:
+    def _sent(self, record: TraceRecord, message) -> None:
         kind = type(message)
         if kind is Decision:
-            try:
-                command = gate_command_of(message)
-            except DecodeError as exc:  # a scenario's deliberately broken command: its echo objects still count
+            exc, command = record.command_error, record.command
+            if exc is not None:  # a scenario's deliberately broken command: its echo objects still count
                 if getattr(exc, "transaction_id", None) is not None and exc.command_type in COMMAND_CLASSES:
                     self._requests[exc.transaction_id] = _Asked(exc.command_type, exc.subscriber, exc.gate_id)
                 return
@@ -148,7 +146,7 @@ class PeerJudge:
             objects = ", ".join(f"{obj.cnum}/{obj.ctype}" for obj in message.unknown_objects)
             finding("cops.unknown-object", "RFC 2748 2.2", Severity.WARNING, f"objects it does not define: {objects}")
         if kind is Report:
-            self._report(message, finding)
+            self._report(record, message, finding)
 
     def _keepalive(self, record: TraceRecord, finding) -> None:
         if record.message.client_type != ClientType.CONNECTION:
@@ -164,11 +162,10 @@ class PeerJudge:
                     f"{gap:.2f} s after the previous one; the PEP sends them between 1/4 and 3/4 of the "
                     f"{interval:g} s KA timer ({interval / 4:g}-{interval * 3 / 4:g} s)")
 
-    def _report(self, message: Report, finding) -> None:
-        try:
-            command = gate_command_of(message)
-        except DecodeError as exc:
-            finding("dqos.decodable", "protocol.md 3.3", Severity.ERROR, str(exc))
+    def _report(self, record: TraceRecord, message: Report, finding) -> None:
+        command = record.command
+        if record.command_error is not None:
+            finding("dqos.decodable", "protocol.md 3.3", Severity.ERROR, str(record.command_error))
             return
         if command is None:
             return

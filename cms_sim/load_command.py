@@ -183,7 +183,6 @@ def load(scenario_file, cmts_list, rate, rate_start, ramp_step, ramp_interval, m
     run.on_row = on_row
 
     async def main() -> None:
-        nonlocal interrupted
         async with trio.open_nursery() as nursery:
             async def watch_signals() -> None:
                 nonlocal interrupted

@@ -47,7 +47,8 @@ from cops_core.messages import (
 )
 from cops_core.objects import ClientSpecificDecision, Handle, Reason
 from cops_core.tls import TlsError, pep_context
-from cops_core.transport import CopsTransport, TraceRecord, keepalive_loop, start_tls_as_pep
+from cops_core.trace import TraceRecord
+from cops_core.transport import CopsTransport, keepalive_loop, start_tls_as_pep
 from cops_core.wire import OBJECT_HEADER
 
 from .admission import Admission
@@ -495,7 +496,8 @@ class PeerSession:
             # A Client-Close later in the same read has already ended the session (a whole read is decoded
             # before its messages are handled): the command is carried out, but no one is left to answer.
             return
-        self.transport.queue(*encoded_report_for(handle, reply))
+        report, data = encoded_report_for(handle, reply)
+        self.transport.queue(report, data, reply)
 
     def _apply(self, command, payload: bytes):
         server = self.server
@@ -519,8 +521,9 @@ class PeerSession:
     def queue_event(self, command) -> bool:
         if self.connection.state is not _READY or self.handle is None:
             return False
-        self.transport.queue(*encoded_report_for(self.handle, command,
-                                                 event_report_type=self.server.config.policy.event_report_type))
+        report, data = encoded_report_for(self.handle, command,
+                                          event_report_type=self.server.config.policy.event_report_type)
+        self.transport.queue(report, data, command)
         return True
 
     async def flush(self) -> None:

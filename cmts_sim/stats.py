@@ -16,12 +16,11 @@ from cops_core.dqos import (
     GateDeleteSubcode,
     PacketCableErrorCode,
     decode_gate_command,
-    gate_command_of,
 )
 from cops_core.errors import DecodeError
 from cops_core.messages import Decision, Malformed, Report
 from cops_core.objects import ClientSpecificDecision, SignaledClientSI
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 log = logging.getLogger("cmts_sim")
 
@@ -120,7 +119,7 @@ class Stats:
         return counter
 
     def tap(self, record: TraceRecord) -> None:
-        _, _, outgoing, _, _, message, _ = record  # one unpack, not three attribute reads
+        outgoing, message = record.outgoing, record.message
         kind = type(message)
         # Gate commands counted as they travel here: in DECs received, in RPTs sent.  The carrier is the last object
         # and the Transaction-ID leads it in every DEC/RPT we and the usual gate controllers build (what
@@ -139,7 +138,7 @@ class Stats:
             except KeyError:
                 self.counts[key] = 1
             if outgoing and command in _ERR_COMMANDS:
-                self._count_error_reply(message)
+                self._count_error_reply(record)
             return
         if kind is Malformed:  # the session's own error handling answers it
             self.malformed += 1
@@ -157,10 +156,9 @@ class Stats:
         elif opcode is _DRQ:
             self.errors[f"DRQ {_name(ReasonCode, message.reason.code)}"] += 1
 
-    def _count_error_reply(self, message) -> None:
-        try:
-            command = gate_command_of(message)
-        except DecodeError:
+    def _count_error_reply(self, record: TraceRecord) -> None:
+        command = record.command
+        if command is None:
             return
         self.errors[f"PacketCable {_name(PacketCableErrorCode, command.error.code)}"] += 1
 
@@ -177,7 +175,7 @@ def log_message(record: TraceRecord) -> None:
     if type(message) is Malformed:
         text = f"malformed: {message.error}"
     else:
-        JsonLog._describe(entry, message)
+        JsonLog._describe(entry, record)
         text = " ".join([message.OPCODE.name] + [
             f"{key} {value['code']}/{value['subcode']} {value['name']}" if isinstance(value, dict) else f"{key} {value}"
             for key, value in entry.items()])
@@ -215,19 +213,16 @@ class JsonLog:
             entry.update(opcode="malformed", error=message.error, hex=record.data.hex())
         else:
             entry["opcode"] = message.OPCODE.name
-            self._describe(entry, message)
+            self._describe(entry, record)
             if self.hex_bytes:
                 entry["hex"] = record.data.hex()
         self.stream.write(json.dumps(entry) + "\n")
         self.stream.flush()
 
     @staticmethod
-    def _describe(entry: dict, message) -> None:
+    def _describe(entry: dict, record: TraceRecord) -> None:
         """The gate command a DEC or RPT carries: its name, TID and Gate-ID."""
-        try:
-            command = gate_command_of(message) if message.OPCODE in (OpCode.DEC, OpCode.RPT) else None
-        except DecodeError:
-            command = None
+        message, command = record.message, record.command
         if command is not None:
             entry["gate_command"] = GateCommandType(command.COMMAND).title
             entry["transaction_id"] = command.transaction_id

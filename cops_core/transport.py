@@ -4,7 +4,7 @@
 back every message that chunk completed, and writes everything queued since
 the last flush in one ``send_all`` (several whole messages per segment, never
 one split on purpose).  Every message sent or received passes the *trace tap*:
-one :class:`TraceRecord` per message, which the ladder diagrams, captures,
+one :class:`~cops_core.trace.TraceRecord` per message, which the ladder diagrams, captures,
 live views and reports all read.  Nothing else hooks into I/O.
 
 COPS over TLS (RFC 4261, :mod:`cops_core.tls`) starts as plain COPS: a
@@ -21,7 +21,7 @@ import os
 import ssl
 import struct
 import time
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import trio
 
@@ -31,28 +31,13 @@ from .errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from .messages import ClientAccept, ClientClose, ClientOpen, Malformed, Message
 from .tls import WANT_TLS, TlsError, describe_ssl_error, handshake_failure, refuse, start_tls_accept, start_tls_open, \
     starts_tls
-
-Address = tuple[str, int]
-
-
-class TraceRecord(NamedTuple):
-    """One message on the wire, as seen from our side."""
-
-    time: float  # trio clock (monotonic; virtual under a MockClock)
-    wall: float  # time.time(), for captures and reports
-    outgoing: bool
-    local: Address
-    peer: Address
-    message: Message
-    data: bytes
-
+from .trace import UNREAD, Address, TraceRecord
 
 Tap = Callable[[TraceRecord], None]
 
 RECEIVE_SIZE = 65536
 MAX_SEND_BUFFER = 4 * 1024 * 1024  # bytes queued for a peer before its connection is cut
 MAX_RECEIVE_BUFFER = 128 * 1024  # bytes read from a peer and not yet returned as messages
-_new = tuple.__new__
 _INT = struct.Struct("i")
 
 
@@ -174,7 +159,7 @@ class CopsTransport:
                 if now is None:  # one chunk's messages all arrived at once
                     now, wall = self.now(), time.time()
                 # The bytes as received: no encode.
-                record = _new(TraceRecord, (now, wall, False, self.local, self.peer, event, connection.last_frame))
+                record = TraceRecord(now, wall, False, self.local, self.peer, event, connection.last_frame)
                 for tap in self._taps:
                     tap(record)
             events.append(event)
@@ -182,10 +167,11 @@ class CopsTransport:
                 return events
         return events  # the limit: the rest stays framed for the next call
 
-    def queue(self, message: Message, data: bytes | None = None) -> None:
+    def queue(self, message: Message, data: bytes | None = None, command=UNREAD) -> None:
         """Check and encode ``message`` now; it goes out with the next :meth:`flush`.
 
-        ``data``: its bytes, if the caller has them already (see :meth:`Connection.send`).
+        ``data``: its bytes, if the caller has them already (see :meth:`Connection.send`);
+        ``command``: the gate command it carries, if the caller built it from one (the trace then does not decode it).
         """
         now = self.now()
         data = self.connection.send(message, now, data)
@@ -197,8 +183,7 @@ class CopsTransport:
             self._outgoing.append(data)
         taps = self._taps
         if taps:
-            # tuple.__new__: NamedTuple's own __new__ is Python code, a third of a record's cost.
-            record = _new(TraceRecord, (now, time.time(), True, self.local, self.peer, message, data))
+            record = TraceRecord(now, time.time(), True, self.local, self.peer, message, data, command)
             for tap in taps:
                 tap(record)
 

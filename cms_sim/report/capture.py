@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import BinaryIO
 
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 from ..pcap import PcapWriter, TcpConnection
 

@@ -22,9 +22,8 @@ from cops_core.dqos import (
     GateSetAck,
     PacketCableErrorCode,
     PacketCableReasonCode,
-    gate_command_of,
 )
-from cops_core.errors import DecodeError
+from cops_core.trace import TraceRecord
 
 OPCODES = {
     OpCode.OPN: "The CMTS (PEP) opens COPS for client-type 0x8008 and names itself (PEPID).",
@@ -118,10 +117,10 @@ class Explainer:
         self.audits: dict[int, int] = {}  # Gate-ID -> Gate-Infos sent for it
         self._asked: dict[int, object] = {}  # TID -> the command, for its reply
 
-    def note(self, message) -> str:
-        try:
-            command = gate_command_of(message)
-        except DecodeError:
+    def note(self, record: TraceRecord) -> str:
+        """What ``record``'s message does here, given the messages noted before it."""
+        message, command = record.message, record.command
+        if record.command_error is not None:
             return "The gate command does not decode: the receiver answers with an error."
         if command is None:
             if message.client_type == ClientType.CONNECTION and message.OPCODE in SECURITY:

@@ -1,6 +1,6 @@
 """Ladder diagrams: one row per message between the CMS, the CMTS and the modem.
 
-Rows come from the trace (one :class:`~cops_core.transport.TraceRecord` per
+Rows come from the trace (one :class:`~cops_core.trace.TraceRecord` per
 COPS message) and from modem actions.  :mod:`cms_sim.report.ladder_model`
 orders them into a scenario's ladder with the steps' verdicts; this module
 draws a row on the terminal, :mod:`cms_sim.report.ladder_svg` and
@@ -21,12 +21,10 @@ from cops_core.dqos import (
     GateDeleteSubcode,
     PacketCableErrorCode,
     PacketCableReasonCode,
-    gate_command_of,
 )
-from cops_core.errors import DecodeError
 from cops_core.messages import Malformed
 from cops_core.tls import starts_tls
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 from .explain import MODEM_ACTIONS, Explainer, explain
 
@@ -71,9 +69,8 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, expl
     details = []
     command = gate_id = transaction_id = None
     if opcode in (OpCode.DEC, OpCode.RPT):
-        try:
-            command = gate_command_of(message)
-        except DecodeError:
+        command = record.command
+        if record.command_error is not None:
             details.append("malformed DQoS payload")
     error = opcode in (OpCode.CC, OpCode.DRQ)
     if command is not None:
@@ -101,7 +98,7 @@ def row_from_trace(record: TraceRecord, start: float, *, we_are: int = CMS, expl
         details.insert(0, "StartTLS")  # RFC 4261: TLS follows, and then the real OPN and CAT
     elif opcode in (OpCode.OPN, OpCode.CAT) and message.client_type == ClientType.CONNECTION:
         details.append("(integrity, client-type 0)")  # the security exchange of RFC 2748 4.1
-    note = explainer.note(message) if explainer is not None else explain(opcode, command.COMMAND if command else None)
+    note = explainer.note(record) if explainer is not None else explain(opcode, command.COMMAND if command else None)
     return Row(record.time - start, source, target, label, " ".join(details), note, error, gate_id, transaction_id,
                record.data)
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from cops_core.codes import OpCode
-from cops_core.dqos import GateCommandType, gate_command_of
-from cops_core.errors import DecodeError
+from cops_core.dqos import GateCommandType
 from cops_core.messages import Malformed
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 
 def gate_id_text(gate_id: int) -> str:
@@ -27,11 +26,9 @@ def summarize(record: TraceRecord, start: float) -> dict:
     if type(message) is Malformed:
         entry["error"] = message.error
     elif message.OPCODE in (OpCode.DEC, OpCode.RPT):
-        try:
-            command = gate_command_of(message)
-        except DecodeError as exc:
-            entry["error"] = str(exc)
-            command = None
+        command = record.command
+        if record.command_error is not None:
+            entry["error"] = str(record.command_error)
         if command is not None:
             entry["gate_command"] = GateCommandType(command.COMMAND).title
             entry["transaction_id"] = command.transaction_id

@@ -3,7 +3,7 @@
 Plain dataclasses: per scenario its verdict, timing, variables and the whole
 trace; per step (repeat bodies flattened, one entry per iteration's step) its
 verdict, a message, timings, the reply or event it got, and the messages
-(:class:`~cops_core.transport.TraceRecord`) sent and received while it ran.
+(:class:`~cops_core.trace.TraceRecord`) sent and received while it ran.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 
 class Verdict(str, enum.Enum):

@@ -24,7 +24,7 @@ from typing import Any, Awaitable, Callable
 
 import trio
 
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 from cops_core.dqos import GateAllocAck, GateDelete, GateDeleteAck, GateSetAck, PacketCableErrorCode
 

@@ -19,7 +19,7 @@ from typing import Callable
 import trio
 from rich.console import Console, Group
 
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 from ..load.screen import raw_keys, read_keys
 from ..report.live_ladder import LadderPrinter

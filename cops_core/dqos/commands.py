@@ -18,7 +18,7 @@ from typing import Callable, NamedTuple, Union
 from .. import fastpath
 from ..codes import CNum, DecisionCommand, DecisionFlag, OpCode, ReportType, RType
 from ..errors import PacketCableDecodeError
-from ..messages import Decision, DecisionGroup, Report, _offset_of
+from ..messages import Decision, Report, _offset_of
 from ..messages import _encode_general as _encode_message_general
 from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, ReportTypeObject, SignaledClientSI
 from ..wire import MAX_OBJECTS, OBJECT_HEADER

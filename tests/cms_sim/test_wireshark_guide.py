@@ -45,7 +45,7 @@ def capture(tmp_path_factory) -> Path:
         for name in SCENARIOS:
             result = await run_embedded(load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
             assert result.verdict is Verdict.PASSED, name
-            trace += [record._replace(peer=(record.peer[0], COPS_PORT)) for record in result.trace]
+            trace += [record.replace(peer=(record.peer[0], COPS_PORT)) for record in result.trace]
         return trace
 
     path = tmp_path_factory.mktemp("guide") / "shipped.pcap"

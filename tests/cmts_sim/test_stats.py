@@ -17,7 +17,7 @@ from cops_core.codes import ErrorCode, OpCode, RType
 from cops_core.dqos import (GateAlloc, GateCommandType, GateDelete, GateInfo, GateInfoErr, GateSet, GateSetAck, SubscriberIDIPv4,
                             TransactionID)
 from cops_core.messages import ClientClose, Decision, Malformed, Report
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 from cops_core.objects import ClientSpecificDecision, Context, DecisionFlags, Handle, UnknownObject
 
 from ..cops_core.strategies import any_message

@@ -10,7 +10,7 @@ from ipaddress import IPv4Address, IPv6Address
 
 from hypothesis import strategies as st
 
-from cops_core.codes import ClientType, CNum
+from cops_core.codes import ClientType
 from cops_core.dqos import (
     COMMAND_CLASSES,
     PACKETCABLE_OBJECTS,

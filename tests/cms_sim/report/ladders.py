@@ -8,7 +8,7 @@ from cms_sim.report.ladder_model import LadderModel
 from cms_sim.scenario.result import ScenarioResult, StepResult, Verdict
 from cops_core.dqos import GateInfo, GateInfoErr, PacketCableError, decision_for, report_for
 from cops_core.objects import Handle
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 MTA = ipaddress.IPv4Address("10.0.1.10")
 HERE, THERE = ("127.0.0.1", 40000), ("127.0.0.1", 2126)

@@ -14,7 +14,7 @@ import dpkt
 
 from cms_sim.report.capture import LiveCapture
 from cops_core.messages import ClientAccept, ClientOpen, KeepAlive
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 GC, CMTS = ("10.0.0.2", 40000), ("10.0.0.1", 2126)
 

@@ -20,6 +20,7 @@ from cops_core.dqos import (
     report_for,
 )
 from cops_core.objects import Handle
+from cops_core.trace import TraceRecord
 
 MTA, FAR = ipaddress.IPv4Address("10.0.1.10"), ipaddress.IPv4Address("10.1.1.20")
 HANDLE = Handle.from_int(1)
@@ -28,7 +29,8 @@ SPECS = profile("G711-20").gate_specs(MTA, FAR)
 
 def notes(*messages) -> list[str]:
     explainer = Explainer()
-    return [explainer.note(message) for message in messages]
+    return [explainer.note(TraceRecord(0.0, 0.0, True, ("", 0), ("", 0), message, message.encode()))
+            for message in messages]
 
 
 def test_a_new_authorization_and_a_modification_are_told_apart():

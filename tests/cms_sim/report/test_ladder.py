@@ -8,7 +8,7 @@ from cms_sim.report.ladder import LANE, render, row_from_trace
 from cops_core import ClientClose, ErrorCode
 from cops_core.dqos import GateClose, GateInfoErr, PacketCableError, PacketCableReason, report_for
 from cops_core.objects import Handle
-from cops_core.transport import TraceRecord
+from cops_core.trace import TraceRecord
 
 MTA = ipaddress.IPv4Address("10.0.1.10")
 HERE, THERE = ("127.0.0.1", 40000), ("127.0.0.1", 2126)

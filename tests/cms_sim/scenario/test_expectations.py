@@ -5,7 +5,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-import trio
 
 from cms_sim.pool import GateControllerPool
 from cms_sim.scenario import RealModem, ScenarioError, ScenarioRunner, Verdict, parse_scenario, run_embedded
