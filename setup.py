@@ -10,6 +10,7 @@ everything else, the labs' package data included, is in pyproject.toml.
 from setuptools import find_packages, setup
 
 setup(
-    packages=find_packages(include=["cops_core*", "cms_sim*", "cmts_sim*"]) + ["cms_sim.lab.exercises"],
+    packages=find_packages(include=["cops_core*", "cms_sim*", "cmts_sim*", "pktcable_settings*"])
+    + ["cms_sim.lab.exercises"],
     package_dir={"cms_sim.lab.exercises": "labs"},
 )

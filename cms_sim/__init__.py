@@ -5,7 +5,7 @@ Script a CMTS test with it::
 
     import cms_sim
 
-    async with cms_sim.GateController.connect("10.0.0.1") as gc:
+    async with cms_sim.connect("10.0.0.1") as gc:
         ack = await gc.gate_set("10.0.1.10", cms_sim.profile("G711-20").gate_specs("10.0.1.10", "10.1.1.20"))
 
 Scenario files live in :mod:`cms_sim.scenario`.
@@ -30,12 +30,12 @@ from .errors import (
 )
 from .events import Connected, ConnectionLost, GateClosed, GateOpened, RequestStateDeleted
 from .media import PROFILES, MediaProfile, profile
-from .pool import GateControllerPool
+from .pool import GateControllerPool, connect, listen
 
 __all__ = [
     "Backoff", "ConnectError", "Connected", "ConnectionLost", "ControllerError", "ControllerOptions",
     "GateAlreadySet", "GateClosed", "GateControlLost", "GateController", "GateControllerPool", "GateError",
     "GateLimitExceeded", "GateOpened", "IllegalSessionClass", "InsufficientResources", "InvalidObject",
     "MediaProfile", "MissingRequiredObject", "PROFILES", "RequestStateDeleted", "RequestTimeout",
-    "UnexpectedReply", "UnknownGateID", "UnspecifiedGateError", "profile",
+    "UnexpectedReply", "UnknownGateID", "UnspecifiedGateError", "connect", "listen", "profile",
 ]

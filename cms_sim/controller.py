@@ -5,7 +5,7 @@ with a Client-Accept (KA timer), keeps the handle of the CMTS's Request,
 echoes keep-alives and watches for silence, and turns gate commands into
 awaitable calls::
 
-    async with GateController.connect("10.0.0.1") as gc:      # port 2126
+    async with cms_sim.connect("10.0.0.1") as gc:             # port 2126
         ack = await gc.gate_set("10.0.1.10", media.profile("G711-20").gate_specs(...))
         async for event in gc.events():                       # Gate-Open, Gate-Close, ...
             ...
@@ -58,7 +58,7 @@ from cops_core import (
     SyncComplete,
     SyncRequest,
 )
-from cops_core.addresses import DEFAULT_PORT, Address
+from cops_core.addresses import Address
 from cops_core.connection import Connection, ConnectionClosed, Role
 from cops_core.errors import DecodeError, LocalProtocolError, PacketCableDecodeError
 from cops_core.integrity import IntegritySettings
@@ -109,7 +109,7 @@ class Backoff:
 
 @dataclass(frozen=True, slots=True)
 class ControllerOptions:
-    """How a controller behaves; ``GateController.connect(target, **options)`` takes these as keywords.
+    """How a controller behaves; ``cms_sim.connect(target, **options)`` takes these as keywords.
 
     ``ka_tolerance`` multiplies the KA interval to give the silence after
     which the CMTS counts as dead (RFC 2748: 1).  ``solicited_null_decision``
@@ -265,9 +265,9 @@ _REPLIES = {cls: (COMMAND_CLASSES[cls.COMMAND + 1], COMMAND_CLASSES[cls.COMMAND 
 class GateController:
     """A gate controller's connection to one CMTS.
 
-    Make one with :meth:`connect` (dial a CMTS), :meth:`listen` (let CMTSes
-    dial in) or a :class:`~cms_sim.pool.GateControllerPool`; the constructor
-    is the pool's business.
+    Make one with :func:`cms_sim.connect` (dial a CMTS), :func:`cms_sim.listen`
+    (let CMTSes dial in) or a :class:`~cms_sim.pool.GateControllerPool`; the
+    constructor is the pool's business.
     """
 
     def __init__(
@@ -297,22 +297,6 @@ class GateController:
         self._redialling: trio.CancelScope | None = None  # the automatic reconnect under way, if any
         self._why_down = ""  # ": <how the last connection ended>", for requests made after it went
         self._down_cause = "connection lost"
-
-    # --- ways in ----------------------------------------------------------------------------
-
-    @staticmethod
-    def connect(target: str, **options):
-        """``async with GateController.connect("HOST[:PORT]", **options) as gc``: dial one CMTS (port 2126)."""
-        from .pool import connect
-
-        return connect(target, **options)
-
-    @staticmethod
-    def listen(host: str = "127.0.0.1", port: int = DEFAULT_PORT, **options):
-        """``async with GateController.listen(host, port) as pool``: accept CMTSes; ``await pool.accept()``."""
-        from .pool import listen
-
-        return listen(host, port, **options)
 
     # --- state --------------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ A real CMS drives many CMTSes with one Transaction-ID counter and one view
 of gate events; :class:`GateControllerPool` is that.  It owns the nursery
 every controller's tasks live in, so leaving ``async with`` closes them all
 (with Client-Close, unless the options say otherwise) even on Ctrl-C.
-``GateController.connect`` and ``GateController.listen`` are pools too.
+:func:`connect` and :func:`listen` (``cms_sim.connect``, ``cms_sim.listen``) are pools too.
 """
 
 from __future__ import annotations
@@ -174,14 +174,17 @@ class GateControllerPool:
 
 @asynccontextmanager
 async def connect(target: str, **options):
-    """One controller dialling one CMTS; see :meth:`GateController.connect`."""
+    """``async with cms_sim.connect("HOST[:PORT]", **options) as gc``: one controller dialling one CMTS (port 2126).
+
+    ``options`` are :class:`~cms_sim.controller.ControllerOptions` fields.
+    """
     async with GateControllerPool(**options) as pool:
         yield await pool.connect(target)
 
 
 @asynccontextmanager
 async def listen(host: str, port: int, **options):
-    """A pool accepting CMTSes on ``host:port``; see :meth:`GateController.listen`."""
+    """``async with cms_sim.listen(host, port) as pool``: accept CMTSes on ``host:port``; ``await pool.accept()``."""
     async with GateControllerPool(**options) as pool:
         await pool.listen(host, port)
         yield pool

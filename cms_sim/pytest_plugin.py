@@ -121,7 +121,7 @@ async def cmts(request: pytest.FixtureRequest):
 @pytest.fixture
 async def gate_controller(cmts: CmtsUnderTest):
     """A gate controller connected to ``cmts`` (the handshake done); closed, with Client-Close, after the test."""
-    from .controller import GateController
+    from .pool import connect
 
-    async with GateController.connect(cmts.address) as controller:
+    async with connect(cmts.address) as controller:
         yield controller

@@ -14,14 +14,13 @@ import trio
 from rich.console import Console
 
 from cops_core import __version__
-from cops_core.integrity import ALGORITHMS
-
 from cops_core.addresses import parse_address
+from cops_core.integrity import ALGORITHMS
+from pktcable_settings import SettingsFileError, format_validation_error, read_yaml
 
 from .config import CmtsConfig
 from .gates import Timers
 from .integrity_cli import ALGORITHM_HELP, REQUIRED_HELP, key_option
-from .settings_file import SettingsFileError, format_validation_error, read_yaml
 
 EXAMPLES = """
 \b

@@ -13,8 +13,7 @@ import functools
 import click
 
 from cops_core.integrity import ALGORITHMS, IntegrityKey, IntegritySettings
-
-from .settings_file import SettingsFileError, read_text
+from pktcable_settings import SettingsFileError, read_text
 
 KEY_HELP = "sign and check COPS messages with this shared key (repeatable; the first signs; @FILE: KEYID:HEX lines)"
 ALGORITHM_HELP = "integrity digest: hmac-md5-96 (RFC 2748's, the default) or hmac-sha256-128"

@@ -15,7 +15,7 @@ from typing import Literal, NamedTuple
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cmts_sim.settings_file import SettingsFileError, format_validation_error, locate, read_text, read_yaml
+from pktcable_settings import SettingsFileError, format_validation_error, locate, read_text, read_yaml
 
 from .exercise import blanks
 

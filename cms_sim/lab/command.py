@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cmts_sim.settings_file import SettingsFileError, read_text
+from pktcable_settings import SettingsFileError, read_text
 
 from .catalog import STUDENT_FILES, Lab, LabError, all_labs, find, labs_folder
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import yaml
 
-from cmts_sim.settings_file import compose, locate
+from pktcable_settings import compose, locate
 
 from ..scenario import ScenarioError, StepResult, Verdict, parse_scenario, run_embedded
 from .catalog import Lab

@@ -20,8 +20,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from cmts_sim.settings_file import SettingsFileError, compose, read_text
-from cmts_sim.settings_file import locate as _locate, yaml_path as _path
+from pktcable_settings import SettingsFileError, compose, read_text
+from pktcable_settings import locate as _locate, yaml_path as _path
 
 from .model import BUILTIN_VARIABLES, TAGS, RepeatParams, RepeatStep, SavingStep, Scenario, Step
 

@@ -500,7 +500,7 @@ class ControllerSettings(_Model):
     client_close_on_exit: bool = True
 
     def options(self) -> dict:
-        """Keyword arguments for ``GateController.connect`` / ``GateControllerPool``."""
+        """Keyword arguments for ``cms_sim.connect`` / ``GateControllerPool``."""
         return self.model_dump()
 
 

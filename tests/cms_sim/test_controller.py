@@ -7,7 +7,7 @@ import trio
 
 from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
-from cms_sim.controller import Backoff, ControllerOptions, GateController, TransactionIds
+from cms_sim.controller import Backoff, ControllerOptions, TransactionIds
 from cms_sim.errors import (
     ConnectError,
     ControllerError,
@@ -20,7 +20,7 @@ from cms_sim.errors import (
 )
 from cms_sim.events import Connected, ConnectionLost, GateClosed, GateOpened, RequestStateDeleted
 from cms_sim.media import profile
-from cms_sim.pool import GateControllerPool
+from cms_sim.pool import GateControllerPool, connect, listen
 from cops_core import ClientClose, Decision, DecisionCommand, ErrorCode, KeepAlive, Report, ReportType
 from cops_core.dqos import (
     GateAlloc,
@@ -61,7 +61,7 @@ async def next_event(gc, kind: type, timeout: float = 10):
 
 async def test_handshake_accepts_with_default_ka_and_sends_no_decision_for_the_request(nursery, autojump_clock):
     pep, target = await started_pep(nursery, pep_id="CMTS-LAB1")
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         assert gc.connected and gc.pep_id == "CMTS-LAB1" and gc.handle == pep.handle
         assert pep.ka_seconds == 30
         connected = await next_event(gc, Connected)
@@ -72,7 +72,7 @@ async def test_handshake_accepts_with_default_ka_and_sends_no_decision_for_the_r
 
 async def test_solicited_null_decision_option_and_configured_ka_timer(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target, ka_seconds=7, solicited_null_decision=True):
+    async with connect(target, ka_seconds=7, solicited_null_decision=True):
         await trio.sleep(0.5)
     assert pep.ka_seconds == 7
     (null,) = pep.received_of(Decision)
@@ -82,7 +82,7 @@ async def test_solicited_null_decision_option_and_configured_ka_timer(nursery, a
 
 async def test_gate_commands_return_typed_acks(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         alloc = await gc.gate_alloc("10.0.1.10", activity_count=4)
         assert type(alloc) is GateAllocAck and alloc.gate_id == 0xA001
         ack = await gc.gate_set(SUBSCRIBER, SPECS, gate_id=alloc.gate_id, activity_count=4)
@@ -97,7 +97,7 @@ async def test_gate_commands_return_typed_acks(nursery, autojump_clock):
 
 async def test_err_replies_raise_the_gate_error_subclass_for_their_code(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         with pytest.raises(UnknownGateID) as caught:
             await gc.gate_set(SUBSCRIBER, SPECS, gate_id=0xDEAD)
         assert caught.value.code == 2 and caught.value.subcode == 0
@@ -117,7 +117,7 @@ async def test_err_replies_raise_the_gate_error_subclass_for_their_code(nursery,
 
 async def test_wrong_or_malformed_reply_for_a_tid_raises_unexpected_reply(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         pep.respond = lambda c: GateSetAck(c.transaction_id, 1)
         with pytest.raises(UnexpectedReply, match="answered with Gate-Set-Ack"):
             await gc.gate_alloc(SUBSCRIBER)
@@ -177,7 +177,7 @@ def test_transaction_ids_the_last_free_one_is_found():
 async def test_concurrent_requests_are_matched_by_tid_whatever_the_reply_order(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
     results = {}
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         pep.hold = True
 
         async def alloc(number: int) -> None:
@@ -197,7 +197,7 @@ async def test_concurrent_requests_are_matched_by_tid_whatever_the_reply_order(n
 
 async def test_request_timeout_then_late_reply_is_counted_not_delivered(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target, request_timeout=2) as gc:
+    async with connect(target, request_timeout=2) as gc:
         pep.hold = True
         start = trio.current_time()
         with pytest.raises(RequestTimeout) as caught:
@@ -218,7 +218,7 @@ async def test_request_timeout_then_late_reply_is_counted_not_delivered(nursery,
 
 async def test_keepalives_are_echoed_solicited(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target, ka_seconds=10):
+    async with connect(target, ka_seconds=10):
         for _ in range(3):
             await trio.sleep(4)
             await pep.keepalive()
@@ -229,7 +229,7 @@ async def test_keepalives_are_echoed_solicited(nursery, autojump_clock):
 
 async def test_silent_cmts_is_declared_dead_after_ka_interval_times_tolerance(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target, ka_seconds=4, ka_tolerance=1.5) as gc:
+    async with connect(target, ka_seconds=4, ka_tolerance=1.5) as gc:
         start = trio.current_time()
         pep.hold = True
         with pytest.raises(GateControlLost, match="silent for 6 s"):
@@ -243,7 +243,7 @@ async def test_silent_cmts_is_declared_dead_after_ka_interval_times_tolerance(nu
 
 async def test_client_close_from_cmts_fails_pending_requests_and_later_ones(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         pep.hold = True
 
         async def close_soon():
@@ -261,7 +261,7 @@ async def test_client_close_from_cmts_fails_pending_requests_and_later_ones(nurs
 
 async def test_drq_fails_pending_requests_until_the_cmts_requests_again(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         pep.hold = True
 
         async def delete_soon():
@@ -287,7 +287,7 @@ async def test_drq_fails_pending_requests_until_the_cmts_requests_again(nursery,
 
 async def test_reconnect_option_redials_with_backoff(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target, reconnect=Backoff(initial=1, maximum=4)) as gc:
+    async with connect(target, reconnect=Backoff(initial=1, maximum=4)) as gc:
         await pep.close_tcp()
         lost = await next_event(gc, ConnectionLost)
         assert "closed the TCP connection" in lost.reason
@@ -299,7 +299,7 @@ async def test_reconnect_option_redials_with_backoff(nursery, autojump_clock):
 
 async def test_disconnect_and_reconnect_by_hand(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         await gc.disconnect()
         assert not gc.connected
         with pytest.raises(GateControlLost):
@@ -314,11 +314,11 @@ async def test_disconnect_and_reconnect_by_hand(nursery, autojump_clock):
 
 async def test_closing_sends_client_close_unless_told_not_to(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target):
+    async with connect(target):
         pass
     await pep.ended.wait()
     assert [close.error.code for close in pep.received_of(ClientClose)] == [ErrorCode.SHUTTING_DOWN]
-    async with GateController.connect(target, client_close_on_exit=False):
+    async with connect(target, client_close_on_exit=False):
         pass
     await pep.ended.wait()
     assert len(pep.received_of(ClientClose)) == 1 and pep.sessions == 2
@@ -344,7 +344,7 @@ async def test_connect_failures_raise_connect_error(nursery, autojump_clock):
 
 async def test_gate_open_and_close_become_events(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         ack = await gc.gate_set(SUBSCRIBER, SPECS)
         await pep.gate_open(ack.gate_id)
         await pep.gate_close(ack.gate_id, GateCloseSubcode.TIMER_T1_EXPIRATION)
@@ -357,7 +357,7 @@ async def test_gate_open_and_close_become_events(nursery, autojump_clock):
 
 async def test_sync_waits_for_synchronize_complete(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target) as gc:
+    async with connect(target) as gc:
         await gc.sync()
         assert len(pep.received_of(SyncRequest)) == 1
         pep._on_message = lambda message: None  # a CMTS that never completes the sync
@@ -401,7 +401,7 @@ async def test_pool_shares_tids_and_events_across_cmtses(nursery, autojump_clock
 
 
 async def test_listen_mode_accepts_cmtses_that_dial_in(nursery, autojump_clock):
-    async with GateController.listen("127.0.0.1", 0, ka_seconds=12) as pool:
+    async with listen("127.0.0.1", 0, ka_seconds=12) as pool:
         pep = FakePep(pep_id="DIALLER")
         await pep.dial(nursery, pool.addresses[0])
         gc = await pool.accept()
@@ -436,7 +436,7 @@ async def cmts(nursery):
 
 async def test_full_call_against_cmts_sim(cmts, autojump_clock):
     host, port = cmts.addresses[0]
-    async with GateController.connect(f"{host}:{port}", ka_seconds=5) as gc:
+    async with connect(f"{host}:{port}", ka_seconds=5) as gc:
         alloc = await gc.gate_alloc(SUBSCRIBER, 4)
         ack = await gc.gate_set(SUBSCRIBER, SPECS, gate_id=alloc.gate_id, activity_count=4)
         assert ack.gate_id == alloc.gate_id and ack.gate_id in cmts.gates.gates
@@ -456,7 +456,7 @@ async def test_full_call_against_cmts_sim(cmts, autojump_clock):
 
 async def test_t1_expiry_and_cmts_shutdown_reach_the_controller(cmts, autojump_clock):
     host, port = cmts.addresses[0]
-    async with GateController.connect(f"{host}:{port}") as gc:
+    async with connect(f"{host}:{port}") as gc:
         specs = profile("G729-10").gate_specs(SUBSCRIBER, "10.1.1.20", t1=0)
         ack = await gc.gate_set(SUBSCRIBER, specs)
         start = trio.current_time()
@@ -471,14 +471,14 @@ async def test_t1_expiry_and_cmts_shutdown_reach_the_controller(cmts, autojump_c
 async def test_errors_leave_the_async_with_block_as_themselves(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
     with pytest.raises(UnknownGateID):
-        async with GateController.connect(target) as gc:
+        async with connect(target) as gc:
             await gc.gate_info(SUBSCRIBER, 0xBAD)
     assert [close.error.code for close in pep.received_of(ClientClose)] == [ErrorCode.SHUTTING_DOWN]
 
 
 async def test_reconnect_by_hand_stops_an_automatic_redial_in_progress(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
-    async with GateController.connect(target, reconnect=Backoff(initial=10)) as gc:
+    async with connect(target, reconnect=Backoff(initial=10)) as gc:
         await pep.close_tcp()
         await next_event(gc, ConnectionLost)
         await gc.reconnect()  # before the 10 s backoff is over

@@ -10,7 +10,7 @@ import socket
 import pytest
 import trio
 
-from cms_sim import GateController, profile
+from cms_sim import connect, profile
 from cms_sim.errors import ControllerError
 from cops_core.connection import NEED_DATA, Connection, Role
 from cops_core.dqos import GateOpen, GateSet, report_for
@@ -54,7 +54,7 @@ async def test_events_are_read_while_our_commands_are_stuck_in_a_full_send_buffe
     port = listeners[0].socket.getsockname()[1]
     nursery.start_soon(trio.serve_listeners, lambda stream: pep_that_never_reads_commands(stream, ready, go),
                        listeners)
-    async with GateController.connect(f"127.0.0.1:{port}", on_event=on_event, client_close_on_exit=False) as gc:
+    async with connect(f"127.0.0.1:{port}", on_event=on_event, client_close_on_exit=False) as gc:
         await ready.wait()
         gate_set = GateSet(0, SUBSCRIBER, profile("G711-20").gate_specs(SUBSCRIBER, "10.1.1.20"))
         for _ in range(COMMANDS):
@@ -73,7 +73,7 @@ async def test_an_abandoned_transaction_id_rests_before_it_is_given_out_again(nu
     port = listeners[0].socket.getsockname()[1]
     nursery.start_soon(trio.serve_listeners, lambda stream: pep_that_never_reads_commands(stream, ready, go),
                        listeners)
-    async with GateController.connect(f"127.0.0.1:{port}", request_timeout=5, client_close_on_exit=False) as gc:
+    async with connect(f"127.0.0.1:{port}", request_timeout=5, client_close_on_exit=False) as gc:
         await ready.wait()
         gate_set = GateSet(0, SUBSCRIBER, profile("G711-20").gate_specs(SUBSCRIBER, "10.1.1.20"))
         resting = gc.submit(gate_set, lambda reply, error: None)

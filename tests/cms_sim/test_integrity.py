@@ -18,6 +18,7 @@ import trio.testing
 from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
 from cms_sim.controller import GateController
+from cms_sim.pool import connect
 from cms_sim.errors import ConnectError
 from cms_sim.events import ConnectionLost
 from cms_sim.media import profile
@@ -81,7 +82,7 @@ async def test_a_gate_controller_that_does_not_require_integrity_talks_unsigned_
         nursery, autojump_clock):
     server = await started_cmts(nursery)
     records = []
-    async with GateController.connect(target(server), integrity=SETTINGS) as gc:
+    async with connect(target(server), integrity=SETTINGS) as gc:
         gc.add_tap(records.append)
         assert type(await gc.gate_set(SUBSCRIBER, SPECS)) is GateSetAck
     assert records and not any(integrity_of(record.data) for record in records)
@@ -110,7 +111,7 @@ async def test_a_forged_or_replayed_message_from_the_cmts_gets_client_close_14_o
         nursery, autojump_clock, forgery):
     pep = FakePep(integrity=SETTINGS)
     host, port = await pep.listen(nursery)
-    async with GateController.connect(f"{host}:{port}", integrity=SETTINGS, client_close_on_exit=False) as gc:
+    async with connect(f"{host}:{port}", integrity=SETTINGS, client_close_on_exit=False) as gc:
         connection = pep.transport.connection
         if forgery == "bogus digest":
             data = bytearray(connection.send(KeepAlive(), trio.current_time()))
@@ -133,7 +134,7 @@ async def test_a_forged_or_replayed_message_from_the_cmts_gets_client_close_14_o
 async def test_a_message_without_the_integrity_object_from_the_cmts_gets_client_close_15(nursery, autojump_clock):
     pep = FakePep(integrity=SETTINGS)
     host, port = await pep.listen(nursery)
-    async with GateController.connect(f"{host}:{port}", integrity=SETTINGS, client_close_on_exit=False) as gc:
+    async with connect(f"{host}:{port}", integrity=SETTINGS, client_close_on_exit=False) as gc:
         await pep.send_raw(KeepAlive().encode())
         assert "no Integrity object" in (await lost(gc)).reason
     close = await the_peps_client_close(pep)
@@ -144,7 +145,7 @@ async def test_a_gate_controller_that_requires_integrity_refuses_a_cmts_without_
     server = await started_cmts(nursery)
     required = IntegritySettings(SETTINGS.keys, required=True)
     with pytest.raises(ConnectError, match="integrity is required, and the PEP opened without"):
-        async with GateController.connect(target(server), integrity=required):
+        async with connect(target(server), integrity=required):
             pass
     await trio.testing.wait_all_tasks_blocked()
     assert "it sent Client-Close (error 15 authentication required)" in server.ends[-1]
@@ -162,7 +163,7 @@ async def test_a_cmts_that_signs_differently_is_refused_in_the_security_exchange
                                                                                  says, cmts_hears):
     server = await started_cmts(nursery, integrity={"keys": [KEY]})
     with pytest.raises(ConnectError, match=says):
-        async with GateController.connect(target(server), integrity=ours):
+        async with connect(target(server), integrity=ours):
             pass
     await trio.testing.wait_all_tasks_blocked()
     assert f"it sent Client-Close ({cmts_hears})" in server.ends[-1]
@@ -173,7 +174,7 @@ async def test_integrity_meeting_tls_fails_in_the_security_exchange_saying_which
     # cmts-sim asks for TLS (an Integrity object of C-Type 2); cms-sim, set for integrity, wants C-Type 1.
     server = await started_cmts(nursery, tls={"ca": pki.ca})
     with pytest.raises(ConnectError, match=r"C-Type 2 \(Integrity-TLS, RFC 4261\); integrity here is C-Type 1"):
-        async with GateController.connect(target(server), integrity=SETTINGS):
+        async with connect(target(server), integrity=SETTINGS):
             pass
     await trio.testing.wait_all_tasks_blocked()
     assert "the PDP refused StartTLS: Client-Close error 15" in server.ends[-1]
@@ -181,7 +182,7 @@ async def test_integrity_meeting_tls_fails_in_the_security_exchange_saying_which
     # cmts-sim signs (C-Type 1); cms-sim, set for TLS, answers with StartTLS, which the CMTS refuses.
     server = await started_cmts(nursery, integrity={"keys": [KEY]})
     with pytest.raises(ConnectError):
-        async with GateController.connect(target(server), tls=tls.pdp_context(pki.cms_cert, pki.cms_key)):
+        async with connect(target(server), tls=tls.pdp_context(pki.cms_cert, pki.cms_key)):
             pass
     await trio.testing.wait_all_tasks_blocked()
     assert "C-Type 2 (Integrity-TLS, RFC 4261)" in server.ends[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import trio
 
-from cms_sim.controller import GateController
+from cms_sim.pool import listen
 
 
 async def _read_to_the_end(stream: trio.SocketStream) -> None:
@@ -22,7 +22,7 @@ async def test_a_cmts_dialling_in_as_the_pool_closes_is_turned_away_not_a_crash(
     # died with a traceback and lost the report of its remaining scenarios.  trio orders the two tasks at
     # random, so the closing is tried at that moment thirty times.
     for _ in range(30):
-        async with GateController.listen("127.0.0.1", 0) as pool:
+        async with listen("127.0.0.1", 0) as pool:
             host, port = pool.addresses[0]
             client = await trio.open_tcp_stream(host, port)
             while not pool.controllers:  # accepted: its controller is being started
