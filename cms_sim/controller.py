@@ -33,6 +33,7 @@ Design (architecture.md, "Concurrency rules"):
 from __future__ import annotations
 
 import contextlib
+import enum
 import ipaddress
 import ssl
 from collections import deque
@@ -229,28 +230,76 @@ class _Pending:
         self.callback = callback
 
 
-class _Link:
-    """One TCP connection's worth of state; a reconnect makes a new one."""
+class LinkState(enum.Enum):
+    """Where one connection to a CMTS is in its life (a reconnect makes a new link)."""
 
-    __slots__ = ("transport", "handle", "ready", "up", "pep_id", "reason", "cause", "scope", "nursery", "done",
-                 "sync_waiters", "ending", "dirty", "wake", "holding")
+    HANDSHAKE = "handshake"  # TCP (and TLS) up: waiting for the CMTS's Client-Open and Request
+    READY = "ready"  # the CMTS's request state is installed: gate commands go
+    SUSPENDED = "suspended"  # the CMTS deleted its request state (DRQ): commands wait for its next Request
+    ENDING = "ending"  # we are ending it (our Client-Close, if any, goes first)
+    DOWN = "down"  # its tasks are over
+
+    __hash__ = object.__hash__  # members compared by identity; a C-level hash for the table below
+
+
+_HANDSHAKE, _READY, _SUSPENDED, _ENDING, _DOWN = LinkState
+_LINK_MOVES = {
+    _HANDSHAKE: {_READY, _ENDING, _DOWN},
+    _READY: {_SUSPENDED, _ENDING, _DOWN},
+    _SUSPENDED: {_READY, _ENDING, _DOWN},
+    _ENDING: {_DOWN},
+    _DOWN: set(),
+}
+
+
+class _Link:
+    """One TCP connection's worth of state; a reconnect makes a new one.
+
+    Its life is :attr:`state`, changed only by :meth:`move` along
+    :data:`_LINK_MOVES`; ``ready`` and ``done`` are the events tasks wait on
+    for it, kept by :meth:`move`.
+    """
+
+    __slots__ = ("transport", "handle", "state", "ready", "up", "pep_id", "reason", "cause", "scope", "nursery",
+                 "done", "sync_waiters", "dirty", "wake", "holding")
 
     def __init__(self, transport: CopsTransport) -> None:
         self.transport = transport
         self.handle: Handle | None = None
-        self.ready = trio.Event()  # set while the CMTS's request state is installed
-        self.up = False  # the handshake completed once on this link
+        self.state = _HANDSHAKE
+        self.ready = trio.Event()  # set in READY, and once DOWN (to wake who waited: they see the link is gone)
+        self.done = trio.Event()  # set once DOWN
+        self.up = False  # it has been READY: the handshake completed (a ConnectionLost is worth telling)
         self.pep_id = ""
         self.reason = "the connection ended"
         self.cause = "connection lost"  # the reason, short and countable (GateControlLost.cause)
-        self.ending = False  # _end() is closing it (so the Client-Close, if any, is already sent)
         self.scope: trio.CancelScope | None = None
         self.nursery: trio.Nursery | None = None
-        self.done = trio.Event()
         self.sync_waiters: list[trio.Event] = []
         self.dirty = False  # messages queued since the writer last sent
         self.wake = trio.lowlevel.ParkingLot()  # where the writer waits for them
         self.holding = False  # the reader is handling a batch: what it queues goes out after it, in one send
+
+    def move(self, state: LinkState) -> None:
+        if state not in _LINK_MOVES[self.state]:
+            raise RuntimeError(f"a controller link cannot go from {self.state.value} to {state.value}")
+        if self.state is _READY and state is _SUSPENDED:
+            self.ready = trio.Event()
+        self.state = state
+        if state is _READY:
+            self.up = True
+            self.ready.set()
+        elif state is _DOWN:
+            self.ready.set()
+            self.done.set()
+
+
+class Standing(enum.Enum):
+    """Whether a controller wants a connection: what happens when its link goes down."""
+
+    ACTIVE = "active"  # redial (with ``options.reconnect``); requests wait for the new link
+    HELD_DOWN = "held down"  # disconnect() was called: no redial until reconnect()
+    CLOSED = "closed"  # for good: aclose(), or the CMTS that dialled us went away
 
 
 _new = tuple.__new__  # submit() replaces field 0, transaction_id: cops_core.dqos checks every command starts with it
@@ -292,8 +341,7 @@ class GateController:
         self._link: _Link | None = None
         self._linked = trio.Event()  # set whenever a link is up; replaced when it goes down
         self._nursery: trio.Nursery | None = None
-        self._closed = False
-        self._manual_down = False  # disconnect() was called: no automatic reconnect
+        self.standing = Standing.ACTIVE
         self._redialling: trio.CancelScope | None = None  # the automatic reconnect under way, if any
         self._why_down = ""  # ": <how the last connection ended>", for requests made after it went
         self._down_cause = "connection lost"
@@ -303,13 +351,13 @@ class GateController:
     @property
     def closed(self) -> bool:
         """True once closed for good: by :meth:`aclose`, or an accepted connection that ended."""
-        return self._closed
+        return self.standing is Standing.CLOSED
 
     @property
     def connected(self) -> bool:
         """True while gate commands can be sent (handshake done, request state installed)."""
         link = self._link
-        return link is not None and link.ready.is_set()
+        return link is not None and link.state is _READY
 
     @property
     def pep_id(self) -> str | None:
@@ -380,7 +428,7 @@ class GateController:
         timeout = self.options.request_timeout if timeout is None else timeout
         with trio.move_on_after(timeout):
             link = self._link
-            if link is None or not link.ready.is_set() or self._closed:
+            if link is None or link.state is not _READY or self.standing is Standing.CLOSED:
                 link = await self._ready_link()
             tid = self._tids.allocate(self._pending)
             command = command._replace(transaction_id=tid)
@@ -420,7 +468,7 @@ class GateController:
         Raises :class:`GateControlLost` when no connection is ready.
         """
         link = self._link
-        if link is None or not link.ready.is_set() or self._closed:
+        if link is None or link.state is not _READY or self.standing is Standing.CLOSED:
             raise GateControlLost(f"{self.name}: not connected")
         tid = self._tids.allocate(self._pending)
         command = _new(type(command), (tid, *command[1:]))  # _replace(transaction_id=tid), at a third of the cost
@@ -487,30 +535,30 @@ class GateController:
             self._queue(link, SyncRequest.new())
             self._kick(link)
             await done.wait()
-            if link.done.is_set():
+            if link.state is _DOWN:
                 raise GateControlLost(f"{self.name}: {link.reason}")
             return
         raise RequestTimeout("Synchronize State Request", timeout)
 
     async def _ready_link(self) -> _Link:
         while True:
-            if self._closed:
+            if self.standing is Standing.CLOSED:
                 raise GateControlLost(f"{self.name}: the controller is closed")
             link = self._link
             if link is None:
-                if self.options.reconnect is None or self._manual_down or self.target is None:
+                if self.options.reconnect is None or self.standing is Standing.HELD_DOWN or self.target is None:
                     raise GateControlLost(f"{self.name}: not connected{self._why_down}", self._down_cause)
                 await self._linked.wait()  # an automatic reconnect is under way
                 continue
             await link.ready.wait()
-            if self._link is link:
+            if self._link is link and link.state is _READY:
                 return link
 
     # --- connection management ------------------------------------------------------------------
 
     async def disconnect(self, *, client_close: bool = True) -> None:
         """Drop the connection (with Client-Close unless told otherwise); no automatic reconnect follows."""
-        self._manual_down = True
+        self.standing = Standing.HELD_DOWN
         self._stop_redialling()
         link = self._link
         if link is not None:
@@ -520,23 +568,27 @@ class GateController:
 
     async def reconnect(self) -> None:
         """Dial the CMTS again (after :meth:`disconnect`, or to replace a live connection)."""
+        if self.target is None:  # checked first: the connection we have is the only one there can be
+            raise ConnectError(f"{self.name} dialled us: only the CMTS can re-establish this connection")
+        if self.standing is Standing.CLOSED:
+            raise ConnectError(f"{self.name}: the controller is closed")
         if self._link is not None:
             await self.disconnect()
         self._stop_redialling()
-        self._manual_down = False
+        self.standing = Standing.ACTIVE
         await self._open()
 
     async def aclose(self) -> None:
         """Close for good: Client-Close (if ``client_close_on_exit``), fail pending requests, end the tasks."""
-        if self._closed:
+        if self.standing is Standing.CLOSED:
             return
         self._stop_redialling()
         link = self._link
         if link is not None:
             code = ErrorCode.SHUTTING_DOWN if self.options.client_close_on_exit else None
             await self._end(link, "the gate controller closed", code)
-        self._closed = True
-        self._linked.set()  # wake requests waiting for a reconnect; they see _closed
+        self.standing = Standing.CLOSED
+        self._linked.set()  # wake requests waiting for a reconnect; they see it closed
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 
@@ -585,14 +637,13 @@ class GateController:
                     wanted = "StartTLS, Client-Open and Request" if self.options.tls else "Client-Open and Request"
                     link.reason = f"no {wanted} from {self.name} within {timeout:g} s"
                     nursery.cancel_scope.cancel()
-                elif not link.ready.is_set():  # TLS did not come up
+                elif link.state is not _READY:  # TLS did not come up, or the CMTS broke the handshake
                     nursery.cancel_scope.cancel()
                 else:
-                    link.up = True
                     self._linked.set()
                     task_status.started()
         finally:
-            if link.up and not link.ending and self.options.client_close_on_exit:
+            if link.up and link.state is not _ENDING and self.options.client_close_on_exit:
                 # Cancelled from outside (Ctrl-C, the caller's scope): still say goodbye to the CMTS.
                 await self._client_close(link, ErrorCode.SHUTTING_DOWN)
             await self._link_down(link)
@@ -621,15 +672,14 @@ class GateController:
             self._resolve(tid, outcome.Error(error))
         for waiter in link.sync_waiters:
             waiter.set()
-        link.ready.set()  # wake _ready_link callers; they see the link is no longer current
-        link.done.set()
+        link.move(_DOWN)  # wakes _ready_link callers; they see the link is no longer current
         await link.transport.aclose()
         if link.up:
             self._emit(ConnectionLost(trio.current_time(), link.transport.peer, link.reason, link.cause))
             if self.target is None:  # the CMTS dialled us: this controller has nothing left to do
-                self._closed = True
+                self.standing = Standing.CLOSED
                 self._nursery.cancel_scope.cancel()
-            elif self.options.reconnect is not None and not (self._closed or self._manual_down):
+            elif self.options.reconnect is not None and self.standing is Standing.ACTIVE:
                 self._redialling = trio.CancelScope()  # now, so that a disconnect() before the task runs stops it
                 self._nursery.start_soon(self._redial, self._redialling)
 
@@ -652,10 +702,10 @@ class GateController:
     async def _end(self, link: _Link, reason: str, close: int | ClientClose | None) -> None:
         """End ``link``: send Client-Close (``close``: its error code, or the message; None: just close TCP),
         cancel its tasks."""
-        if link.done.is_set():
+        if link.state is _ENDING or link.state is _DOWN:
             return
         link.reason = reason
-        link.ending = True
+        link.move(_ENDING)
         if close is not None:
             await self._client_close(link, close)
         link.scope.cancel()
@@ -752,8 +802,8 @@ class GateController:
         if self.options.solicited_null_decision:
             null = DecisionGroup(Context(RType.CONFIGURATION, 0), DecisionFlags(DecisionCommand.NULL_DECISION, 0))
             self._queue(link, Decision.new(message.handle, null, solicited=True))
-        if not link.ready.is_set():
-            link.ready.set()
+        if link.state is _HANDSHAKE or link.state is _SUSPENDED:
+            link.move(_READY)
             self.stats.connects += 1
             self._emit(Connected(trio.current_time(), link.transport.peer, link.pep_id, message.handle.value))
         return False
@@ -816,7 +866,8 @@ class GateController:
             if link.handle.value not in handles:
                 link.handle = Handle(next(iter(handles)))
             return False
-        link.ready = trio.Event()
+        if link.state is _READY:
+            link.move(_SUSPENDED)
         lost = GateControlLost(f"{self.name} deleted the request state (DRQ reason {reason.code}/{reason.subcode})",
                                f"DRQ reason {reason.code}")
         for tid in list(self._pending):
@@ -900,7 +951,7 @@ class GateController:
             tap(record)
 
     def __repr__(self) -> str:
-        state = "connected" if self.connected else "closed" if self._closed else "not connected"
+        state = "connected" if self.connected else "closed" if self.closed else "not connected"
         return f"<GateController {self.name} {state}>"
 
 

@@ -7,7 +7,7 @@ import trio
 
 from cmts_sim.config import CmtsConfig
 from cmts_sim.server import CmtsServer
-from cms_sim.controller import Backoff, ControllerOptions, TransactionIds
+from cms_sim.controller import Backoff, ControllerOptions, LinkState, TransactionIds, _Link
 from cms_sim.errors import (
     ConnectError,
     ControllerError,
@@ -485,3 +485,19 @@ async def test_reconnect_by_hand_stops_an_automatic_redial_in_progress(nursery, 
         assert gc.connected and pep.sessions == 2
         await trio.sleep(30)
         assert pep.sessions == 2
+
+
+def test_a_link_moves_only_along_its_life_and_keeps_its_events():
+    link = _Link(None)
+    assert link.state is LinkState.HANDSHAKE and not link.ready.is_set() and not link.up
+    link.move(LinkState.READY)
+    assert link.ready.is_set() and link.up
+    link.move(LinkState.SUSPENDED)  # the CMTS deleted its request state: commands wait again
+    assert not link.ready.is_set() and link.up
+    with pytest.raises(RuntimeError, match="from suspended to handshake"):
+        link.move(LinkState.HANDSHAKE)
+    link.move(LinkState.ENDING)
+    with pytest.raises(RuntimeError, match="from ending to ready"):
+        link.move(LinkState.READY)
+    link.move(LinkState.DOWN)
+    assert link.done.is_set() and link.ready.is_set()  # waiters wake, and see it gone
