@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 import weakref
 
 import trio
@@ -72,3 +74,38 @@ def test_every_collection_is_timed_and_the_active_policy_is_found_by_reports():
         gc.collect()
         assert stats.collections >= 1 and 0 < stats.longest_pause < 1.0 and 0 <= stats.longest_pause_cpu < 1.0
     assert gcpolicy.ACTIVE is None
+
+
+MAPPED_AFTER_A_LARGER_FREE = """
+import ctypes, sys
+from cmts_sim.gcpolicy import fixed_mmap_threshold
+
+class Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Mallinfo2
+if sys.argv[1] == "fixed":
+    assert fixed_mmap_threshold()
+big = bytes(4 << 20)  # a 4 MiB block: mapped
+del big  # ... and unmapped, which by default raises the threshold to 4 MiB
+mapped = libc.mallinfo2().hblks
+block = bytes(1 << 20)
+print(libc.mallinfo2().hblks - mapped)  # 1: the 1 MiB block got its own mapping; 0: it came from the heap
+"""
+
+
+def blocks_mapped(mode: str) -> int:
+    result = subprocess.run([sys.executable, "-c", MAPPED_AFTER_A_LARGER_FREE, mode], capture_output=True, text=True,
+                            check=True)
+    return int(result.stdout)
+
+
+def test_large_blocks_keep_their_own_mappings_after_a_larger_one_was_freed():
+    if not gcpolicy.glibc():
+        assert gcpolicy.fixed_mmap_threshold() is False  # nothing to fix
+        return
+    assert blocks_mapped("default") == 0  # glibc's dynamic threshold: the heap takes it, and keeps the pages
+    assert blocks_mapped("fixed") == 1
