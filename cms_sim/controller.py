@@ -66,7 +66,7 @@ from cops_core.integrity import IntegritySettings
 from cops_core.messages import ClientAccept, Decision
 from cops_core.objects import Context, DecisionFlags, Handle
 from cops_core.tls import NO_SECURITY, TlsError, refuse, starts_tls
-from cops_core.trace import TraceRecord
+from cops_core.trace import UNREAD, TraceRecord
 from cops_core.transport import CopsTransport, Tap, keepalive_loop, start_tls_as_pdp
 from cops_core.dqos import (
     COMMAND_CLASSES,
@@ -436,7 +436,7 @@ class GateController:
             self._pending[tid] = pending
             self.stats.requests += 1
             try:
-                self._queue(link, decision_for(link.handle, command))
+                self._queue(link, decision_for(link.handle, command), command)
             except LocalProtocolError:  # the connection closed in this very batch: say how
                 self._pending.pop(tid, None)
                 raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
@@ -930,8 +930,9 @@ class GateController:
         else:
             trio.lowlevel.reschedule(pending.task, result)
 
-    def _queue(self, link: _Link, message) -> None:
-        link.transport.queue(message)
+    def _queue(self, link: _Link, message, command=UNREAD) -> None:
+        """Queue ``message`` on ``link`` (``command``: the gate command it was built from, for the trace)."""
+        link.transport.queue(message, None, command)
         self.stats.messages_out += 1
 
     def _emit(self, event) -> None:
