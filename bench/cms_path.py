@@ -29,7 +29,7 @@ from pathlib import Path
 
 import trio
 
-from cms_sim.controller import ControllerOptions, GateController, TransactionIds, _Link
+from cms_sim.controller import ControllerOptions, GateController, LinkState, TransactionIds, _Link
 from cms_sim.load.calls import CallEngine
 from cms_sim.load.program import compile_program
 from cms_sim.load.stats import Recorder
@@ -114,7 +114,7 @@ async def measure(scenario_path: Path, calls: int, batch: int) -> float:
         if type(message) is ClientOpen:
             link.transport.queue(ClientAccept.new(0))
     link.handle = HANDLE
-    link.ready.set()
+    link.move(LinkState.READY)
     controller._link = link
     cmts = ScriptedCmts(link, theirs)
     cmts._sent()  # the Client-Accept
