@@ -269,7 +269,9 @@ class _Link:
         self.state = _HANDSHAKE
         self.ready = trio.Event()  # set in READY, and once DOWN (to wake who waited: they see the link is gone)
         self.done = trio.Event()  # set once DOWN
-        self.up = False  # it has been READY: the handshake completed (a ConnectionLost is worth telling)
+        # The handshake completed and the link was handed over (a ConnectionLost is worth telling).  Not merely
+        # READY once: a DRQ in the Request's own batch suspends it before the handshake is over.
+        self.up = False
         self.pep_id = ""
         self.reason = "the connection ended"
         self.cause = "connection lost"  # the reason, short and countable (GateControlLost.cause)
@@ -287,7 +289,6 @@ class _Link:
             self.ready = trio.Event()
         self.state = state
         if state is _READY:
-            self.up = True
             self.ready.set()
         elif state is _DOWN:
             self.ready.set()
@@ -640,6 +641,7 @@ class GateController:
                 elif link.state is not _READY:  # TLS did not come up, or the CMTS broke the handshake
                     nursery.cancel_scope.cancel()
                 else:
+                    link.up = True
                     self._linked.set()
                     task_status.started()
         finally:

@@ -21,7 +21,8 @@ from cms_sim.errors import (
 from cms_sim.events import Connected, ConnectionLost, GateClosed, GateOpened, RequestStateDeleted
 from cms_sim.media import profile
 from cms_sim.pool import GateControllerPool, connect, listen
-from cops_core import ClientClose, Decision, DecisionCommand, ErrorCode, KeepAlive, Report, ReportType
+from cops_core import (ClientClose, Decision, DecisionCommand, DeleteRequest, ErrorCode, KeepAlive, ReasonCode, Report,
+                       ReportType)
 from cops_core.dqos import (
     GateAlloc,
     GateAllocAck,
@@ -36,7 +37,7 @@ from cops_core.dqos import (
     TransactionID,
 )
 from cops_core.messages import ClientAccept, ClientOpen, Request, SyncRequest
-from cops_core.objects import DecisionFlags, SignaledClientSI
+from cops_core.objects import DecisionFlags, Reason, SignaledClientSI
 
 from .fake_pep import SUBSCRIBER, FakePep
 
@@ -489,11 +490,11 @@ async def test_reconnect_by_hand_stops_an_automatic_redial_in_progress(nursery, 
 
 def test_a_link_moves_only_along_its_life_and_keeps_its_events():
     link = _Link(None)
-    assert link.state is LinkState.HANDSHAKE and not link.ready.is_set() and not link.up
+    assert link.state is LinkState.HANDSHAKE and not link.ready.is_set()
     link.move(LinkState.READY)
-    assert link.ready.is_set() and link.up
+    assert link.ready.is_set()
     link.move(LinkState.SUSPENDED)  # the CMTS deleted its request state: commands wait again
-    assert not link.ready.is_set() and link.up
+    assert not link.ready.is_set()
     with pytest.raises(RuntimeError, match="from suspended to handshake"):
         link.move(LinkState.HANDSHAKE)
     link.move(LinkState.ENDING)
@@ -501,3 +502,20 @@ def test_a_link_moves_only_along_its_life_and_keeps_its_events():
         link.move(LinkState.READY)
     link.move(LinkState.DOWN)
     assert link.done.is_set() and link.ready.is_set()  # waiters wake, and see it gone
+
+
+class WithdrawingPep(FakePep):
+    """Installs its request state and deletes it in the same write, before the handshake is over."""
+
+    def _on_message(self, message) -> None:
+        super()._on_message(message)
+        if type(message) is ClientAccept:
+            self.transport.queue(DeleteRequest.new(self.handle, Reason(ReasonCode.MANAGEMENT)))
+
+
+async def test_a_request_state_deleted_within_the_handshake_fails_the_connect_cleanly(nursery, autojump_clock):
+    pep = WithdrawingPep()
+    host, port = await pep.listen(nursery)
+    with pytest.raises(ConnectError):  # not trio's "never called task_status.started()"
+        async with connect(f"{host}:{port}", reconnect=None):
+            pass
