@@ -570,7 +570,7 @@ def _count_key(subscriber) -> Any:
 
     An int hashes in C; IPv4Address's hash is Python code (~0.6 us a lookup
     here), and every Gate-Set looks its subscriber up twice.  ``_ip`` is
-    where ipaddress keeps the value (cops_core.wire.ipv4 relies on it too).
+    where ipaddress keeps the value (cops_core.fields.ipv4 relies on it too).
     The two hot lookups (_check_new_gate, _add) inline this expression.
     """
     return subscriber._ip if type(subscriber) is IPv4Address else subscriber
