@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from cops_core import ClientClose, ErrorCode, SyncRequest
-from cops_core.dqos import COMMAND_CLASSES, Direction, GateDelete, GateSet, encoded_decision_for
+from cops_core.dqos import COMMAND_CLASSES, Direction, GateDelete, GateSet, GateSpec, encoded_decision_for
 from cops_core.dqos.codes import GateDeleteSubcode
 
 from .. import media
@@ -174,7 +174,7 @@ def _gate_spec_reasons(params, command: GateSet, origins: "_Origins") -> Why:
         "peak_data_rate": "= r: constant-rate voice has no peak above its rate",
         "minimum_policed_unit": packet, "maximum_packet_size": packet,
         "rate": "= r: the CMTS reserves what the codec sends",
-        "slack_term": f"{media.SLACK_TERM_US} µs, the profiles' slack term",
+        "slack_term": f"{GateSpec.DEFAULTS['slack_term']} µs, the Gate-Spec's default slack term",
     }
     for direction, own in per_direction.items():
         for name, text in {**common, **own}.items():
