@@ -30,6 +30,7 @@ from enum import IntEnum
 from typing import Any, Callable, NamedTuple
 
 from cops_core.dqos import (
+    SET_EXTRAS,
     Direction,
     GateAlloc,
     GateAllocAck,
@@ -171,8 +172,7 @@ class Refused(Exception):
 
 _TIMER_FIELD = {Timer.T0: "t0_at", Timer.T1: "t1_at", Timer.T7: "t7_at", Timer.T8: "t8_at"}
 _TIMER_NAME = {timer: timer.name.lower() for timer in _TIMER_FIELD}  # the Gate-Spec / Timers field: t0, t1 ...
-_SET_EXTRAS = ("remote_gate_info", "event_generation_info", "media_connection_event_info",
-               "electronic_surveillance_parameters", "session_description_parameters")
+_SET_EXTRAS = tuple(slot.field for slot in SET_EXTRAS)
 _SET_EXTRAS_AT = slice(GateSet._fields.index(_SET_EXTRAS[0]), GateSet._fields.index(_SET_EXTRAS[0]) + len(_SET_EXTRAS))
 _NO_EXTRAS = (None,) * len(_SET_EXTRAS)
 _T1_AT = GateSpec._fields.index("t1")

@@ -28,7 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from cmts_sim.config import CapacitySettings, CmtsConfig, FaultSettings, ModemSettings, PolicySettings, TimerSettings
 from cops_core.dqos import (
-    COMMAND_CLASSES,
+    REPLIES,
     GateAlloc,
     GateCloseSubcode,
     GateDelete,
@@ -227,7 +227,7 @@ class SavingStep(Step):
 
 class GateCommandStep(SavingStep):
     SAVABLE = ("gate_id", "activity_count", "transaction_id", "subscriber", "error_code", "error_subcode")
-    REQUEST: ClassVar[type]  # the gate command it sends; its Ack is the next command type (protocol.md 3.2)
+    REQUEST: ClassVar[type]  # the gate command it sends
     expect: Expect = Field("ack", description="ack, timeout, or {error: CODE-or-name, subcode: N}")
     within: Duration | None = Field(None, description="the reply must come within this (e.g. 50ms)")
     timeout: Duration | None = Field(None, description="request timeout; default the controller's")
@@ -237,7 +237,7 @@ class GateCommandStep(SavingStep):
 
     @classmethod
     def ack(cls) -> type:
-        return COMMAND_CLASSES[cls.REQUEST.COMMAND + 1]
+        return REPLIES[cls.REQUEST.COMMAND].ack
 
     @field_validator("reply")
     @classmethod
