@@ -179,7 +179,7 @@ def memory(gates: int) -> dict:
     from cmts_sim.admission import Admission, Capacity
     from cmts_sim.gates import GateState, GateTable
     from cops_core.dqos import decode_gate_command
-    from cops_core.wire import ipv4
+    from cops_core.fields import ipv4
 
     template = bytearray(_gate_set(0, IPv4Address("192.0.2.77")).encode())
     tid_at = template.index(b"\x00\x08\x01\x01\x00\x00\x00\x04") + 4

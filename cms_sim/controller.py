@@ -69,7 +69,7 @@ from cops_core.tls import NO_SECURITY, TlsError, refuse, starts_tls
 from cops_core.trace import UNREAD, TraceRecord
 from cops_core.transport import CopsTransport, Tap, keepalive_loop, start_tls_as_pdp
 from cops_core.dqos import (
-    COMMAND_CLASSES,
+    REPLIES,
     GateAlloc,
     GateAllocAck,
     GateClose,
@@ -306,10 +306,6 @@ class Standing(enum.Enum):
 _new = tuple.__new__  # submit() replaces field 0, transaction_id: cops_core.dqos checks every command starts with it
 
 _LATE = _Pending(None)  # stands in _pending for an abandoned request's TID (see GateController.abandon)
-
-_REQUESTS = (GateAlloc, GateSet, GateInfo, GateDelete)
-# A request's Ack is the next command type, its Err the one after (protocol.md 3.2).
-_REPLIES = {cls: (COMMAND_CLASSES[cls.COMMAND + 1], COMMAND_CLASSES[cls.COMMAND + 2]) for cls in _REQUESTS}
 
 
 class GateController:
@@ -843,7 +839,7 @@ class GateController:
             self.stats.unmatched_replies += 1
             return
         request = pending.command
-        ack, err = _REPLIES[type(request)]
+        ack, err = REPLIES[request.COMMAND]
         kind = type(reply)
         if kind is ack:
             if pending.callback is not None:  # submit's, nearly every reply under load: _resolve, in line

@@ -22,6 +22,7 @@ from cops_core import ClientOpen, KeepAlive, Request
 from cops_core.codes import ClientType
 from cops_core.dqos import (
     COMMAND_CLASSES,
+    REPLIES,
     GateAllocAck,
     GateAllocErr,
     GateClose,
@@ -207,10 +208,11 @@ class PeerJudge:
                     f"Transaction-ID {command.transaction_id} answers no request of ours (awaiting: {pending})")
             return
         asked = COMMAND_CLASSES[request.command].title
-        if command.COMMAND not in (request.command + 1, request.command + 2):
+        replies = REPLIES.get(request.command)  # None: we sent no request (a scenario's CMTS-side command)
+        if replies is not None and type(command) not in replies:
             finding("dqos.reply-type", "protocol.md 3.2", Severity.ERROR,
                     f"answers a {asked} (TID {command.transaction_id}) with a {command.title}; expected "
-                    f"{COMMAND_CLASSES[request.command + 1].title} or {COMMAND_CLASSES[request.command + 2].title}")
+                    f"{replies.ack.title} or {replies.err.title}")
         subscriber = getattr(command, "subscriber", None)
         if subscriber is not None and request.subscriber not in (None, *_ANY_SUBSCRIBER) \
                 and subscriber != request.subscriber:

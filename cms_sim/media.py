@@ -5,13 +5,14 @@ writing 19 Gate-Spec fields by hand for each is where lab scripts go wrong.
 A :class:`MediaProfile` computes them the way an RSVP TSpec does:
 
 * packet size = codec payload per packet + RTP 12 + UDP 8 + IPv4 20 bytes;
-* b = m = M = the packet size (bytes), S = 800 (us);
+* b = m = M = the packet size (bytes);
 * r = p = R = packet size x packets per second, in bytes/s.
 
 protocol.md 3.3 marks the units of r/p/R UNVERIFIED (RSVP heritage says
-bytes/s, some vendors bits/s); this module follows RSVP.  Every profile uses
-UDP (17), session class 1 (normal) and DS field 0xB8 (EF), and wildcards the
-source port, as the worked example in protocol.md 4.2 does.
+bytes/s, some vendors bits/s); this module follows RSVP.  What a profile does
+not compute is the Gate-Spec's declared default (:class:`GateSpec`): UDP
+(17), session class 1 (normal), DS field 0xB8 (EF), any source port, S 800
+us, as the worked example in protocol.md 4.2 has them.
 """
 
 from __future__ import annotations
@@ -20,12 +21,9 @@ import ipaddress
 import re
 from typing import Any, Callable, NamedTuple
 
-from cops_core.dqos import Direction, GateSpec, SessionClass
+from cops_core.dqos import Direction, GateSpec
 
 RTP_UDP_IP_OVERHEAD = 12 + 8 + 20
-SLACK_TERM_US = 800
-UDP = 17
-DS_EF = 0xB8
 DEFAULT_RTP_PORT = 16384
 DEFAULT_T1, DEFAULT_T7, DEFAULT_T8 = 250, 200, 0  # protocol.md 3.5 (Asterisk and ARRIS values; T8 0 = no polling)
 
@@ -75,37 +73,35 @@ class MediaProfile(NamedTuple):
         destination_ip,
         destination_port: int,
         *,
-        source_port: int = 0,
+        source_port: int = GateSpec.DEFAULTS["source_port"],
         t1: int = DEFAULT_T1,
         t7: int = DEFAULT_T7,
         t8: int = DEFAULT_T8,
-        session_class: int = SessionClass.NORMAL,
-        ds_field: int = DS_EF,
+        session_class: int = GateSpec.DEFAULTS["session_class"],
+        ds_field: int = GateSpec.DEFAULTS["ds_field"],
     ) -> GateSpec:
-        """One direction's Gate-Spec for this profile."""
+        """One direction's Gate-Spec for this profile; the fields it does not set have their declared defaults."""
         size = self.packet_bytes
         rate = self.rate
-        return GateSpec(
-            direction=direction,
-            protocol=UDP,
-            flags=0,
-            session_class=session_class,
-            source_ip=_ipv4(source_ip),
-            destination_ip=_ipv4(destination_ip),
-            source_port=source_port,
-            destination_port=destination_port,
-            ds_field=ds_field,
-            t1=t1,
-            t7=t7,
-            t8=t8,
-            token_bucket_rate=rate,
-            token_bucket_size=float(size),
-            peak_data_rate=rate,
-            minimum_policed_unit=size,
-            maximum_packet_size=size,
-            rate=rate,
-            slack_term=SLACK_TERM_US,
-        )
+        return GateSpec(**{
+            **GateSpec.DEFAULTS,
+            "direction": direction,
+            "session_class": session_class,
+            "source_ip": _ipv4(source_ip),
+            "destination_ip": _ipv4(destination_ip),
+            "source_port": source_port,
+            "destination_port": destination_port,
+            "ds_field": ds_field,
+            "t1": t1,
+            "t7": t7,
+            "t8": t8,
+            "token_bucket_rate": rate,
+            "token_bucket_size": float(size),
+            "peak_data_rate": rate,
+            "minimum_policed_unit": size,
+            "maximum_packet_size": size,
+            "rate": rate,
+        })
 
     def gate_specs(
         self,

@@ -30,6 +30,7 @@ from enum import IntEnum
 from typing import Any, Callable, NamedTuple
 
 from cops_core.dqos import (
+    SET_EXTRAS,
     Direction,
     GateAlloc,
     GateAllocAck,
@@ -171,8 +172,7 @@ class Refused(Exception):
 
 _TIMER_FIELD = {Timer.T0: "t0_at", Timer.T1: "t1_at", Timer.T7: "t7_at", Timer.T8: "t8_at"}
 _TIMER_NAME = {timer: timer.name.lower() for timer in _TIMER_FIELD}  # the Gate-Spec / Timers field: t0, t1 ...
-_SET_EXTRAS = ("remote_gate_info", "event_generation_info", "media_connection_event_info",
-               "electronic_surveillance_parameters", "session_description_parameters")
+_SET_EXTRAS = tuple(slot.field for slot in SET_EXTRAS)
 _SET_EXTRAS_AT = slice(GateSet._fields.index(_SET_EXTRAS[0]), GateSet._fields.index(_SET_EXTRAS[0]) + len(_SET_EXTRAS))
 _NO_EXTRAS = (None,) * len(_SET_EXTRAS)
 _T1_AT = GateSpec._fields.index("t1")
@@ -570,7 +570,7 @@ def _count_key(subscriber) -> Any:
 
     An int hashes in C; IPv4Address's hash is Python code (~0.6 us a lookup
     here), and every Gate-Set looks its subscriber up twice.  ``_ip`` is
-    where ipaddress keeps the value (cops_core.wire.ipv4 relies on it too).
+    where ipaddress keeps the value (cops_core.fields.ipv4 relies on it too).
     The two hot lookups (_check_new_gate, _add) inline this expression.
     """
     return subscriber._ip if type(subscriber) is IPv4Address else subscriber

@@ -23,11 +23,8 @@ from cops_core.addresses import allowed, parse_address
 from cops_core.codes import HEADER_SIZE, ClientType, CNum, ErrorCode, ReasonCode, object_subcode, spoken
 from cops_core.connection import Connection, ConnectionClosed, Role, State
 from cops_core.dqos import (
-    GateAllocErr,
+    REPLIES,
     GateCommandType,
-    GateDeleteErr,
-    GateInfoErr,
-    GateSetErr,
     PacketCableError,
     PacketCableErrorCode,
     decode_gate_command,
@@ -70,12 +67,9 @@ LAG_WARNING = 1.0  # seconds: a batch answered this late is logged (each time th
 # Read per message: as globals, since reading an enum member (``State.CLOSED``) costs ~0.2 us on CPython 3.11.
 _CLOSED, _READY = State.CLOSED, State.READY
 
-_ERR_FOR_COMMAND = {
-    GateCommandType.GATE_ALLOC: GateAllocErr,
-    GateCommandType.GATE_SET: GateSetErr,
-    GateCommandType.GATE_INFO: GateInfoErr,
-    GateCommandType.GATE_DELETE: GateDeleteErr,
-}
+# What a command that is no request (no Transaction-ID, an unknown or a CMTS-side type) is answered with
+# (protocol.md 3.6).
+_UNKNOWN_REQUEST = REPLIES[GateCommandType.GATE_SET]
 
 
 class CmtsServer:
@@ -601,7 +595,7 @@ def _connected(stream: trio.SocketStream) -> bool:
 
 
 def _error_reply(exc: PacketCableDecodeError):
-    err_class = _ERR_FOR_COMMAND.get(exc.command_type, GateSetErr)
+    err_class = REPLIES.get(exc.command_type, _UNKNOWN_REQUEST).err
     return err_class(exc.transaction_id, PacketCableError(exc.pc_code, exc.pc_subcode), exc.subscriber, exc.gate_id)
 
 
@@ -616,7 +610,7 @@ def _reply_to_malformed_decision(frame: bytes | None):
             try:
                 command = decode_gate_command(frame[offset + 4 : offset + length])
             except PacketCableDecodeError as exc:
-                err_class = _ERR_FOR_COMMAND.get(exc.command_type, GateSetErr)
+                err_class = REPLIES.get(exc.command_type, _UNKNOWN_REQUEST).err
                 return err_class(exc.transaction_id, PacketCableError(PacketCableErrorCode.UNSPECIFIED),
                                  exc.subscriber, exc.gate_id)
             return _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
@@ -625,7 +619,7 @@ def _reply_to_malformed_decision(frame: bytes | None):
 
 
 def _error_reply_for(command, error: PacketCableError):
-    err_class = _ERR_FOR_COMMAND.get(command.COMMAND, GateSetErr)
+    err_class = REPLIES.get(command.COMMAND, _UNKNOWN_REQUEST).err
     return err_class(command.transaction_id, error, getattr(command, "subscriber", None),
                      getattr(command, "gate_id", None))
 

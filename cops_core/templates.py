@@ -13,7 +13,7 @@ ack, error or event.  For each such shape a template precompiles
 * a generated decode function: one ``unpack_from``, one tuple comparison of
   the headers against the shape's, then the objects built straight from the
   unpacked tuple (``tuple.__new__``, IPv4 fields through the cached
-  :func:`~cops_core.wire.ipv4`);
+  :func:`~cops_core.fields.ipv4`);
 * a generated encode function: the shape's checks, then one ``pack``.
 
 Anything a template does not take exactly -- another shape, a non-4-byte
@@ -57,7 +57,7 @@ from typing import Callable, Iterable, NamedTuple, Sequence
 
 from .codes import CNum
 from .objects import Handle
-from .wire import IPV4, Conv
+from .fields import IPV4, Conv
 
 
 class Part(NamedTuple):

@@ -2,9 +2,11 @@
 
 Both layers use the same object header, ``Length(2) Num(1) Type(1)``, so one
 set of helpers builds their codecs.  A class decorator turns a ``NamedTuple``
-into a wire object: it precompiles the ``struct.Struct`` of the whole object
-(header and body in one ``pack``), registers the class under its (Num, Type)
-key, and attaches ``encode``/``decode_body``.
+whose fields are declared (:mod:`cops_core.fields`) into a wire object: it
+derives and precompiles the ``struct.Struct`` of the whole object (header and
+body in one ``pack``), registers the class under its (Num, Type) key, and
+attaches ``encode``/``decode_body`` and what the declarations say of the
+object (``LABEL``, ``FIELDS``, ``DEFAULTS``).
 
 Objects are ``NamedTuple``s rather than frozen dataclasses because building a
 tuple from ``unpack_from`` is about five times cheaper than running a frozen
@@ -15,55 +17,12 @@ typed, and comparable by value.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 import struct
-from typing import Any, Callable, NamedTuple
+from typing import Callable
+
+from .fields import REQUIRED, Field, declared
 
 OBJECT_HEADER = struct.Struct("!HBB")
-
-
-class Conv(NamedTuple):
-    """How one field travels: ``load`` turns the struct value into the field, ``dump`` back."""
-
-    load: Callable[[Any], Any]
-    dump: Callable[[Any], Any]
-
-
-@functools.lru_cache(maxsize=65536)
-def ipv4(value: int) -> ipaddress.IPv4Address:
-    """An IPv4Address from its 32-bit value; cached, as a lab reuses few addresses.
-
-    Built without IPv4Address's constructor (type dispatch and range check in
-    Python, most of a miss's cost): every caller passes a 32-bit field the
-    struct module unpacked, so the value is in range by construction.
-    """
-    address = _object_new(ipaddress.IPv4Address)
-    address._ip = value
-    return address
-
-
-_object_new = object.__new__
-
-
-@functools.lru_cache(maxsize=65536)
-def ipv6(value: bytes) -> ipaddress.IPv6Address:
-    """An IPv6Address from its 16 bytes; cached like :func:`ipv4`."""
-    return ipaddress.IPv6Address(value)
-
-
-def _latin1(raw: bytes) -> str:
-    return raw.decode("latin-1")
-
-
-def _latin1_bytes(text: str) -> bytes:
-    return text.encode("latin-1")
-
-
-IPV4 = Conv(ipv4, int)
-IPV6 = Conv(ipv6, lambda address: address.packed)
-TEXT = Conv(_latin1, _latin1_bytes)
-"""Fixed-width text fields keep every byte (padding included) so they re-encode identically."""
 
 
 class Registry:
@@ -103,25 +62,32 @@ def pad4(length: int) -> int:
     return -length & 3
 
 
-def fixed_layout(registry: Registry, num: int, ctype: int, fmt: str, convs: dict[int, Conv] | None = None):
-    """Decorate a NamedTuple as an object with a fixed body layout ``fmt`` (struct syntax, no ``!``).
+def fixed_layout(registry: Registry, num: int, ctype: int, label: str):
+    """Decorate a NamedTuple whose fields are declared (:mod:`cops_core.fields`) as an object of fixed length.
 
-    ``convs`` maps a field index to the :class:`Conv` of fields that are not
-    plain struct values (addresses, text).
+    The struct format is the declarations' wire codes in order, and a field
+    declared with a :class:`~cops_core.fields.Conv` is converted by it (its
+    place in the tuple comes from the declaration, never from an index written
+    by hand).  ``label`` is what the spec calls the object.
     """
-    body = struct.Struct("!" + fmt)
-    whole = struct.Struct("!HBB" + fmt)
-    length = OBJECT_HEADER.size + body.size
-    if length % 4:
-        raise ValueError(f"{num}/{ctype}: fixed object of {length} bytes is not 4-aligned")
-    pack = whole.pack
-    unpack_from = body.unpack_from
 
     def decorate(cls):
+        fields = declared(cls)
+        fmt = "".join(field.wire for field in fields)
+        values = [field for field in fields if not field.reserved]
+        # Indexes into the tuple, derived here so that the hot paths below stay positional.
+        convs = {index: field.conv for index, field in enumerate(values) if field.conv is not None}
+        body = struct.Struct("!" + fmt)
+        whole = struct.Struct("!HBB" + fmt)
+        length = OBJECT_HEADER.size + body.size
+        if length % 4:
+            raise ValueError(f"{num}/{ctype}: fixed object of {length} bytes is not 4-aligned")
+        pack = whole.pack
+        unpack_from = body.unpack_from
         tuple_new = tuple.__new__
-        if convs and len(cls._fields) == 1:
+        if convs and len(values) == 1:
             # One converted field (Subscriber-ID): no list, no loop.
-            load, dump = convs[0]
+            load, dump = convs[0].load, convs[0].dump
 
             def encode(self) -> bytes:
                 return pack(length, num, ctype, dump(self[0]))
@@ -155,26 +121,34 @@ def fixed_layout(registry: Registry, num: int, ctype: int, fmt: str, convs: dict
         cls.encode = encode
         cls.decode_body = classmethod(decode_body)
         cls.LENGTH = length
+        _describe(cls, label, fields)
         # What cops_core.templates needs to lay this object out inside a whole-message struct.
         cls.FORMAT = fmt
-        cls.CONVS = dict(convs or {})
+        cls.CONVS = convs
         registry.add(cls, num, ctype, unpack_from=None if convs else unpack_from)
         return cls
 
     return decorate
 
 
-def variable_layout(registry: Registry, num: int, ctype: int, *, pad: bool):
-    """Decorate a NamedTuple with a variable body.
+def variable_layout(registry: Registry, num: int, ctype: int, label: str, *, pad: bool):
+    """Decorate a NamedTuple whose declared fields are fixed ones, then the :func:`~cops_core.fields.rest` of the body.
 
-    The class supplies ``body(self) -> bytes`` and
-    ``decode_body(cls, buf, start, end)``.  With ``pad`` (COPS objects) the
+    ``body``/``decode_body`` are derived from the declarations unless the
+    class defines its own ``decode_body`` (and ``encode``: PEPID).  With ``pad`` (COPS objects) the
     body is followed by zero padding to a multiple of four that the Length
     does not count (RFC 2748 section 2.2); without it (PacketCable objects,
     which Wireshark steps through by exact Length) nothing is added.
     """
 
     def decorate(cls):
+        fields = declared(cls)
+        *head_fields, last = fields
+        if last.size is not None or any(field.size is None or field.conv for field in head_fields):
+            raise TypeError(f"{cls.__name__}: a variable layout is plain fixed fields, then the rest of the body")
+        if "decode_body" not in cls.__dict__:
+            cls.body, cls.decode_body = _variable_body(head_fields)
+
         def encode(self) -> bytes:
             data = self.body()
             header = OBJECT_HEADER.pack(4 + len(data), num, ctype)
@@ -185,10 +159,46 @@ def variable_layout(registry: Registry, num: int, ctype: int, *, pad: bool):
         if "encode" not in cls.__dict__:
             cls.encode = encode
         cls.LENGTH = None
+        _describe(cls, label, fields)
         registry.add(cls, num, ctype)
         return cls
 
     return decorate
+
+
+def _variable_body(head_fields: list[Field]) -> tuple[Callable, classmethod]:
+    """``body`` and ``decode_body`` of a variable object: its fixed head fields (if any) packed, then its bytes."""
+    tuple_new = tuple.__new__
+    if not head_fields:
+
+        def body(self) -> bytes:
+            return self[-1]
+
+        def decode_body(klass, buf, start: int, end: int):
+            return tuple_new(klass, (bytes(buf[start:end]),))
+
+        return body, classmethod(decode_body)
+    head = struct.Struct("!" + "".join(field.wire for field in head_fields))
+    pack, unpack_from, size = head.pack, head.unpack_from, head.size
+    need = f"need at least {size} for {' and '.join(field.label for field in head_fields)}"
+
+    def body(self) -> bytes:
+        return pack(*self[:-1]) + self[-1]
+
+    def decode_body(klass, buf, start: int, end: int):
+        if end - start < size:
+            raise ValueError(f"{end - start} bytes, {need}")
+        return tuple_new(klass, (*unpack_from(buf, start), bytes(buf[start + size : end])))
+
+    return body, classmethod(decode_body)
+
+
+def _describe(cls: type, label: str, fields: tuple[Field, ...]) -> None:
+    """What every declared object says of itself: its spec name, its declarations, the defaults they give."""
+    cls.LABEL = label
+    cls.FIELDS = fields
+    cls.DEFAULTS = {field.name: field.default for field in fields
+                    if not field.reserved and field.default is not REQUIRED}
 
 
 ErrorFactory = Callable[[int, str, int, int], Exception]

@@ -6,6 +6,9 @@ for scripts, ``summary`` one line each), so they always agree.  Decoding itself
 is the codec's job (:func:`cops_core.decode_message`,
 :func:`cops_core.dqos.read_gate_command`); this module names and formats what
 the codec returns, reserved bytes included, and :mod:`.findings` judges it.
+What an object and its fields are called, their units, codes and bytes come
+from the object's declarations (:mod:`cops_core.fields`), as do the JSON
+field names; the formatters here say how each kind of field reads.
 
 Reading is lenient where the wire allows it: a message whose objects can all
 be read but that breaks a grammar or a DQoS rule is shown in full, with
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import struct
 from enum import Enum, IntEnum, IntFlag
 from ipaddress import IPv4Address, IPv6Address
@@ -27,6 +29,8 @@ from cops_core.codes import HEADER_SIZE, OPCODE_TITLES, VERSION, ClientType, OpC
 from cops_core.dqos import codes as pc_codes, objects as pc
 from cops_core.dqos import GateCommandReading, read_gate_command
 from cops_core.errors import DecodeError, PacketCableDecodeError
+from cops_core.fields import IPV4, IPV6, TEXT
+from cops_core.fields import Field as FieldDeclaration
 from cops_core.messages import HEADER, MESSAGE_CLASSES, Decision, Message, Report, decode_header, decode_message
 from cops_core.wire import OBJECT_HEADER, walk
 
@@ -182,11 +186,11 @@ def _float32(unit: str) -> Formatter:
     return show
 
 
-def _enum(enum: type[IntEnum], names: dict[int, str] | None = None) -> Formatter:
+def _enum(enum: type[IntEnum]) -> Formatter:
     """A code as "Name (value)", followed by what it means when the name does not say it all."""
     def show(obj, value: int) -> Shown:
         member = enum._value2member_map_.get(value)
-        name = names.get(value, "unknown") if names else code_name(member) if member is not None else "unknown"
+        name = code_name(member) if member is not None else "unknown"
         meaning = describe(member) if member is not None else None
         return Shown(value, f"{name} ({value})" + (f" — {meaning}" if meaning else ""), name)
 
@@ -221,7 +225,7 @@ def _object_subcode(obj, value: int) -> Shown:
         packetcable = type(obj) is pc.PacketCableError
         registry, layer = (pc.PACKETCABLE_OBJECTS, "S") if packetcable else (cops.COPS_OBJECTS, "C")
         cls = registry.get(value >> 8, value & 0xFF)
-        name = OBJECT_SPECS[cls][0] if cls else "unknown object"
+        name = cls.LABEL if cls else "unknown object"
         text += f" ({name} {layer}-Num/{layer}-Type {value >> 8}/{value & 0xFF})"
     return Shown(value, text)
 
@@ -256,113 +260,46 @@ def _protocol(obj, value: int) -> Shown:
     return Shown(value, f"{name} ({value})", name)
 
 
-# --- what each object is called and how its fields read ---------------------------------
+# --- how each declared field reads ------------------------------------------------------
 
-_DATA = {"data": ("Data", _bytes)}
-_OPAQUE = {"data": ("Data (opaque)", _bytes)}
-_INTERFACE4 = {"address": ("IPv4 Address", _address), "if_index": ("ifIndex", _plain)}
-_INTERFACE6 = {"address": ("IPv6 Address", _address), "if_index": ("ifIndex", _plain)}
-_PDP4 = {"address": ("IPv4 Address", _address), "port": ("TCP Port", _plain)}
-_PDP6 = {"address": ("IPv6 Address", _address), "port": ("TCP Port", _plain)}
-_DECISION_FLAGS = {"command": ("Command-Code", _enum(codes.DecisionCommand)),
-                   "flags": ("Flags", _flags(codes.DecisionFlag, 4))}
-_BCID = {"bcid_timestamp": ("BCID Timestamp", _plain), "bcid_element_id": ("BCID Element ID", _quoted),
-         "bcid_time_zone": ("BCID Time Zone", _quoted), "bcid_event_counter": ("BCID Event Counter", _plain)}
 
-OBJECT_SPECS: dict[type, tuple[str, dict[str, tuple[str, Formatter]]]] = {
-    cops.Handle: ("Handle", {"value": ("Handle", _bytes)}),
-    cops.Context: ("Context", {"r_type": ("R-Type", _flags(codes.RType, 4)), "m_type": ("M-Type", _plain)}),
-    cops.InInterfaceIPv4: ("In-Interface (IPv4)", _INTERFACE4),
-    cops.InInterfaceIPv6: ("In-Interface (IPv6)", _INTERFACE6),
-    cops.OutInterfaceIPv4: ("Out-Interface (IPv4)", _INTERFACE4),
-    cops.OutInterfaceIPv6: ("Out-Interface (IPv6)", _INTERFACE6),
-    cops.Reason: ("Reason", {"code": ("Reason-Code", _enum(codes.ReasonCode)),
-                             "subcode": ("Reason Sub-code", _object_subcode)}),
-    cops.DecisionFlags: ("Decision: Flags", _DECISION_FLAGS),
-    cops.StatelessData: ("Decision: Stateless Data", _DATA),
-    cops.ReplacementData: ("Decision: Replacement Data", _DATA),
-    cops.ClientSpecificDecision: ("Decision: Client Specific Decision Data", _DATA),
-    cops.NamedDecisionData: ("Decision: Named Decision Data", _DATA),
-    cops.LPDPDecisionFlags: ("LPDP Decision: Flags", _DECISION_FLAGS),
-    cops.LPDPStatelessData: ("LPDP Decision: Stateless Data", _DATA),
-    cops.LPDPReplacementData: ("LPDP Decision: Replacement Data", _DATA),
-    cops.LPDPClientSpecificDecision: ("LPDP Decision: Client Specific Decision Data", _DATA),
-    cops.LPDPNamedDecisionData: ("LPDP Decision: Named Decision Data", _DATA),
-    cops.Error: ("Error", {"code": ("Error-Code", _enum(codes.ErrorCode)),
-                           "subcode": ("Error Sub-code", _object_subcode)}),
-    cops.SignaledClientSI: ("ClientSI: Signaled", _DATA),
-    cops.NamedClientSI: ("ClientSI: Named", _DATA),
-    cops.KATimer: ("KA Timer", {"seconds": ("KA Timer Value", _unit("s"))}),
-    cops.PEPID: ("PEPID", {"identifier": ("PEP Id", _text)}),
-    cops.ReportTypeObject: ("Report-Type", {"report_type": ("Report-Type", _enum(codes.ReportType))}),
-    cops.PDPRedirectAddressIPv4: ("PDP Redirect Address (IPv4)", _PDP4),
-    cops.PDPRedirectAddressIPv6: ("PDP Redirect Address (IPv6)", _PDP6),
-    cops.LastPDPAddressIPv4: ("Last PDP Address (IPv4)", _PDP4),
-    cops.LastPDPAddressIPv6: ("Last PDP Address (IPv6)", _PDP6),
-    cops.AccountingTimer: ("Accounting Timer", {"seconds": ("ACCT Timer Value", _unit("s"))}),
-    cops.IntegrityHMAC: ("Message Integrity (HMAC)", {"key_id": ("Key ID", _hex(8)),
-                                                      "sequence": ("Sequence Number", _plain),
-                                                      "digest": ("Keyed Message Digest", _bytes)}),
-    cops.IntegrityTLS: ("Integrity (TLS)", {"flags": ("Flags", _flags(codes.IntegrityFlag, 4))}),
-    cops.UnknownObject: ("Unknown object", _DATA),
-    pc.TransactionID: ("Transaction-ID", {"transaction_id": ("Transaction Identifier", _hex_and_decimal(4)),
-                                          "command": ("Gate Command Type", _enum(pc_codes.GateCommandType))}),
-    pc.SubscriberIDIPv4: ("Subscriber-ID (IPv4)", {"address": ("Subscriber Identifier", _address)}),
-    pc.SubscriberIDIPv6: ("Subscriber-ID (IPv6)", {"address": ("Subscriber Identifier", _address)}),
-    pc.GateID: ("Gate-ID", {"gate_id": ("Gate Identifier", _hex(8))}),
-    pc.ActivityCount: ("Activity-Count", {"count": ("Count", _plain)}),
-    pc.GateSpec: ("Gate-Spec", {
-        "direction": ("Direction", _enum(pc_codes.Direction)),
-        "protocol": ("Protocol ID", _protocol),
-        "flags": ("Flags", _hex(2)),
-        "session_class": ("Session Class", _enum(pc_codes.SessionClass)),
-        "source_ip": ("Source IP Address", _wildcard(_address)),
-        "destination_ip": ("Destination IP Address", _address),
-        "source_port": ("Source Port", _wildcard(_plain)),
-        "destination_port": ("Destination Port", _plain),
-        "ds_field": ("DS Field", _ds_field),
-        "t1": ("Timer T1", _unit("s")),
-        "t7": ("Timer T7", _unit("s")),
-        "t8": ("Timer T8", _unit("s")),
-        "token_bucket_rate": ("Token Bucket Rate (r)", _float32("bytes/s")),
-        "token_bucket_size": ("Token Bucket Size (b)", _float32("bytes")),
-        "peak_data_rate": ("Peak Data Rate (p)", _float32("bytes/s")),
-        "minimum_policed_unit": ("Minimum Policed Unit (m)", _unit("bytes")),
-        "maximum_packet_size": ("Maximum Packet Size (M)", _unit("bytes")),
-        "rate": ("Rate (R)", _float32("bytes/s")),
-        "slack_term": ("Slack Term (S)", _unit("µs")),
-    }),
-    pc.RemoteGateInfo: ("Remote-Gate-Info", _OPAQUE),
-    pc.EventGenerationInfo: ("Event-Generation-Info", {
-        "primary_rks_ip": ("Primary RKS IP Address", _address),
-        "primary_rks_port": ("Primary RKS Port", _plain),
-        "primary_rks_flags": ("Primary RKS Flags", _hex(2)),
-        "secondary_rks_ip": ("Secondary RKS IP Address", _address),
-        "secondary_rks_port": ("Secondary RKS Port", _plain),
-        "secondary_rks_flags": ("Secondary RKS Flags", _hex(2)),
-        **_BCID,
-    }),
-    pc.MediaConnectionEventInfo: ("Media-Connection-Event-Info", _OPAQUE),
-    pc.PacketCableError: ("PacketCable-Error", {
-        "code": ("Error-Code", _enum(pc_codes.PacketCableErrorCode)),
-        "subcode": ("Error Sub-code", _object_subcode),
-    }),
-    pc.ElectronicSurveillanceParameters: ("Electronic-Surveillance-Parameters", {
-        "df_cdc_ip": ("DF IP Address for CDC", _address),
-        "df_cdc_port": ("DF Port for CDC", _plain),
-        "flags": ("Flags", _hex(4)),
-        "df_ccc_ip": ("DF IP Address for CCC", _address),
-        "df_ccc_port": ("DF Port for CCC", _plain),
-        "ccc_id": ("CCC-ID", _hex_and_decimal(8)),
-        **_BCID,
-    }),
-    pc.SessionDescriptionParameters: ("Session-Description-Parameters", _OPAQUE),
-    pc.PacketCableReason: ("PacketCable-Reason", {
-        "code": ("Reason Code", _enum(pc_codes.PacketCableReasonCode, {0: "Gate-Delete", 1: "Gate-Close"})),
-        "subcode": ("Reason Sub-code", _reason_subcode),
-    }),
-    pc.UnknownPacketCableObject: ("Unknown PacketCable object", _DATA),
-}
+def _formatter(field: FieldDeclaration) -> Formatter:
+    """How ``field`` reads, from its declaration: its ``show`` hint, else its enum, conversion, wire type and unit."""
+    if field.show == "hex":
+        return _hex(2 * field.size)
+    if field.show == "hex+decimal":
+        return _hex_and_decimal(2 * field.size)
+    if field.show == "wildcard":
+        return _wildcard(_by_type(field))
+    return _SHOWN.get(field.show) or _by_type(field)
+
+
+_SHOWN: dict[str | None, Formatter] = {"dscp": _ds_field, "protocol": _protocol, "object-subcode": _object_subcode,
+                                       "reason-subcode": _reason_subcode, "text": _text}
+
+
+def _by_type(field: FieldDeclaration) -> Formatter:
+    if field.enum is not None:
+        return _flags(field.enum, 2 * field.size) if issubclass(field.enum, IntFlag) else _enum(field.enum)
+    if field.conv in (IPV4, IPV6):
+        return _address
+    if field.conv is TEXT:
+        return _quoted
+    if field.type is bytes:
+        return _bytes
+    if field.type is float:
+        return _float32(field.unit)
+    return _unit(field.unit) if field.unit else _plain
+
+
+_DATA = (FieldDeclaration("", "Data", name="data"),)  # an unknown object's body: all the decoder can show
+
+
+@functools.cache
+def _fields_of(cls: type) -> tuple[tuple[FieldDeclaration, Formatter | None], ...]:
+    """Each declared field of ``cls`` (reserved bytes included, with no formatter) and how it reads."""
+    fields = getattr(cls, "FIELDS", _DATA)
+    return tuple((field, None if field.reserved else _formatter(field)) for field in fields)
 
 
 # --- building the view -----------------------------------------------------------------------------
@@ -399,7 +336,7 @@ def dissect(frame: bytes) -> MessageView:
 
 
 def _name(cls: type) -> str:
-    return OBJECT_SPECS[cls][0]
+    return cls.LABEL
 
 
 def _read_message(frame: bytes) -> tuple[Message, DecodeError | None]:
@@ -443,7 +380,7 @@ def _header(message: Message, flags: int, frame: bytes) -> tuple[Field, ...]:
     flag_names = _FLAGS[flags & 1] + (f", undefined 0x{flags & ~1:x}" if flags & ~1 else "")
     client_type = message.client_type
     # Version and flags share the first byte (a nibble each): both point at it.
-    version_flags, opcode_at, client_type_at, length_at = (span[1:] for span in _struct_items(HEADER.format))
+    version_flags, opcode_at, client_type_at, length_at = _header_spans()
     return (
         Field("version", "Version", VERSION, str(VERSION), None, *version_flags),
         Field("flags", "Flags", flags, f"0x{flags:x} ({flag_names})", flag_names, *version_flags),
@@ -487,28 +424,28 @@ def _command_name(command: int) -> str:
 
 
 def _object_view(frame: bytes, layer: str, obj, offset: int, length: int, children=None) -> ObjectView:
-    """One object's view; a fixed layout's fields come in wire order, reserved bytes among them."""
-    name, specs = OBJECT_SPECS[type(obj)]
-    if type(obj) in (cops.UnknownObject, pc.UnknownPacketCableObject):
+    """One object's view: its declared fields in wire order, reserved bytes among them.
+
+    A carrier whose PacketCable objects are shown as its children does not
+    show them again as its data.  A variable object's last field takes what
+    its fixed fields leave of the body.
+    """
+    cls = type(obj)
+    if cls in (cops.UnknownObject, pc.UnknownPacketCableObject):
         num, kind = obj[0], obj[1]
     else:
         num, kind = obj.NUM, obj.TYPE
     body = offset + 4
-    if getattr(type(obj), "FORMAT", None) is None:
-        spans = _variable_spans(type(obj), length)
-        fields = [_field(obj, key, specs[key], body + spans[key][0], spans[key][1]) for key in specs
-                  if not (children is not None and key == "data")]
-    else:
-        fields = [_field(obj, key, specs[key], body + at, size) if key is not None
-                  else _reserved(frame, body + at, size, place)
-                  for key, at, size, place in _layout(type(obj))]
-    return ObjectView(layer, num, kind, name, offset, length, tuple(fields), children)
-
-
-def _field(obj, key: str, spec: tuple[str, Formatter], offset: int, size: int) -> Field:
-    label, formatter = spec
-    shown = formatter(obj, getattr(obj, key))
-    return Field(key, label, shown.value, shown.text, shown.name, offset, size)
+    fields = []
+    for field, formatter in _fields_of(cls):
+        at = body + field.offset
+        size = field.size if field.size is not None else length - 4 - field.offset
+        if field.reserved:
+            fields.append(_reserved(frame, at, size, field.name))
+        elif not (children is not None and field.size is None):
+            shown = formatter(obj, getattr(obj, field.name))
+            fields.append(Field(field.name, field.label, shown.value, shown.text, shown.name, at, size))
+    return ObjectView(layer, num, kind, cls.LABEL, offset, length, tuple(fields), children)
 
 
 def _reserved(frame: bytes, start: int, size: int, key: str) -> Field:
@@ -517,62 +454,13 @@ def _reserved(frame: bytes, start: int, size: int, key: str) -> Field:
     return Field(key, "Reserved", value, f"0x{value:0{2 * size}x}", None, start, size)
 
 
-_STRUCT_ITEM = re.compile(r"(\d*)([a-zA-Z?])")
-
-
-@functools.cache
-def _struct_items(fmt: str) -> tuple[tuple[bool, int, int], ...]:
-    """(holds a value, offset, size) of each item of a struct format, network order, no alignment.
-
-    "3x" is one item, three pad bytes (no value); "8s" one value of 8 bytes;
-    "2H" two values of 2 bytes each.  A leading byte-order character is skipped.
-    """
-    items: list[tuple[bool, int, int]] = []
-    offset = 0
-    for count, code in _STRUCT_ITEM.findall(fmt.lstrip("!<>=@")):
-        repeat = int(count or 1)
-        if code in "xs":
-            items.append((code == "s", offset, repeat))
-            offset += repeat
-            continue
+def _header_spans() -> list[tuple[int, int]]:
+    """(offset, size) of each item of the common header's struct format."""
+    spans, offset = [], 0
+    for code in HEADER.format.lstrip("!"):
         size = struct.calcsize("!" + code)
-        for _ in range(repeat):
-            items.append((True, offset, size))
-            offset += size
-    return tuple(items)
-
-
-@functools.cache
-def _layout(cls: type) -> tuple[tuple[str | None, int, int, str | None], ...]:
-    """A fixed object's body in wire order, from its struct format: (field, body offset, size, reserved key).
-
-    ``field`` is None for reserved (pad) bytes, whose key is "reserved", or
-    "reserved_1", "reserved_2" ... when a layout has several.
-    """
-    names = iter(cls._fields)
-    items = [(next(names) if value else None, at, size) for value, at, size in _struct_items(cls.FORMAT)]
-    gaps = sum(field is None for field, _, _ in items)
-    numbers = iter(range(1, gaps + 1))
-    return tuple((field, at, size, None if field else "reserved" if gaps == 1 else f"reserved_{next(numbers)}")
-                 for field, at, size in items)
-
-
-_VARIABLE_HEADS = {cops.IntegrityHMAC: "II"}
-"""Variable objects whose first fields have a fixed layout; their last field takes the rest of the body."""
-
-
-def _variable_spans(cls: type, length: int) -> dict[str, tuple[int, int]]:
-    """(body offset, size) of each field of a variable object, so a view can point at a field's bytes.
-
-    The fields of its head (if it has one) come from their struct format; its
-    last field (its data, handle, PEP Id, digest) takes what the head leaves of
-    the body.  An unknown object's C-Num and C-Type are its header, not its body.
-    """
-    head = [(at, size) for _, at, size in _struct_items(_VARIABLE_HEADS.get(cls, ""))]
-    names = cls._fields[-len(head) - 1:]
-    spans = dict(zip(names, head))
-    start = head[-1][0] + head[-1][1] if head else 0
-    spans[names[-1]] = (start, length - 4 - start)
+        spans.append((offset, size))
+        offset += size
     return spans
 
 

@@ -13,7 +13,7 @@ import random
 from typing import Any, Callable, Mapping
 
 from cops_core.dqos import (
-    COMMAND_CLASSES,
+    REPLIES,
     GateAlloc,
     GateCloseSubcode,
     GateDelete,
@@ -169,7 +169,7 @@ def judge_reply(step: GateCommandStep, reply, error: ControllerError | None, lat
     title = step.name or step.KIND
     expect = step.expect
     if expect == "ack" and error is not None:
-        raise StepFailed(f"expected {COMMAND_CLASSES[request.COMMAND + 1].title}, got {got}", failure_cause(error, step))
+        raise StepFailed(f"expected {REPLIES[request.COMMAND].ack.title}, got {got}", failure_cause(error, step))
     if expect == "timeout" and not isinstance(error, RequestTimeout):
         raise StepFailed(f"expected no reply, got {got}", f"{title}: expected no reply, got one")
     if isinstance(expect, ExpectError):
@@ -177,7 +177,7 @@ def judge_reply(step: GateCommandStep, reply, error: ControllerError | None, lat
         wanted = code_name(PacketCableErrorCode, code) + (f" sub-code 0x{subcode:04x}" if subcode is not None else "")
         if not isinstance(error, GateError) or error.code != code or (
                 subcode is not None and error.subcode != subcode):
-            raise StepFailed(f"expected {COMMAND_CLASSES[request.COMMAND + 2].title} {wanted}, got {got}",
+            raise StepFailed(f"expected {REPLIES[request.COMMAND].err.title} {wanted}, got {got}",
                              f"{title}: expected {wanted}, got " + (
                                  failure_cause(error, step) if error is not None else reply.title))
     if step.reply is not None and error is None:

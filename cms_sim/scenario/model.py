@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     Tag,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -27,25 +28,25 @@ from pydantic_core import PydanticCustomError
 
 from cmts_sim.config import CapacitySettings, CmtsConfig, FaultSettings, ModemSettings, PolicySettings, TimerSettings
 from cops_core.dqos import (
-    COMMAND_CLASSES,
-    Direction,
+    REPLIES,
     GateAlloc,
     GateCloseSubcode,
     GateDelete,
     GateDeleteSubcode,
     GateInfo,
     GateSet,
+    GateSpec,
     PacketCableErrorCode,
 )
+from cops_core.fields import REQUIRED
 
 from .. import media
 from ..events import EVENT_KINDS
-from . import replies
+from . import replies, values
 from .values import (
     DURATION,
     IP_ADDRESS,
     IPV4_ADDRESS,
-    NUMBER,
     REPEAT_COUNT,
     UINT8,
     UINT16,
@@ -83,7 +84,6 @@ def _scalar(value: Any) -> Any:
 
 PROFILE = FieldType(f"a media profile ({', '.join(media.PROFILES)})", _profile,
                     {"type": "string", "examples": list(media.PROFILES)})
-DIRECTION = named_code(Direction, "a direction")
 ERROR_CODE = named_code(PacketCableErrorCode, "a PacketCable error")
 CLOSE_REASON = named_code(GateCloseSubcode, "a Gate-Close reason")
 DELETE_REASON = named_code(GateDeleteSubcode, "a Gate-Delete reason")
@@ -122,28 +122,20 @@ class GateAllocParams(_Model):
     activity_count: Int32 | None = Field(None, description="the subscriber's gate limit")
 
 
-class GateSpecParams(_Model):
-    """One Gate-Spec written out field by field (names as in cops_core's GateSpec)."""
+def _declared_params(cls: type, name: str, doc: str) -> type[_Model]:
+    """The parameters of a wire object, field by field, from its declarations: names, types, defaults, and the
+    label and unit as each field's description.  A field without a declared default is required."""
+    fields: dict[str, Any] = {}
+    for field in cls.FIELDS:
+        if field.reserved:
+            continue
+        description = field.label + (f", {field.unit}" if field.unit else "")
+        default = ... if field.default is REQUIRED else field.default
+        fields[field.name] = (values.declared(field).templated, Field(default, description=description))
+    return create_model(name, __base__=_Model, __doc__=doc, __module__=__name__, **fields)
 
-    direction: DIRECTION.templated
-    source_ip: IPv4
-    destination_ip: IPv4
-    token_bucket_rate: NUMBER.templated = Field(description="r, bytes/s")
-    token_bucket_size: NUMBER.templated = Field(description="b, bytes")
-    peak_data_rate: NUMBER.templated = Field(description="p, bytes/s")
-    minimum_policed_unit: Int32 = Field(description="m, bytes")
-    maximum_packet_size: Int32 = Field(description="M, bytes")
-    rate: NUMBER.templated = Field(description="R, bytes/s")
-    slack_term: Int32 = Field(800, description="S, microseconds")
-    protocol: UINT8.templated = 17
-    flags: UINT8.templated = 0
-    session_class: UINT8.templated = 1
-    source_port: Port = 0
-    destination_port: Port = 0
-    ds_field: UINT8.templated = 0xB8
-    t1: Port = 0
-    t7: Port = 0
-    t8: Port = 0
+
+GateSpecParams = _declared_params(GateSpec, "GateSpecParams", "One Gate-Spec written out field by field.")
 
 
 class GateSetParams(_Model):
@@ -235,7 +227,7 @@ class SavingStep(Step):
 
 class GateCommandStep(SavingStep):
     SAVABLE = ("gate_id", "activity_count", "transaction_id", "subscriber", "error_code", "error_subcode")
-    REQUEST: ClassVar[type]  # the gate command it sends; its Ack is the next command type (protocol.md 3.2)
+    REQUEST: ClassVar[type]  # the gate command it sends
     expect: Expect = Field("ack", description="ack, timeout, or {error: CODE-or-name, subcode: N}")
     within: Duration | None = Field(None, description="the reply must come within this (e.g. 50ms)")
     timeout: Duration | None = Field(None, description="request timeout; default the controller's")
@@ -245,7 +237,7 @@ class GateCommandStep(SavingStep):
 
     @classmethod
     def ack(cls) -> type:
-        return COMMAND_CLASSES[cls.REQUEST.COMMAND + 1]
+        return REPLIES[cls.REQUEST.COMMAND].ack
 
     @field_validator("reply")
     @classmethod

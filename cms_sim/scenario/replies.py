@@ -6,7 +6,7 @@ Gate-ID; ``reply: {gate_specs: [{token_bucket_rate: 3000}]}`` that the CMTS
 took the new codec.  Values may be ``${var}``.  Names are checked when the
 file loads, values when the reply comes: each is read as the field's wire
 type (a float as the 32-bit float it travels as, an address as an address,
-a Gate-Spec direction by name or number).
+a Gate-Spec code such as the direction by name or number).
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ import ipaddress
 import struct
 from typing import Any, Mapping
 
-from cops_core.dqos import Direction, GateSpec
+from cops_core.dqos import GateSpec
 
-from .values import VARIABLE, Template, named_code
+from .values import VARIABLE, Template, declared
 
 _SKIPPED = ("transaction_id", "extra")  # the controller matches the TID; extra holds objects it does not know
 _FLOAT32 = struct.Struct("!f")
-_DIRECTION = named_code(Direction, "a direction")
+_CODES = {field.name: declared(field) for field in GateSpec.FIELDS if field.enum is not None}  # direction ...
 
 
 def reply_fields(ack: type) -> tuple[str, ...]:
@@ -81,8 +81,8 @@ def _differs(name: str, have: Any, want: Any, variables: Mapping[str, Any]) -> s
     if have is None:
         return f"is absent, expected {_shown(want)}"
     try:
-        if name == "direction":
-            same = have == _DIRECTION.parser(want)
+        if name in _CODES:
+            same = have == _CODES[name].parser(want)
         elif isinstance(have, float):
             same = have == _FLOAT32.unpack(_FLOAT32.pack(float(want)))[0]
         elif isinstance(have, int):

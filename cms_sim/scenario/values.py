@@ -18,6 +18,8 @@ from typing import Annotated, Any, Callable, Mapping
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from cops_core.fields import IPV4, Field
+
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 TEMPLATE_PATTERN = r".*\$\{[A-Za-z_][A-Za-z0-9_]*\}.*"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|ms|s|m|h)?\s*$")
@@ -173,14 +175,15 @@ def _ipv4(value: Any) -> ipaddress.IPv4Address:
     return _parse_ipv4(value)
 
 
-def named_code(enum: type, expected: str) -> FieldType:
-    """An IntEnum value given by number or by member name (any case, ``-`` for ``_``)."""
+def named_code(enum: type, expected: str, high: int = 0xFFFF) -> FieldType:
+    """An IntEnum value given by number (up to ``high``) or by member name (any case, ``-`` for ``_``)."""
     names = [member.name.lower() for member in enum]
+    number = _int_parser(0, high)
 
     def parse(value: Any) -> int:
         if isinstance(value, str) and not value.strip().isdigit():
             return enum[value.strip().upper().replace("-", "_")]
-        return _int_parser(0, 0xFFFF)(value)
+        return number(value)
 
     def lookup(value: Any) -> int:
         try:
@@ -188,7 +191,7 @@ def named_code(enum: type, expected: str) -> FieldType:
         except KeyError:
             raise ValueError(value) from None
 
-    schema = {"anyOf": [{"type": "string", "enum": names}, {"type": "integer", "minimum": 0, "maximum": 0xFFFF}]}
+    schema = {"anyOf": [{"type": "string", "enum": names}, {"type": "integer", "minimum": 0, "maximum": high}]}
     return FieldType(f"{expected} ({', '.join(names)}) or a number", lookup, schema)
 
 
@@ -210,3 +213,21 @@ def _number(value: Any) -> float:
 
 
 NUMBER = FieldType("a number", _number, {"type": "number"})
+
+
+_INTEGERS = {"B": UINT8, "H": UINT16, "I": UINT32}
+
+
+def declared(field: Field) -> FieldType:
+    """The type of a scenario field that carries a declared wire field (:mod:`cops_core.fields`).
+
+    A code by its enum's names or by number, an IPv4 address, a number for a
+    float, an integer as wide as the field.
+    """
+    if field.enum is not None:
+        return named_code(field.enum, f"a {field.label.lower()}", (1 << 8 * field.size) - 1)
+    if field.conv is IPV4:
+        return IPV4_ADDRESS
+    if field.type is float:
+        return NUMBER
+    return _INTEGERS[field.wire]

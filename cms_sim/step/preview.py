@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from cops_core import ClientClose, ErrorCode, SyncRequest
-from cops_core.dqos import COMMAND_CLASSES, Direction, GateDelete, GateSet, encoded_decision_for
+from cops_core.dqos import REPLIES, Direction, GateDelete, GateSet, GateSpec, encoded_decision_for
 from cops_core.dqos.codes import GateDeleteSubcode
 
 from .. import media
@@ -125,9 +125,10 @@ def _decision(runner, command, why: Why, notes: list[str]) -> Preview:
     why[("Transaction-ID", "transaction_id")] = (
         "the next free Transaction-ID of this gate controller; the reply is matched to this request by it"
         + ("" if tid == 1 else f" (TID {tid - 1} went before)"))
+    ack, err = REPLIES[number]
     why[("Transaction-ID", "command")] = (
-        f"{title} is type {number}: its Ack will be {number + 1} ({COMMAND_CLASSES[number + 1].title}), its Err "
-        f"{number + 2} ({COMMAND_CLASSES[number + 2].title}) (protocol.md 3.2)")
+        f"{title} is type {number}: its Ack will be {ack.COMMAND} ({ack.title}), its Err {err.COMMAND} ({err.title}) "
+        "(protocol.md 3.2)")
     why[(HEADER, "opcode")] = "a gate command goes from the gate controller to the CMTS in a Decision " \
                               "(protocol.md 3.1)"
     _, frame = encoded_decision_for(controller.handle, command._replace(transaction_id=tid))
@@ -174,7 +175,7 @@ def _gate_spec_reasons(params, command: GateSet, origins: "_Origins") -> Why:
         "peak_data_rate": "= r: constant-rate voice has no peak above its rate",
         "minimum_policed_unit": packet, "maximum_packet_size": packet,
         "rate": "= r: the CMTS reserves what the codec sends",
-        "slack_term": f"{media.SLACK_TERM_US} µs, the profiles' slack term",
+        "slack_term": f"{GateSpec.DEFAULTS['slack_term']} µs, the Gate-Spec's default slack term",
     }
     for direction, own in per_direction.items():
         for name, text in {**common, **own}.items():

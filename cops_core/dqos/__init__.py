@@ -12,6 +12,8 @@ from .codes import (
 )
 from .commands import (
     COMMAND_CLASSES,
+    REPLIES,
+    SET_EXTRAS,
     GateAlloc,
     GateAllocAck,
     GateAllocErr,
@@ -28,6 +30,7 @@ from .commands import (
     GateSet,
     GateSetAck,
     GateSetErr,
+    Replies,
     decision_for,
     decode_gate_command,
     encode_gate_command,

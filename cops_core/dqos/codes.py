@@ -65,6 +65,11 @@ class PacketCableReasonCode(IntEnum):
     GATE_DELETE = 0
     GATE_CLOSE = 1
 
+    @property
+    def title(self) -> str:
+        """The gate command the code goes with, spelled as the spec does: ``Gate-Close``."""
+        return "-".join(part.capitalize() for part in self.name.split("_"))
+
 
 class GateDeleteSubcode(IntEnum):
     """PacketCable-Reason sub-codes with code 0 (Gate-Delete)."""

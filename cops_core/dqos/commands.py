@@ -75,25 +75,33 @@ EVENT_GENERATION_INFO = Slot("event_generation_info", (EventGenerationInfo,))
 MEDIA_CONNECTION_EVENT_INFO = Slot("media_connection_event_info", (MediaConnectionEventInfo,))
 ELECTRONIC_SURVEILLANCE = Slot("electronic_surveillance_parameters", (ElectronicSurveillanceParameters,))
 SESSION_DESCRIPTION = Slot("session_description_parameters", (SessionDescriptionParameters,))
-_SET_EXTRAS = (REMOTE_GATE_INFO, EVENT_GENERATION_INFO, MEDIA_CONNECTION_EVENT_INFO, ELECTRONIC_SURVEILLANCE,
-               SESSION_DESCRIPTION)
+SET_EXTRAS = (REMOTE_GATE_INFO, EVENT_GENERATION_INFO, MEDIA_CONNECTION_EVENT_INFO, ELECTRONIC_SURVEILLANCE,
+              SESSION_DESCRIPTION)
+"""The optional objects a Gate-Set carries after its Gate-Specs, and a Gate-Info-Ack gives back (protocol.md 3.4)."""
 
 COMMAND_CLASSES: dict[int, type] = {}
 
 
-def gate_command(command: GateCommandType, order: tuple[Slot, ...], required: tuple[Slot, ...],
-                 report_type: ReportType | None = None):
-    """Declare a NamedTuple a gate command: its type, the objects it emits in order, those it must carry.
+def gate_command(command: GateCommandType, order: tuple[Slot, ...], report_type: ReportType | None = None):
+    """Declare a NamedTuple a gate command: its type and the objects it emits, in order.
 
-    ``report_type`` is the Report-Type of the RPT a CMTS reply or event
-    travels in (None for the GC's commands, which travel in a DEC).
+    The objects it must carry are its fields without a default (the Gate-Specs
+    of a Gate-Set, the PacketCable-Error of an Err ...): decoding one without
+    them is PacketCable-Error 6.  ``report_type`` is the Report-Type of the RPT
+    a CMTS reply or event travels in (None for the GC's commands, which travel
+    in a DEC).
     """
 
     def decorate(cls):
         fields = cls._fields
+        # Explicit checks: an assert would vanish under -O.
+        if fields[0] != "transaction_id" or fields[-1] != "extra":
+            raise TypeError(f"{cls.__name__}: a gate command's fields start with transaction_id and end with extra")
+        if {slot.field for slot in order} != set(fields[1:-1]):
+            raise TypeError(f"{cls.__name__}: its order must name each of its fields but transaction_id and extra")
         cls.COMMAND = command
         cls.ORDER = tuple((slot, fields.index(slot.field)) for slot in order)
-        cls.REQUIRED = required
+        cls.REQUIRED = tuple(slot for slot in order if slot.field not in cls._field_defaults)
         cls.REPORT_TYPE = report_type
         # Acks and errors answer a DEC (solicited, RFC 2748 3.3); Gate-Open/Close are unsolicited events.
         cls.SOLICITED = report_type in (ReportType.SUCCESS, ReportType.FAILURE)
@@ -101,12 +109,10 @@ def gate_command(command: GateCommandType, order: tuple[Slot, ...], required: tu
         # The same tables as plain tuples for the codec's hot paths (no Slot attribute lookups per object):
         # _EMIT (index, repeated, wrap) in emit order; _SLOT_OF class -> (index, 0 object / 1 unwrap / 2 repeated);
         # _REQUIRED_AT (index, first class); _DEFAULTS_AT (index, default) for non-None defaults but ``extra``.
-        if fields[0] != "transaction_id" or fields[-1] != "extra":  # explicit: an assert would vanish under -O
-            raise TypeError(f"{cls.__name__}: a gate command's fields start with transaction_id and end with extra")
         cls._EMIT = tuple((index, slot.repeated, slot.wrap) for slot, index in cls.ORDER)
         cls._SLOT_OF = {klass: (index, 2 if slot.repeated else 1 if slot.wrap is not None else 0)
                         for slot, index in cls.ORDER for klass in slot.classes}
-        cls._REQUIRED_AT = tuple((fields.index(slot.field), slot.classes[0]) for slot in required)
+        cls._REQUIRED_AT = tuple((fields.index(slot.field), slot.classes[0]) for slot in cls.REQUIRED)
         cls._DEFAULTS_AT = tuple((fields.index(name), default) for name, default in cls._field_defaults.items()
                                  if default is not None and name != "extra")
         cls.encode = _encode_command
@@ -145,7 +151,7 @@ def _encode_command_general(self) -> bytes:
     return b"".join(parts)
 
 
-@gate_command(GateCommandType.GATE_ALLOC, (SUBSCRIBER, ACTIVITY_COUNT), (SUBSCRIBER,))
+@gate_command(GateCommandType.GATE_ALLOC, (SUBSCRIBER, ACTIVITY_COUNT))
 class GateAlloc(NamedTuple):
     """Gate-Alloc (GC to CMTS): reserve a Gate-ID for a subscriber; Activity-Count is the subscriber's gate limit."""
 
@@ -155,7 +161,7 @@ class GateAlloc(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_ALLOC_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT), (GATE_ID,), ReportType.SUCCESS)
+@gate_command(GateCommandType.GATE_ALLOC_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT), ReportType.SUCCESS)
 class GateAllocAck(NamedTuple):
     """Gate-Alloc-Ack (CMTS to GC): the new Gate-ID and the gates the subscriber now holds."""
 
@@ -166,7 +172,7 @@ class GateAllocAck(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_ALLOC_ERR, (SUBSCRIBER, GATE_ID, ERROR), (ERROR,), ReportType.FAILURE)
+@gate_command(GateCommandType.GATE_ALLOC_ERR, (SUBSCRIBER, GATE_ID, ERROR), ReportType.FAILURE)
 class GateAllocErr(NamedTuple):
     """Gate-Alloc-Err (CMTS to GC)."""
 
@@ -177,8 +183,7 @@ class GateAllocErr(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_SET, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT, GATE_SPECS, *_SET_EXTRAS),
-              (SUBSCRIBER, GATE_SPECS))
+@gate_command(GateCommandType.GATE_SET, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT, GATE_SPECS, *SET_EXTRAS))
 class GateSet(NamedTuple):
     """Gate-Set (GC to CMTS): authorize (no Gate-ID: allocate and authorize) or modify a gate."""
 
@@ -195,7 +200,7 @@ class GateSet(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_SET_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT), (GATE_ID,), ReportType.SUCCESS)
+@gate_command(GateCommandType.GATE_SET_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT), ReportType.SUCCESS)
 class GateSetAck(NamedTuple):
     """Gate-Set-Ack (CMTS to GC): the GC learns the Gate-ID here."""
 
@@ -206,7 +211,7 @@ class GateSetAck(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_SET_ERR, (SUBSCRIBER, GATE_ID, ERROR), (ERROR,), ReportType.FAILURE)
+@gate_command(GateCommandType.GATE_SET_ERR, (SUBSCRIBER, GATE_ID, ERROR), ReportType.FAILURE)
 class GateSetErr(NamedTuple):
     """Gate-Set-Err (CMTS to GC)."""
 
@@ -217,7 +222,7 @@ class GateSetErr(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_INFO, (SUBSCRIBER, GATE_ID), (SUBSCRIBER, GATE_ID))
+@gate_command(GateCommandType.GATE_INFO, (SUBSCRIBER, GATE_ID))
 class GateInfo(NamedTuple):
     """Gate-Info (GC to CMTS): audit one gate."""
 
@@ -227,8 +232,8 @@ class GateInfo(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_INFO_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT, GATE_SPECS, *_SET_EXTRAS),
-              (GATE_ID,), ReportType.SUCCESS)
+@gate_command(GateCommandType.GATE_INFO_ACK, (SUBSCRIBER, GATE_ID, ACTIVITY_COUNT, GATE_SPECS, *SET_EXTRAS),
+              ReportType.SUCCESS)
 class GateInfoAck(NamedTuple):
     """Gate-Info-Ack (CMTS to GC): the gate's full state."""
 
@@ -245,7 +250,7 @@ class GateInfoAck(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_INFO_ERR, (SUBSCRIBER, GATE_ID, ERROR), (ERROR,), ReportType.FAILURE)
+@gate_command(GateCommandType.GATE_INFO_ERR, (SUBSCRIBER, GATE_ID, ERROR), ReportType.FAILURE)
 class GateInfoErr(NamedTuple):
     """Gate-Info-Err (CMTS to GC)."""
 
@@ -256,7 +261,7 @@ class GateInfoErr(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_DELETE, (SUBSCRIBER, GATE_ID, REASON), (SUBSCRIBER, GATE_ID))
+@gate_command(GateCommandType.GATE_DELETE, (SUBSCRIBER, GATE_ID, REASON))
 class GateDelete(NamedTuple):
     """Gate-Delete (GC to CMTS): remove a gate; real GCs may send Subscriber-ID 0.0.0.0 (match by Gate-ID)."""
 
@@ -267,7 +272,7 @@ class GateDelete(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_DELETE_ACK, (SUBSCRIBER, GATE_ID), (GATE_ID,), ReportType.SUCCESS)
+@gate_command(GateCommandType.GATE_DELETE_ACK, (SUBSCRIBER, GATE_ID), ReportType.SUCCESS)
 class GateDeleteAck(NamedTuple):
     """Gate-Delete-Ack (CMTS to GC)."""
 
@@ -277,7 +282,7 @@ class GateDeleteAck(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_DELETE_ERR, (SUBSCRIBER, GATE_ID, ERROR), (ERROR,), ReportType.FAILURE)
+@gate_command(GateCommandType.GATE_DELETE_ERR, (SUBSCRIBER, GATE_ID, ERROR), ReportType.FAILURE)
 class GateDeleteErr(NamedTuple):
     """Gate-Delete-Err (CMTS to GC)."""
 
@@ -288,7 +293,7 @@ class GateDeleteErr(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_OPEN, (SUBSCRIBER, GATE_ID), (GATE_ID,), ReportType.ACCOUNTING)
+@gate_command(GateCommandType.GATE_OPEN, (SUBSCRIBER, GATE_ID), ReportType.ACCOUNTING)
 class GateOpen(NamedTuple):
     """Gate-Open (CMTS to GC, unsolicited): the modem committed; TID 0 by default (UNVERIFIED)."""
 
@@ -298,7 +303,7 @@ class GateOpen(NamedTuple):
     extra: tuple = ()
 
 
-@gate_command(GateCommandType.GATE_CLOSE, (SUBSCRIBER, GATE_ID, REASON), (GATE_ID,), ReportType.ACCOUNTING)
+@gate_command(GateCommandType.GATE_CLOSE, (SUBSCRIBER, GATE_ID, REASON), ReportType.ACCOUNTING)
 class GateClose(NamedTuple):
     """Gate-Close (CMTS to GC, unsolicited): the gate is gone; PacketCable-Reason code 1 says why."""
 
@@ -308,6 +313,20 @@ class GateClose(NamedTuple):
     reason: PacketCableReason | None = None
     extra: tuple = ()
 
+
+class Replies(NamedTuple):
+    """What answers a gate controller's command: its Ack and its Err."""
+
+    ack: type
+    err: type
+
+
+REPLIES: dict[int, Replies] = {
+    command: Replies(COMMAND_CLASSES[command + 1], COMMAND_CLASSES[command + 2])
+    for command, cls in COMMAND_CLASSES.items() if cls.REPORT_TYPE is None
+}
+"""The replies to each request (Gate-Alloc, -Set, -Info, -Delete), by its Gate Command Type, which is all a payload
+that fails to decode may give: a request of type n is answered by n + 1 (Ack) or n + 2 (Err), protocol.md 3.2."""
 
 # Every command's common shapes (see cops_core.dqos.templates); _encode_command and decode_gate_command try them first.
 _TEMPLATES = CommandTemplates(COMMAND_CLASSES.values())

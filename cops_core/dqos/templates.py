@@ -4,9 +4,10 @@ A 6/4 or 9/1 payload in a lab is almost always the Transaction-ID, then some
 of Subscriber-ID (IPv4), Gate-ID, Activity-Count, PacketCable-Error and
 PacketCable-Reason, then 0-2 Gate-Specs, in the order ``command.encode()``
 emits them.  Those shapes are derived from each command class's declaration
-(its ORDER and REQUIRED slots): every combination of its optional single
-objects, the required ones always present, times the Gate-Spec counts it may
-carry: 57 payload decoders and 45 encoders, generated at import in ~9 ms.
+(its ORDER and REQUIRED slots, whose 8-byte objects are the single ones):
+every combination of its optional single objects, the required ones always
+present, times the Gate-Spec counts it may carry: 57 payload decoders and 45
+encoders, generated at import in ~9 ms.
 
 Decoding keys a payload by its length, its Gate Command Type and the S-Nums
 at bytes 10 and 18 (the second and third objects', as every object before
@@ -20,26 +21,32 @@ Gate-Specs are Gate-Specs, 1 or 2 of them.
 
 from __future__ import annotations
 
-from ipaddress import IPv4Address
 from itertools import combinations
 from typing import Callable, Iterable, Iterator
 
 from ..templates import Layout, Part, Source, mismatch, part
-from .objects import (ActivityCount, GateID, GateSpec, PacketCableError, PacketCableReason, SubscriberIDIPv4,
-                      TransactionID)
+from .objects import GateSpec, TransactionID
 
 MAX_GATE_SPECS = 2  # a DQoS gate has one flow each way; more take the general path
 
 _TID = part(TransactionID)
 _SPEC = part(GateSpec)
-_SINGLES: dict[str, tuple[Part, type]] = {
-    # field -> (its object, the type the field holds): the fields a template lays out, besides TID and Gate-Specs
-    "subscriber": (part(SubscriberIDIPv4), IPv4Address),
-    "gate_id": (part(GateID), int),
-    "activity_count": (part(ActivityCount), int),
-    "error": (part(PacketCableError), PacketCableError),
-    "reason": (part(PacketCableReason), PacketCableReason),
-}
+_OBJECT_SIZE = 8  # every object a template lays out before the Gate-Specs: payload_key reads S-Nums 8 bytes apart
+
+
+def _singles(cls: type) -> dict[str, tuple[Part, type]]:
+    """field -> (its object, the type the field holds) for the single objects a template of ``cls`` lays out.
+
+    Those are the 8-byte objects of its slots (Subscriber-ID IPv4, Gate-ID,
+    Activity-Count, PacketCable-Error and -Reason); a wrapped field holds the
+    object's one value (an address, an int), the others the object itself.
+    """
+    singles = {}
+    for slot, _ in cls.ORDER:
+        first = slot.classes[0]
+        if not slot.repeated and first.LENGTH == _OBJECT_SIZE:
+            singles[slot.field] = (part(first), first.FIELDS[0].type if slot.wrap is not None else first)
+    return singles
 
 
 def payload_key(data: bytes) -> tuple:
@@ -54,8 +61,9 @@ class CommandTemplates:
         self.decoders: dict[tuple, Callable] = {}
         self.encoders: dict[tuple[type, ...], Callable] = {}
         for cls in command_classes:
-            for singles, counts in _shapes(cls):
-                self._add(cls, singles, counts)
+            parts = _singles(cls)
+            for singles, counts in _shapes(cls, parts):
+                self._add(cls, parts, singles, counts)
 
     def decode(self, data: bytes):
         """The gate command in payload ``data`` if it has one of the shapes, else None."""
@@ -67,8 +75,8 @@ class CommandTemplates:
         encode = self.encoders.get((type(command), *map(type, command)))
         return None if encode is None else encode(command)
 
-    def _add(self, cls: type, singles: tuple[str, ...], counts: range) -> None:
-        layouts = {n: Layout("", 0, (_TID, *(_SINGLES[name][0] for name in singles), *[_SPEC] * n)) for n in counts}
+    def _add(self, cls: type, parts: dict[str, tuple[Part, type]], singles: tuple[str, ...], counts: range) -> None:
+        layouts = {n: Layout("", 0, (_TID, *(parts[name][0] for name in singles), *[_SPEC] * n)) for n in counts}
         for n, layout in layouts.items():
             key = payload_key(_sample(cls, layout))
             # One template per key, or one would shadow the other (each checks every header, so a clash would
@@ -76,14 +84,14 @@ class CommandTemplates:
             if key in self.decoders:  # explicit: an assert would vanish under -O
                 raise RuntimeError(f"{cls.__name__} {singles} {n}: payload key {key} already taken")
             self.decoders[key] = _decoder(cls, singles, n, layout)
-        self.encoders[(cls, *_field_types(cls, singles))] = _encoder(cls, singles, layouts)
+        self.encoders[(cls, *_field_types(cls, parts, singles))] = _encoder(cls, singles, layouts)
 
 
-def _shapes(cls: type) -> Iterator[tuple[tuple[str, ...], range]]:
+def _shapes(cls: type, parts: dict[str, tuple[Part, type]]) -> Iterator[tuple[tuple[str, ...], range]]:
     """Each set of single-object fields (in emit order) a template covers for ``cls``, with its Gate-Spec counts."""
     emitted = [slot.field for slot, _ in cls.ORDER]
     required = {slot.field for slot in cls.REQUIRED}
-    singles = [name for name in emitted if name in _SINGLES]
+    singles = [name for name in emitted if name in parts]
     if "gate_specs" in emitted:
         # The Gate-Specs are packed last, so they must come after every single object.
         if any(emitted.index(name) > emitted.index("gate_specs") for name in singles):
@@ -97,12 +105,12 @@ def _shapes(cls: type) -> Iterator[tuple[tuple[str, ...], range]]:
             yield tuple(name for name in singles if name in required or name in chosen), counts
 
 
-def _field_types(cls: type, singles: tuple[str, ...]) -> tuple[type, ...]:
+def _field_types(cls: type, parts: dict[str, tuple[Part, type]], singles: tuple[str, ...]) -> tuple[type, ...]:
     """The type of each field of a ``cls`` command that has exactly the single objects ``singles``."""
     types = []
     for name in cls._fields:
         if name in singles:
-            types.append(_SINGLES[name][1])
+            types.append(parts[name][1])
         elif name in ("transaction_id", "gate_specs", "extra"):
             types.append(int if name == "transaction_id" else tuple)  # the encoder checks what the tuples hold
         else:

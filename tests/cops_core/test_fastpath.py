@@ -45,8 +45,7 @@ from .strategies import GC_COMMANDS, cops_message, gate_command, gate_message, h
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MESSAGES = messages._TEMPLATES
 COMMANDS = commands._TEMPLATES
-_SET_EXTRAS = ("remote_gate_info", "event_generation_info", "media_connection_event_info",
-               "electronic_surveillance_parameters", "session_description_parameters")
+_SET_EXTRAS = tuple(slot.field for slot in commands.SET_EXTRAS)
 
 
 @contextmanager

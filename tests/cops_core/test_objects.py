@@ -9,6 +9,7 @@ from hypothesis import given
 
 from cops_core import DecodeError, decode_message
 from cops_core.codes import ErrorCode, RType
+from cops_core.fields import ipv4
 from cops_core.messages import ClientOpen, Decision, Report, Request, SyncComplete, SyncRequest, _object_error
 from cops_core.objects import (
     COPS_OBJECTS,
@@ -22,7 +23,7 @@ from cops_core.objects import (
     SignaledClientSI,
     UnknownObject,
 )
-from cops_core.wire import ipv4, walk
+from cops_core.wire import walk
 
 from .samples import COPS_OBJECT_WIRE, HANDLE, host_message, unhex
 from .strategies import u32

@@ -11,6 +11,8 @@ from cops_core import DecodeError, PacketCableDecodeError, decode_message
 from cops_core.codes import ClientType, DecisionCommand, DecisionFlag, ReportType, RType
 from cops_core.dqos import (
     COMMAND_CLASSES,
+    REPLIES,
+    SET_EXTRAS,
     ActivityCount,
     GateAlloc,
     GateClose,
@@ -19,6 +21,7 @@ from cops_core.dqos import (
     GateID,
     GateInfo,
     GateInfoAck,
+    GateInfoErr,
     GateOpen,
     GateSet,
     GateSetAck,
@@ -80,6 +83,28 @@ def test_the_fourteen_command_types_each_have_a_class_named_as_the_spec_names_th
         assert cls.title == GateCommandType(number).title
         assert cls.__name__ == cls.title.replace("-", "")
     assert GateCommandType.GATE_SET_ACK.title == "Gate-Set-Ack"
+
+
+def test_each_request_is_answered_by_the_next_command_type_or_the_one_after():
+    # protocol.md 3.2: one table, which the controller, the CMTS, the scenario runner and the judge all read.
+    assert set(REPLIES) == {cls.COMMAND for cls in GC_COMMANDS}
+    assert REPLIES[GateCommandType.GATE_INFO] == (GateInfoAck, GateInfoErr)
+    for request, (ack, err) in REPLIES.items():
+        assert (ack.COMMAND, err.COMMAND) == (request + 1, request + 2)
+        assert (ack.REPORT_TYPE, err.REPORT_TYPE) == (ReportType.SUCCESS, ReportType.FAILURE)
+
+
+def test_the_objects_a_command_must_carry_are_its_fields_without_a_default():
+    assert [slot.field for slot in GateSet.REQUIRED] == ["subscriber", "gate_specs"]
+    assert [slot.field for slot in GateInfoAck.REQUIRED] == ["gate_id"]
+    for cls in COMMAND_CLASSES.values():
+        assert {slot.field for slot in cls.REQUIRED} == set(cls._fields) - set(cls._field_defaults) - {"transaction_id"}
+
+
+def test_gate_set_and_gate_info_ack_carry_the_same_optional_objects_after_the_gate_specs():
+    for cls in (GateSet, GateInfoAck):
+        emitted = [slot for slot, _ in cls.ORDER]
+        assert emitted[-len(SET_EXTRAS):] == list(SET_EXTRAS)
 
 
 @pytest.mark.parametrize("command", GATE_COMMANDS, ids=IDS)
