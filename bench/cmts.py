@@ -47,8 +47,10 @@ FIRST_SUBSCRIBER = int(IPv4Address("10.64.0.1"))
 def _gate_set(tid: int, subscriber: IPv4Address):
     from cops_core.dqos import GateSet, GateSpec
 
-    ds = GateSpec(0, 17, 0, 1, FAR_END, MTA, 0, 16384, 0xB8, 250, 200, 0, 10000.0, 200.0, 10000.0, 200, 200,
-                  10000.0, 800)
+    ds = GateSpec(direction=0, protocol=17, flags=0, session_class=1, source_ip=FAR_END, destination_ip=MTA,
+                  source_port=0, destination_port=16384, ds_field=0xB8, t1=250, t7=200, t8=0,
+                  token_bucket_rate=10000.0, token_bucket_size=200.0, peak_data_rate=10000.0,
+                  minimum_policed_unit=200, maximum_packet_size=200, rate=10000.0, slack_term=800)
     us = ds._replace(direction=1, source_ip=MTA, destination_ip=FAR_END)
     return GateSet(tid, subscriber, (ds, us), activity_count=4)
 

@@ -28,8 +28,10 @@ WAIT = 300.0  # seconds of trio time a test waits for a message before it fails
 def gate_spec(direction: int = 0, *, t1: int = 0, t7: int = 0, t8: int = 0, session_class: int = 1,
               flags: int = 0, rate: float = 10000.0) -> GateSpec:
     src, dst = (FAR_END, SUBSCRIBER) if direction == 0 else (SUBSCRIBER, FAR_END)
-    return GateSpec(direction, 17, flags, session_class, src, dst, 0, 16384, 0xB8, t1, t7, t8, rate, 200.0, rate, 200,
-                    200, rate, 800)
+    return GateSpec(direction=direction, protocol=17, flags=flags, session_class=session_class, source_ip=src,
+                    destination_ip=dst, source_port=0, destination_port=16384, ds_field=0xB8, t1=t1, t7=t7, t8=t8,
+                    token_bucket_rate=rate, token_bucket_size=200.0, peak_data_rate=rate, minimum_policed_unit=200,
+                    maximum_packet_size=200, rate=rate, slack_term=800)
 
 
 class TestGC:

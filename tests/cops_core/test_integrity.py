@@ -33,7 +33,10 @@ MD5 = IntegritySettings((KEY,))
 HANDLE = Handle.from_int(1)
 MTA = ipaddress.IPv4Address("10.0.1.10")
 FAR = ipaddress.IPv4Address("10.1.1.20")
-SPEC = GateSpec(0, 17, 0, 1, FAR, MTA, 0, 16384, 0xB8, 250, 200, 0, 10000.0, 200.0, 10000.0, 200, 200, 10000.0, 800)
+SPEC = GateSpec(direction=0, protocol=17, flags=0, session_class=1, source_ip=FAR, destination_ip=MTA, source_port=0,
+                destination_port=16384, ds_field=0xB8, t1=250, t7=200, t8=0, token_bucket_rate=10000.0,
+                token_bucket_size=200.0, peak_data_rate=10000.0, minimum_policed_unit=200, maximum_packet_size=200,
+                rate=10000.0, slack_term=800)
 
 
 def deliver(sender: Connection, receiver: Connection, message, now: float = 0.0):

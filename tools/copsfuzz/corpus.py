@@ -68,8 +68,10 @@ GATE = 0x0000A001
 TID = 0x1234
 SAMPLE_CAPTURE = Path(__file__).resolve().parents[2] / "samples" / "dqos_call.pcap"
 
-DS_SPEC = GateSpec(0, 17, 0, 1, FAR_END, SUBSCRIBER, 0, 16384, 0xB8, 250, 200, 0,
-                   10000.0, 200.0, 10000.0, 200, 200, 10000.0, 800)
+DS_SPEC = GateSpec(direction=0, protocol=17, flags=0, session_class=1, source_ip=FAR_END, destination_ip=SUBSCRIBER,
+                   source_port=0, destination_port=16384, ds_field=0xB8, t1=250, t7=200, t8=0,
+                   token_bucket_rate=10000.0, token_bucket_size=200.0, peak_data_rate=10000.0,
+                   minimum_policed_unit=200, maximum_packet_size=200, rate=10000.0, slack_term=800)
 US_SPEC = DS_SPEC._replace(direction=1, source_ip=SUBSCRIBER, destination_ip=FAR_END)
 EVENT_INFO = EventGenerationInfo(IPv4Address("10.0.0.5"), 1813, 0, IPv4Address("10.0.0.6"), 1813, 0,
                                  0x5F000000, "CMS00001", "1-0500  ", 7)
