@@ -20,6 +20,7 @@ names), and ``cms_sim.scenario`` the Gate-Spec's parameter model.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import functools
 import ipaddress
 import itertools
@@ -165,9 +166,9 @@ def declared(cls: type) -> tuple[Field, ...]:
     """The declarations of NamedTuple ``cls`` in wire order, reserved bytes included, named and placed.
 
     Takes the declarations out of the class: its reserved-byte attributes go,
-    and its NamedTuple defaults become the declared defaults of its trailing
-    fields (a NamedTuple's defaults must close it; a default declared before a
-    field without one is for :attr:`DEFAULTS` readers, the parameter models).
+    and its constructor takes the declared defaults, wherever the fields stand
+    (a NamedTuple's own defaults must close it): a field added with a default
+    breaks no caller that names its arguments.
     """
     found = []
     for name in cls._fields:
@@ -187,12 +188,36 @@ def declared(cls: type) -> tuple[Field, ...]:
         size = struct.calcsize("!" + field.wire) if field.wire else None
         placed.append(dataclasses.replace(field, offset=offset, size=size))
         offset += size or 0
-    trailing = {}
-    for field in reversed([field for field in placed if not field.reserved]):
-        if field.default is REQUIRED:
-            break
-        trailing[field.name] = field.default
-    defaults = dict(reversed(trailing.items()))
-    cls.__new__.__defaults__ = tuple(defaults.values()) or None
-    cls._field_defaults = defaults
+    values = [field for field in placed if not field.reserved]
+    cls.__new__ = _constructor(cls.__name__, values)
+    cls._field_defaults = {field.name: field.default for field in values if field.default is not REQUIRED}
     return tuple(placed)
+
+
+def _constructor(name: str, values: list[Field]) -> Callable:
+    """``__new__`` taking the fields in order, each declared default in place, and refusing a required one left out.
+
+    Generated source, as :func:`collections.namedtuple` makes its own: a
+    NamedTuple's ``__new__`` is the same one function, so building an object
+    costs what it did.
+    """
+    namespace: dict[str, Any] = {"_tuple_new": tuple.__new__, "_REQUIRED": REQUIRED, "_missing": _missing}
+    parameters = []
+    for index, field in enumerate(values):
+        # A code's default as the plain int a decoded object holds, so that both print alike.
+        namespace[f"_default_{index}"] = int(field.default) if isinstance(field.default, enum.IntEnum) \
+            else field.default
+        parameters.append(f"{field.name}=_default_{index}")
+    checks = [f"    if {field.name} is _REQUIRED: _missing({name!r}, {field.name!r})"
+              for field in values if field.default is REQUIRED]
+    names = "".join(f"{field.name}, " for field in values)
+    source = "\n".join([f"def __new__(_cls, {', '.join(parameters)}):", *checks,
+                        f"    return _tuple_new(_cls, ({names}))"])
+    exec(source, namespace)
+    constructor = namespace["__new__"]
+    constructor.__qualname__ = f"{name}.__new__"
+    return constructor
+
+
+def _missing(cls: str, field: str) -> None:
+    raise TypeError(f"{cls}() missing required argument: {field!r}")

@@ -12,6 +12,8 @@ from cops_core.fields import IPV4, REQUIRED, TEXT, ipv4_address, reserved_bytes,
 from cops_core.objects import IntegrityHMAC, KATimer
 from cops_core.wire import Registry, fixed_layout
 
+MTA = IPv4Address("10.0.1.10")
+
 
 def test_the_struct_format_is_the_declarations_wire_codes_in_order_reserved_bytes_included():
     assert GateSpec.FORMAT == "BBBBIIHHB3xH2xHHfffIIfI"  # protocol.md 3.3
@@ -43,11 +45,20 @@ def test_a_variable_objects_last_field_is_the_rest_of_its_body():
     assert (key_id.offset, key_id.size, sequence.offset, digest.offset, digest.size) == (0, 4, 4, 8, None)
 
 
-def test_declared_defaults_close_the_tuple_and_all_of_them_are_listed():
+def test_the_constructor_takes_every_declared_default_wherever_the_field_stands():
     assert PacketCableError(6) == PacketCableError(6, 0)
-    assert GateSpec._field_defaults == {"slack_term": 800}  # a NamedTuple's defaults must close it
+    spec = GateSpec(direction=0, source_ip=MTA, destination_ip=MTA, token_bucket_rate=1.0, token_bucket_size=2.0,
+                    peak_data_rate=3.0, minimum_policed_unit=4, maximum_packet_size=5, rate=6.0)
+    assert (spec.protocol, spec.ds_field, spec.t1, spec.slack_term) == (17, 0xB8, 0, 800)
+    assert repr(spec.session_class) == "1"  # a plain int, as a decoded Gate-Spec holds it
     assert GateSpec.DEFAULTS["session_class"] == SessionClass.NORMAL
     assert "direction" not in GateSpec.DEFAULTS and GateSpec.DEFAULTS["ds_field"] == 0xB8
+
+
+def test_a_required_field_left_out_is_refused_by_name():
+    with pytest.raises(TypeError, match="GateSpec\\(\\) missing required argument: 'direction'"):
+        GateSpec(source_ip=MTA, destination_ip=MTA, token_bucket_rate=1.0, token_bucket_size=2.0,
+                 peak_data_rate=3.0, minimum_policed_unit=4, maximum_packet_size=5, rate=6.0)
 
 
 def test_a_declared_object_encodes_and_decodes_by_its_declarations():
