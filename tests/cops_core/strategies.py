@@ -26,6 +26,7 @@ from cops_core.dqos import (
     decision_for,
     report_for,
 )
+from cops_core.fields import IPV4, TEXT
 from cops_core.messages import (
     ClientAccept,
     ClientClose,
@@ -81,18 +82,36 @@ small_bytes = st.binary(max_size=24)
 ipv4 = st.builds(IPv4Address, u32)
 ipv6 = st.builds(IPv6Address, st.binary(min_size=16, max_size=16))
 address = st.one_of(ipv4, ipv6)
-text8 = st.text(st.characters(min_codepoint=0, max_codepoint=0xFF), min_size=8, max_size=8)  # latin-1, 8 chars
+_BY_WIRE = {"B": u8, "H": u16, "I": u32, "f": f32}
+
+
+def declared(cls) -> st.SearchStrategy:
+    """Any value of a fixed-layout object, each field drawn as its declaration (cops_core.fields) says it travels:
+    a field added to a declaration is generated here too, by name."""
+    fields = {}
+    for field in cls.FIELDS:
+        if field.reserved:
+            continue
+        if field.conv is IPV4:
+            fields[field.name] = ipv4
+        elif field.conv is TEXT:
+            fields[field.name] = st.text(st.characters(min_codepoint=0, max_codepoint=0xFF), min_size=field.size,
+                                         max_size=field.size)  # latin-1
+        else:
+            fields[field.name] = _BY_WIRE[field.wire]
+    return st.builds(cls, **fields)
+
 client_type = st.sampled_from([ClientType.PACKETCABLE_DQOS, ClientType.PACKETCABLE_MM, 0, 1, 2, 0xFFFF])
 
 # --- COPS objects ------------------------------------------------------------------------------
 
 handle = st.builds(Handle, st.binary(max_size=12))
-context = st.builds(Context, u16, u16)
+context = declared(Context)
 in_int = st.one_of(st.builds(InInterfaceIPv4, ipv4, u32), st.builds(InInterfaceIPv6, ipv6, u32))
 out_int = st.one_of(st.builds(OutInterfaceIPv4, ipv4, u32), st.builds(OutInterfaceIPv6, ipv6, u32))
-reason = st.builds(Reason, u16, u16)
-flags = st.builds(DecisionFlags, u16, u16)
-error = st.builds(Error, u16, u16)
+reason = declared(Reason)
+flags = declared(DecisionFlags)
+error = declared(Error)
 client_si = st.one_of(st.builds(SignaledClientSI, small_bytes), st.builds(NamedClientSI, small_bytes))
 lpdp = st.one_of(st.builds(LPDPDecisionFlags, u16, u16), st.builds(LPDPStatelessData, small_bytes),
                  st.builds(LPDPReplacementData, small_bytes), st.builds(LPDPClientSpecificDecision, small_bytes),
@@ -218,10 +237,9 @@ cops_message = st.one_of(*COPS_MESSAGES.values())
 
 # --- PacketCable objects and gate commands ------------------------------------------------------
 
-gate_spec = st.builds(GateSpec, u8, u8, u8, u8, ipv4, ipv4, u16, u16, u8, u16, u16, u16, f32, f32, f32, u32, u32, f32, u32)
-event_generation_info = st.builds(EventGenerationInfo, ipv4, u16, u8, ipv4, u16, u8, u32, text8, text8, u32)
-electronic_surveillance = st.builds(ElectronicSurveillanceParameters, ipv4, u16, u16, ipv4, u16, u32, u32, text8, text8,
-                                    u32)
+gate_spec = declared(GateSpec)
+event_generation_info = declared(EventGenerationInfo)
+electronic_surveillance = declared(ElectronicSurveillanceParameters)
 session_description = st.one_of(
     st.builds(SessionDescriptionParameters.from_sdp, st.text(max_size=20).filter(lambda t: "\0" not in t),
               st.text(max_size=20).filter(lambda t: "\0" not in t)),
@@ -236,8 +254,8 @@ FIELD_STRATEGIES = {
     "gate_id": u32,
     "activity_count": u32,
     "gate_specs": st.lists(gate_spec, min_size=1, max_size=3).map(tuple),
-    "error": st.builds(PacketCableError, u16, u16),
-    "reason": st.builds(PacketCableReason, u16, u16),
+    "error": declared(PacketCableError),
+    "reason": declared(PacketCableReason),
     "remote_gate_info": st.builds(RemoteGateInfo, small_bytes),
     "event_generation_info": event_generation_info,
     "media_connection_event_info": st.builds(MediaConnectionEventInfo, small_bytes),
