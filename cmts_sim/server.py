@@ -399,7 +399,11 @@ class PeerSession:
             for session in touched:
                 if session is not self:
                     await session.flush()
-            await transport.flush()
+            if not transport.send_now():  # the socket did not take it all at once (or TLS): trio sends it
+                await transport.flush()
+            elif transport.connection.buffered:
+                # The next receive reads no socket, so it would not checkpoint: let keep-alives and other peers run.
+                await trio.lowlevel.checkpoint()
             self._answered(len(messages))
 
     def _answered(self, messages: int) -> None:

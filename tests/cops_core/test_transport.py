@@ -78,6 +78,58 @@ async def test_flush_is_a_checkpoint_even_with_nothing_to_send(autojump_clock):
     assert scope.cancelled_caught
 
 
+async def accepted_over_a_socket_pair() -> tuple[CopsTransport, socket.socket]:
+    """A PDP transport past its Client-Accept, and the peer's end as a plain socket (its sends never checkpoint)."""
+    ours, theirs = socket.socketpair()
+    transport = CopsTransport(trio.SocketStream(trio.socket.from_stdlib_socket(ours)), Connection(Role.PDP))
+    theirs.sendall(ClientOpen.new("AB").encode())
+    await transport.receive()
+    transport.queue(ClientAccept.new(0))
+    assert transport.send_now()
+    theirs.recv(65536)
+    return transport, theirs
+
+
+async def test_receive_with_bytes_waiting_reads_them_at_once_yet_lets_the_other_tasks_run(autojump_clock):
+    # The socket is read without trio's wrappers when it holds bytes; a reader that always finds some must still
+    # let keep-alives, timers and the other peers run between its reads.
+    transport, theirs = await accepted_over_a_socket_pair()
+    turns = 0
+
+    async def other_task():
+        nonlocal turns
+        while True:
+            turns += 1
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other_task)
+        for _ in range(10):
+            theirs.sendall(KeepAlive().encode())
+            message, = await transport.receive()
+            assert type(message) is KeepAlive
+        assert turns >= 9
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_cancelled_receive_reads_nothing_away_and_the_next_one_gets_the_bytes(autojump_clock):
+    transport, theirs = await accepted_over_a_socket_pair()
+    theirs.sendall(KeepAlive().encode())
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await transport.receive()
+    assert scope.cancelled_caught
+    message, = await transport.receive()
+    assert type(message) is KeepAlive
+
+
+async def test_a_peer_that_resets_the_connection_ends_it_as_a_close_does(autojump_clock):
+    transport, theirs = await accepted_over_a_socket_pair()
+    theirs.close()
+    event, = await transport.receive()
+    assert type(event).__name__ == "ConnectionClosed"
+
+
 async def test_senders_flushing_at_once_each_get_their_messages_out_whole(autojump_clock):
     ours, peer = await socket_pair()
     transport = CopsTransport(ours, Connection(Role.PDP))
