@@ -3,7 +3,7 @@
     python bench/cmts.py [--seconds 5] [--window 64] [--gates 100000] [--part all|throughput|memory]
 
 Throughput.  This process runs a CmtsServer under trio as ``cmts-sim serve``
-does (listening on an ephemeral loopback port, with the counters tap serve
+does (listening on an ephemeral loopback port, with the message counter serve
 always installs; modems driven, so only the gate controller's commands cost
 anything).  The load is a separate process
 (``python bench/cmts.py --client HOST PORT WINDOW SECONDS``): a plain blocking
@@ -160,7 +160,7 @@ def throughput(window: int, seconds: float) -> dict:
 
     async def main() -> dict:
         config = CmtsConfig(listen=["127.0.0.1:0"], modem={"mode": "driven"}, capacity={"max_gates": 10_000_000})
-        server = CmtsServer(config, taps=[Stats().tap])  # the counters tap `cmts-sim serve` always installs
+        server = CmtsServer(config, counter=Stats().count)  # the counter `cmts-sim serve` always installs
         async with trio.open_nursery() as nursery:
             (host, port), = await nursery.start(server.serve)
             command = [sys.executable, __file__, "--client", host, str(port), str(window), str(seconds)]

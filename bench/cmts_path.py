@@ -4,7 +4,7 @@
 
 A real :class:`~cmts_sim.server.CmtsServer`, configured as ``cmts-sim serve
 --modem auto --reserve-delay 0 --commit-delay 0 --hold 0`` runs it for
-``bench/load.py``'s row d (with the counters tap serve always installs),
+``bench/load.py``'s row d (with the message counter serve always installs),
 answers the complete calls ``cms-sim load bench/scenarios/zero_hold_call.yaml``
 makes: Gate-Alloc, Gate-Set, the modem's reserve, commit and release with
 their Gate-Open and Gate-Close, Gate-Delete.  The calls go in waves of
@@ -105,7 +105,7 @@ def handle_read(session: PeerSession, data: bytes) -> None:
 async def measure(calls: int, batch: int) -> tuple[float, Stats]:
     """Seconds of CPU per call the CMTS's side took, and its counters."""
     stats = Stats()
-    server = CmtsServer(serve_config(), taps=[stats.tap])
+    server = CmtsServer(serve_config(), counter=stats.count)
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
     session = PeerSession(server, trio.SocketStream(trio.socket.from_stdlib_socket(ours)))

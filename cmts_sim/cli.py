@@ -202,8 +202,8 @@ async def _serve(config: CmtsConfig, log_json, log_hex: bool, verbose: int, pane
 
     stats = Stats()
     journal = JsonLog(log_json, hex_bytes=log_hex) if log_json else None
-    taps = [stats.tap] + ([journal.tap] if journal else []) + ([log_message] if verbose >= 2 else [])
-    server = CmtsServer(config, taps=taps)
+    taps = ([journal.tap] if journal else []) + ([log_message] if verbose >= 2 else [])
+    server = CmtsServer(config, taps=taps, counter=stats.count)
     if journal is not None:
         server.on_connection = journal.connection
     async with trio.open_nursery() as nursery:

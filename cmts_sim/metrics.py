@@ -1,6 +1,6 @@
 """Prometheus metrics for ``cmts-sim serve --metrics-port PORT``, served by a tiny trio HTTP handler.
 
-Nothing here runs per message: the counters tap (:class:`~cmts_sim.stats.Stats`)
+Nothing here runs per message: the transport's counter (:class:`~cmts_sim.stats.Stats`)
 already counts op-codes, gate commands and errors, and :class:`CmtsCollector`
 turns those counts, the gate table and the sessions into metric families when
 Prometheus scrapes.  The one metric fed as it happens is the reply-lag

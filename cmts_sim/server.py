@@ -45,7 +45,7 @@ from cops_core.messages import (
 from cops_core.objects import ClientSpecificDecision, Handle, Reason
 from cops_core.tls import TlsError, pep_context
 from cops_core.trace import TraceRecord
-from cops_core.transport import CopsTransport, keepalive_loop, start_tls_as_pep
+from cops_core.transport import CopsTransport, MessageCounter, keepalive_loop, start_tls_as_pep
 from cops_core.wire import OBJECT_HEADER
 
 from .admission import Admission
@@ -76,9 +76,10 @@ class CmtsServer:
     """One simulated CMTS: its gates, its modems, its gate-controller connections."""
 
     def __init__(self, config: CmtsConfig, *, taps: list[Callable[[TraceRecord], None]] | None = None,
-                 rng: random.Random | None = None) -> None:
+                 counter: MessageCounter | None = None, rng: random.Random | None = None) -> None:
         self.config = config
         self.taps = list(taps or [])
+        self.counter = counter  # every session's transport counter (the statistics serve always keeps)
         self._rng = rng or random.Random()
         # The gate table draws its Gate-IDs from the same generator: a seeded server gives reproducible IDs, and
         # Mersenne Twister costs a fraction of SystemRandom's system call per Gate-ID.
@@ -290,7 +291,7 @@ class PeerSession:
                                      rng=server._rng, integrity=server.integrity)
         self.transport = CopsTransport(stream, self.connection, write_timeout=config.write_timeout,
                                        max_send_buffer=config.max_send_buffer,
-                                       max_receive_buffer=config.max_receive_buffer)
+                                       max_receive_buffer=config.max_receive_buffer, counter=server.counter)
         for tap in server.taps:
             self.transport.add_tap(tap)
         self.peer = self.transport.peer

@@ -1,4 +1,4 @@
-"""Counters the live panel and the JSON log read, fed by the transport's trace tap."""
+"""Counters the live panel and the metrics read, fed by the transport's counter; the JSON and -vv logs, trace taps."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from cops_core.dqos import (
     GateDeleteSubcode,
     PacketCableErrorCode,
     decode_gate_command,
+    gate_command_of,
 )
 from cops_core.errors import DecodeError
-from cops_core.messages import Decision, Malformed, Report
+from cops_core.messages import Malformed, decode_message
 from cops_core.objects import ClientSpecificDecision, SignaledClientSI
 from cops_core.trace import TraceRecord
 
@@ -29,7 +30,35 @@ _CARRIERS = (ClientSpecificDecision, SignaledClientSI)  # the objects a DEC / RP
 _TID_HEADER = b"\x00\x08\x01\x01"  # Transaction-ID: length 8, S-Num 1, S-Type 1; the command type follows the TID
 # Op-codes as globals: every message passes the tap, and reading an enum member (``OpCode.DEC``) costs ~0.2 us on
 # CPython 3.11.
-_CC, _DRQ = OpCode.CC, OpCode.DRQ
+_CC, _DRQ, _DEC, _RPT = OpCode.CC, OpCode.DRQ, OpCode.DEC, OpCode.RPT
+
+
+def _window(*fields: tuple[int, bytes | None]) -> tuple[int, int, int, int]:
+    """The usual DEC or RPT read in place, as one integer: its bytes from offset 8 to the command type's end.
+
+    ``fields`` are (width, the bytes expected there, or None for bytes that vary), ending with the carrier's
+    length (checked apart: at least 12 bytes, the whole Transaction-ID), its C-Num/C-Type, the Transaction-ID's
+    header and value, and the command type.  Returns (window size, mask, the masked value expected, the
+    carrier length's shift).
+    """
+    mask = expected = 0
+    for width, value in fields:
+        mask, expected = mask << 8 * width, expected << 8 * width
+        if value is not None:
+            mask |= (1 << 8 * width) - 1
+            expected |= int.from_bytes(value, "big")
+    return sum(width for width, _ in fields), mask, expected, 8 * sum(width for width, _ in fields[-4:])
+
+
+# The usual DEC: a 4-byte Handle, Context, Decision Flags, the 6/4 whose first object is the Transaction-ID; the
+# usual RPT: a 4-byte Handle, Report-Type, the 9/1 likewise.  What varies: the handle, the objects' bodies, the
+# carrier's length, the Transaction-ID and the command type.
+_SHAPES = {
+    OpCode.DEC: _window((4, b"\x00\x08\x01\x01"), (4, None), (2, b"\x00\x08"), (6, None), (2, b"\x00\x08"), (6, None),
+                        (2, None), (2, b"\x06\x04"), (4, _TID_HEADER), (2, None), (2, None)),
+    OpCode.RPT: _window((4, b"\x00\x08\x01\x01"), (4, None), (2, b"\x00\x08"), (6, None),
+                        (2, None), (2, b"\x09\x01"), (4, _TID_HEADER), (2, None), (2, None)),
+}
 _ERR_COMMANDS = frozenset((GateCommandType.GATE_ALLOC_ERR, GateCommandType.GATE_SET_ERR, GateCommandType.GATE_INFO_ERR,
                            GateCommandType.GATE_DELETE_ERR))
 
@@ -60,16 +89,18 @@ def gate_command_type(message) -> int | None:
 class Stats:
     """Messages in and out by op-code and by gate command, and the errors we answered with, by name.
 
-    Fed by the trace tap, which ``cmts-sim serve`` always installs: it runs for
-    every message, so it only counts, one increment a message keyed by
-    (outgoing, op-code, Gate Command Type or None), and decodes nothing but the
-    rare error reply it names.  The totals and breakdowns are summed from
-    those counts when read (a panel refresh or a scrape, not per message).
+    :meth:`count` is the transport's counter, which ``cmts-sim serve`` always
+    installs: it sees every message's bytes, so it only counts, one increment
+    a message keyed by (outgoing, op-code, Gate Command Type or None), and
+    decodes nothing but the rare message it names an error of (an error reply,
+    a Client-Close, a DRQ) and the odd shape.  No trace record is made for it.
+    The totals and breakdowns are summed from those counts when read (a panel
+    refresh or a scrape, not per message).
     """
 
     def __init__(self) -> None:
         # A plain dict: ``counts[key] += 1`` costs twice as much on a Counter (a Python subclass) here.
-        self.counts: dict[tuple[bool, OpCode, int | None], int] = {}
+        self.counts: dict[tuple[bool, int, int | None], int] = {}  # op-codes as read from the bytes
         self.errors: Counter[str] = Counter()
         self.malformed = 0  # messages received that did not decode: received, but with no op-code to count under
 
@@ -108,7 +139,7 @@ class Stats:
         counter: Counter[OpCode] = Counter()
         for (outgoing, opcode, _), count in self.counts.items():
             if outgoing is direction:
-                counter[opcode] += count
+                counter[OpCode(opcode)] += count
         return counter
 
     def _by_command(self, direction: bool) -> Counter[int]:
@@ -118,49 +149,50 @@ class Stats:
                 counter[command] += count
         return counter
 
-    def tap(self, record: TraceRecord) -> None:
-        outgoing, message = record.outgoing, record.message
-        kind = type(message)
-        # Gate commands counted as they travel here: in DECs received, in RPTs sent.  The carrier is the last object
-        # and the Transaction-ID leads it in every DEC/RPT we and the usual gate controllers build (what
-        # gate_command_type looks for first, in line: every message passes here).
-        if kind is (Report if outgoing else Decision):
-            objects = message[0]
-            carrier = objects[-1] if objects else None
-            data = carrier[0] if type(carrier) is (SignaledClientSI if outgoing else ClientSpecificDecision) else b""
-            if data[:4] == _TID_HEADER and len(data) >= 8:
-                command = data[6] << 8 | data[7]
-            else:
-                command = gate_command_type(message)
-            key = outgoing, kind.OPCODE, command
+    def count(self, outgoing: bool, data: bytes | None) -> None:
+        """The transport's counter: one message each way, from its bytes (None: received, did not decode)."""
+        if data is None:  # the session's own error handling answers it
+            self.malformed += 1
+            return
+        opcode = data[1]
+        # Gate commands are counted as they travel here: in DECs received, in RPTs sent.
+        if opcode == (_RPT if outgoing else _DEC):
+            command = _command_type(data, opcode)
+            key = outgoing, opcode, command
             try:
                 self.counts[key] += 1
             except KeyError:
                 self.counts[key] = 1
             if outgoing and command in _ERR_COMMANDS:
-                self._count_error_reply(record)
+                command = gate_command_of(decode_message(data))
+                self.errors[f"PacketCable {_name(PacketCableErrorCode, command.error.code)}"] += 1
             return
-        if kind is Malformed:  # the session's own error handling answers it
-            self.malformed += 1
-            return
-        opcode = kind.OPCODE
         key = outgoing, opcode, None
         try:
             self.counts[key] += 1
         except KeyError:
             self.counts[key] = 1
-        if not outgoing:
-            return
-        if opcode is _CC:
-            self.errors[f"COPS {_name(ErrorCode, message.error.code)}"] += 1
-        elif opcode is _DRQ:
-            self.errors[f"DRQ {_name(ReasonCode, message.reason.code)}"] += 1
+        if outgoing and (opcode == _CC or opcode == _DRQ):
+            message = decode_message(data)
+            if opcode == _CC:
+                self.errors[f"COPS {_name(ErrorCode, message.error.code)}"] += 1
+            else:
+                self.errors[f"DRQ {_name(ReasonCode, message.reason.code)}"] += 1
 
-    def _count_error_reply(self, record: TraceRecord) -> None:
-        command = record.command
-        if command is None:
-            return
-        self.errors[f"PacketCable {_name(PacketCableErrorCode, command.error.code)}"] += 1
+
+def _command_type(data: bytes, opcode: int) -> int | None:
+    """The Gate Command Type a DEC or RPT's bytes carry, or None.
+
+    Read in place for the shape every DEC/RPT we and the usual gate
+    controllers build has (a 4-byte Handle, 8-byte objects up to the carrier,
+    the Transaction-ID first in it); anything else is decoded.
+    """
+    size, mask, expected, carrier_length_at = _SHAPES[opcode]
+    if len(data) >= 8 + size:
+        window = int.from_bytes(data[8:8 + size], "big")
+        if window & mask == expected and (window >> carrier_length_at) & 0xFFFF >= 12:
+            return window & 0xFFFF
+    return gate_command_type(decode_message(data))
 
 
 def _name(codes: type[IntEnum], code: int) -> str:

@@ -5,7 +5,9 @@ back every message that chunk completed, and writes everything queued since
 the last flush in one ``send_all`` (several whole messages per segment, never
 one split on purpose).  Every message sent or received passes the *trace tap*:
 one :class:`~cops_core.trace.TraceRecord` per message, which the ladder diagrams, captures,
-live views and reports all read.  Nothing else hooks into I/O.
+live views and reports all read.  Beside the taps, a *counter* sees each
+message's bytes alone (no record made): the always-on statistics of a
+server under load, which only count.  Nothing else hooks into I/O.
 
 COPS over TLS (RFC 4261, :mod:`cops_core.tls`) starts as plain COPS: a
 client-type 0 Client-Open and Client-Accept with StartTLS, then
@@ -34,6 +36,9 @@ from .tls import WANT_TLS, TlsError, describe_ssl_error, handshake_failure, refu
 from .trace import UNREAD, Address, TraceRecord
 
 Tap = Callable[[TraceRecord], None]
+MessageCounter = Callable[[bool, "bytes | None"], None]
+"""A counter: ``(outgoing, the message's bytes)`` for every message; ``(False, None)`` for bytes received that
+framed but did not decode."""
 
 RECEIVE_SIZE = 65536
 MAX_SEND_BUFFER = 4 * 1024 * 1024  # bytes queued for a peer before its connection is cut
@@ -56,6 +61,7 @@ class CopsTransport:
     """A :class:`~cops_core.connection.Connection` bound to a trio stream."""
 
     def __init__(self, stream: trio.abc.Stream, connection: Connection, *, tap: Tap | None = None,
+                 counter: MessageCounter | None = None,
                  write_timeout: float = math.inf, max_send_buffer: int = MAX_SEND_BUFFER,
                  max_receive_buffer: int = MAX_RECEIVE_BUFFER) -> None:
         if max_receive_buffer < connection.max_message:
@@ -76,6 +82,7 @@ class CopsTransport:
         self._queued = 0  # bytes in _outgoing
         self.local, self.peer = stream_addresses(stream)
         self._taps: list[Tap] = [tap] if tap else []
+        self.counter = counter
         self._outgoing: list[bytes] = []
         self._send_lock = trio.StrictFIFOLock()
         # send_now() writes straight to a plain TCP socket's descriptor (not under TLS; on Windows a socket is none).
@@ -156,14 +163,17 @@ class CopsTransport:
             raise error
         events = []
         now = wall = None
-        connection = self.connection
+        connection, counter = self.connection, self.counter
         while len(events) != limit:
             try:
                 event = connection.next_event()
             except Exception as exc:
                 frame = getattr(exc, "frame", None)
+                message = getattr(exc, "message", None)  # well formed, but illegal now
+                if frame is not None and counter is not None:
+                    counter(False, frame if message is not None else None)
                 if frame is not None and self._taps:  # the evidence of what the peer sent, illegal or unreadable
-                    message = getattr(exc, "message", None) or Malformed.of(frame, exc)
+                    message = message or Malformed.of(frame, exc)
                     record = TraceRecord(self.now(), time.time(), False, self.local, self.peer, message, frame)
                     for tap in self._taps:
                         tap(record)
@@ -173,16 +183,18 @@ class CopsTransport:
                 raise
             if event is NEED_DATA:
                 return events
-            if type(event) is not ConnectionClosed and self._taps:
+            events.append(event)
+            if type(event) is ConnectionClosed:
+                return events
+            if counter is not None:
+                counter(False, connection.last_frame)
+            if self._taps:
                 if now is None:  # one chunk's messages all arrived at once
                     now, wall = self.now(), time.time()
                 # The bytes as received: no encode.
                 record = TraceRecord(now, wall, False, self.local, self.peer, event, connection.last_frame)
                 for tap in self._taps:
                     tap(record)
-            events.append(event)
-            if type(event) is ConnectionClosed:
-                return events
         return events  # the limit: the rest stays framed for the next call
 
     def queue(self, message: Message, data: bytes | None = None, command=UNREAD) -> None:
@@ -199,6 +211,9 @@ class CopsTransport:
                       f"(max_send_buffer {self.max_send_buffer})")
         elif self.cut is None:
             self._outgoing.append(data)
+        counter = self.counter
+        if counter is not None:
+            counter(True, data)
         taps = self._taps
         if taps:
             record = TraceRecord(now, time.time(), True, self.local, self.peer, message, data, command)

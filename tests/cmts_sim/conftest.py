@@ -124,10 +124,10 @@ async def cmts(nursery, cmts_config):
     return server
 
 
-async def start_cmts(nursery, *, taps=None, rng=None, **settings) -> CmtsServer:
+async def start_cmts(nursery, *, taps=None, counter=None, rng=None, **settings) -> CmtsServer:
     """A CMTS on an ephemeral loopback port, modems driven, with ``settings`` over the defaults."""
     settings = {"listen": ["127.0.0.1:0"], "modem": {"mode": "driven"}, **settings}
-    server = CmtsServer(CmtsConfig(**settings), taps=taps, rng=rng)
+    server = CmtsServer(CmtsConfig(**settings), taps=taps, counter=counter, rng=rng)
     await nursery.start(server.serve)
     return server
 

@@ -37,7 +37,7 @@ def samples(text: str) -> dict[tuple, float]:
 
 async def start_with_metrics(nursery):
     stats = Stats()
-    cmts = await start_cmts(nursery, taps=[stats.tap])
+    cmts = await start_cmts(nursery, counter=stats.count)
     address = await nursery.start(serve_metrics, cmts_registry(cmts, stats), "127.0.0.1", 0)
     return cmts, address
 
@@ -76,7 +76,7 @@ async def test_other_paths_and_methods_are_refused(nursery, autojump_clock):
 
 async def test_a_gate_controller_cut_by_a_limit_is_counted_by_limit(nursery, autojump_clock):
     stats = Stats()
-    cmts = await start_cmts(nursery, taps=[stats.tap], accept_timeout=5)
+    cmts = await start_cmts(nursery, counter=stats.count, accept_timeout=5)
     address = await nursery.start(serve_metrics, cmts_registry(cmts, stats), "127.0.0.1", 0)
     silent = await connect(cmts, handshake=False)  # takes the Client-Open, never accepts it
     assert type(await silent.receive()) is ClientOpen

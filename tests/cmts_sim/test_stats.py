@@ -14,10 +14,9 @@ from rich.console import Console
 from cmts_sim.live import render
 from cmts_sim.stats import JsonLog, Stats, gate_command_type
 from cops_core.codes import ErrorCode, OpCode, RType
-from cops_core.dqos import (GateAlloc, GateCommandType, GateDelete, GateInfo, GateInfoErr, GateSet, GateSetAck, SubscriberIDIPv4,
-                            TransactionID)
-from cops_core.messages import ClientClose, Decision, Malformed, Report
-from cops_core.trace import TraceRecord
+from cops_core.dqos import (GateAlloc, GateCommandType, GateDelete, GateInfo, GateInfoErr, GateSet, GateSetAck,
+                            PacketCableError, SubscriberIDIPv4, TransactionID, decision_for, report_for)
+from cops_core.messages import ClientClose, Decision, Report
 from cops_core.objects import ClientSpecificDecision, Context, DecisionFlags, Handle, UnknownObject
 
 from ..cops_core.strategies import any_message
@@ -68,7 +67,7 @@ async def test_the_json_log_alone_says_why_a_gate_or_a_connection_ended(nursery,
 
 async def test_counters_and_the_panel_show_messages_gates_and_errors_sent(nursery, autojump_clock):
     stats = Stats()
-    cmts = await start_cmts(nursery, taps=[stats.tap])
+    cmts = await start_cmts(nursery, counter=stats.count)
     gc = await connect(cmts)
     await gc.command(GateSet(1, SUBSCRIBER, (gate_spec(0),)))
     assert type(await gc.command(GateInfo(2, SUBSCRIBER, 0x0BAD0BAD))) is GateInfoErr
@@ -84,7 +83,7 @@ async def test_counters_and_the_panel_show_messages_gates_and_errors_sent(nurser
 
 async def test_counters_count_op_codes_and_gate_commands_each_way(nursery, autojump_clock):
     stats = Stats()
-    cmts = await start_cmts(nursery, taps=[stats.tap])
+    cmts = await start_cmts(nursery, counter=stats.count)
     gc = await connect(cmts)
     ack = await gc.command(GateSet(1, SUBSCRIBER, (gate_spec(0),)))
     await gc.command(GateInfo(2, SUBSCRIBER, 0x0BAD0BAD))
@@ -114,21 +113,54 @@ def test_the_command_type_is_found_wherever_the_carrier_and_the_transaction_id_a
     assert gate_command_type(Decision((handle, *group, ClientSpecificDecision(b"\x00\x08\x01\x01\x00")))) is None
 
 
-def _record(outgoing: bool, message) -> TraceRecord:
-    return TraceRecord(0.0, 0.0, outgoing, ("127.0.0.1", 2126), ("127.0.0.1", 40000), message, b"")
-
-
 @given(any_message)
-def test_the_tap_counts_the_command_type_gate_command_type_finds(message):
-    # The tap reads the usual carrier in line: whatever the message, it counts what the general path finds.
+def test_the_counter_counts_the_command_type_gate_command_type_finds(message):
+    # The counter reads the usual shape in place: whatever the message, it counts what the general path finds.
+    data = message.encode()
     for outgoing in (False, True):
         stats = Stats()
-        stats.tap(_record(outgoing, message))
+        stats.count(outgoing, data)
         counted = type(message) is (Report if outgoing else Decision)
         assert stats.counts == {(outgoing, message.OPCODE, gate_command_type(message) if counted else None): 1}
 
 
+def test_the_counter_reads_the_usual_dec_and_rpt_in_place_and_decodes_only_what_names_an_error():
+    handle = Handle.from_int(7)
+    stats = Stats()
+    stats.count(False, decision_for(handle, GateSet(5, SUBSCRIBER, (gate_spec(0),))).encode())
+    stats.count(True, report_for(handle, GateSetAck(5, 0x100, SUBSCRIBER)).encode())
+    stats.count(True, report_for(handle, GateInfoErr(6, PacketCableError(2), SUBSCRIBER, 0x100)).encode())
+    stats.count(True, ClientClose.new(ErrorCode.SHUTTING_DOWN).encode())
+    assert stats.commands_in == {GateCommandType.GATE_SET: 1}
+    assert stats.commands_out == {GateCommandType.GATE_SET_ACK: 1, GateCommandType.GATE_INFO_ERR: 1}
+    assert stats.opcodes_out == {OpCode.RPT: 2, OpCode.CC: 1}
+    assert stats.errors == {"PacketCable UNKNOWN_GATE_ID": 1, "COPS SHUTTING_DOWN": 1}
+
+
+def test_the_usual_dec_and_rpt_are_counted_from_their_first_bytes_without_decoding_the_rest():
+    # Bytes that end in an object of length 0 do not decode; the counter never gets that far for the usual shape.
+    handle = Handle.from_int(7)
+    for outgoing, message, command in (
+            (False, decision_for(handle, GateDelete(5, SUBSCRIBER, 0x100)), GateCommandType.GATE_DELETE),
+            (True, report_for(handle, GateSetAck(5, 0x100, SUBSCRIBER)), GateCommandType.GATE_SET_ACK)):
+        data = bytearray(message.encode() + bytes(4))
+        data[4:8] = len(data).to_bytes(4, "big")
+        stats = Stats()
+        stats.count(outgoing, bytes(data))
+        assert stats.counts == {(outgoing, message.OPCODE, command): 1}
+
+
+def test_a_carrier_too_short_for_its_transaction_id_is_not_read_in_place():
+    # A 6/4 of 8 bytes holds only the Transaction-ID's header: the bytes after it belong to the next object.
+    group = (Context(RType.CONFIGURATION, 0), DecisionFlags(1, 1))
+    cut = Decision((Handle.from_int(7), *group, ClientSpecificDecision(b"\x00\x08\x01\x01"),
+                    UnknownObject(40, 1, b"\x00\x00\x00\x05")))
+    stats = Stats()
+    stats.count(False, cut.encode())
+    assert stats.counts == {(False, OpCode.DEC, None): 1}
+
+
 def test_a_malformed_message_counts_as_received():
     stats = Stats()
-    stats.tap(_record(False, Malformed("bad length at offset 4", 2, 0x8008)))
+    stats.count(False, None)
     assert stats.received == 1 and stats.sent == 0 and stats.opcodes_in == {}

@@ -8,6 +8,7 @@ import pytest
 import trio
 
 from cops_core.connection import Connection, Role
+from cops_core.errors import DecodeError
 from cops_core.messages import ClientAccept, ClientOpen, KeepAlive
 from cops_core.transport import CopsTransport
 
@@ -52,6 +53,22 @@ async def test_a_sent_message_is_traced_with_the_bytes_that_went_out(autojump_cl
     received = await peer.receive_some(65536)
     assert [(r.outgoing, type(r.message)) for r in records] == [(False, ClientOpen), (True, ClientAccept)]
     assert records[1].data == received == ClientAccept.new(30).encode()
+
+
+async def test_the_counter_sees_each_message_s_bytes_both_ways_and_none_for_bytes_that_do_not_decode(autojump_clock):
+    ours, peer = await socket_pair()
+    seen = []
+    transport = CopsTransport(ours, Connection(Role.PDP), counter=lambda outgoing, data: seen.append((outgoing, data)))
+    opening = client_open_with_odd_padding()
+    await peer.send_all(opening)
+    await transport.receive()
+    await transport.send(ClientAccept.new(0))
+    unknown_opcode = bytearray(KeepAlive().encode())
+    unknown_opcode[1] = 99
+    await peer.send_all(bytes(unknown_opcode))
+    with pytest.raises(DecodeError):
+        await transport.receive()
+    assert seen == [(False, opening), (True, ClientAccept.new(0).encode()), (False, None)]
 
 
 async def test_receive_with_a_limit_returns_at_most_that_many_and_keeps_the_rest_for_the_next_call(autojump_clock):
