@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import struct
 import time
 from collections import Counter
 from enum import IntEnum
@@ -32,33 +33,14 @@ _TID_HEADER = b"\x00\x08\x01\x01"  # Transaction-ID: length 8, S-Num 1, S-Type 1
 # CPython 3.11.
 _CC, _DRQ, _DEC, _RPT = OpCode.CC, OpCode.DRQ, OpCode.DEC, OpCode.RPT
 
-
-def _window(*fields: tuple[int, bytes | None]) -> tuple[int, int, int, int]:
-    """The usual DEC or RPT read in place, as one integer: its bytes from offset 8 to the command type's end.
-
-    ``fields`` are (width, the bytes expected there, or None for bytes that vary), ending with the carrier's
-    length (checked apart: at least 12 bytes, the whole Transaction-ID), its C-Num/C-Type, the Transaction-ID's
-    header and value, and the command type.  Returns (window size, mask, the masked value expected, the
-    carrier length's shift).
-    """
-    mask = expected = 0
-    for width, value in fields:
-        mask, expected = mask << 8 * width, expected << 8 * width
-        if value is not None:
-            mask |= (1 << 8 * width) - 1
-            expected |= int.from_bytes(value, "big")
-    return sum(width for width, _ in fields), mask, expected, 8 * sum(width for width, _ in fields[-4:])
-
-
-# The usual DEC: a 4-byte Handle, Context, Decision Flags, the 6/4 whose first object is the Transaction-ID; the
-# usual RPT: a 4-byte Handle, Report-Type, the 9/1 likewise.  What varies: the handle, the objects' bodies, the
-# carrier's length, the Transaction-ID and the command type.
-_SHAPES = {
-    OpCode.DEC: _window((4, b"\x00\x08\x01\x01"), (4, None), (2, b"\x00\x08"), (6, None), (2, b"\x00\x08"), (6, None),
-                        (2, None), (2, b"\x06\x04"), (4, _TID_HEADER), (2, None), (2, None)),
-    OpCode.RPT: _window((4, b"\x00\x08\x01\x01"), (4, None), (2, b"\x00\x08"), (6, None),
-                        (2, None), (2, b"\x09\x01"), (4, _TID_HEADER), (2, None), (2, None)),
-}
+# The usual DEC and RPT read in place, from offset 8: the Handle's header (a 4-byte handle), the lengths of the 8-byte
+# objects before the carrier (Context, Decision Flags; Report-Type), the carrier's length, then 8 bytes of the
+# carrier's C-Num/C-Type, the Transaction-ID's header and its value, then the command type.
+_DEC_SHAPE = struct.Struct("!I4xH6xH6xHQH")
+_RPT_SHAPE = struct.Struct("!I4xH6xHQH")
+_HANDLE_4 = 0x00080101  # Handle: length 8, C-Num 1, C-Type 1
+_TID = int.from_bytes(_TID_HEADER, "big")
+_IN_DEC, _IN_RPT = 0x0604 << 32 | _TID, 0x0901 << 32 | _TID  # the carrier's C-Num/C-Type and the TID's header
 _ERR_COMMANDS = frozenset((GateCommandType.GATE_ALLOC_ERR, GateCommandType.GATE_SET_ERR, GateCommandType.GATE_INFO_ERR,
                            GateCommandType.GATE_DELETE_ERR))
 
@@ -157,7 +139,7 @@ class Stats:
         opcode = data[1]
         # Gate commands are counted as they travel here: in DECs received, in RPTs sent.
         if opcode == (_RPT if outgoing else _DEC):
-            command = _command_type(data, opcode)
+            command = _rpt_command_type(data) if outgoing else _dec_command_type(data)
             key = outgoing, opcode, command
             try:
                 self.counts[key] += 1
@@ -180,18 +162,22 @@ class Stats:
                 self.errors[f"DRQ {_name(ReasonCode, message.reason.code)}"] += 1
 
 
-def _command_type(data: bytes, opcode: int) -> int | None:
-    """The Gate Command Type a DEC or RPT's bytes carry, or None.
+def _dec_command_type(data: bytes) -> int | None:
+    """The Gate Command Type a DEC's bytes carry, or None: read in place for the usual shape, else decoded."""
+    if len(data) >= 8 + _DEC_SHAPE.size:
+        handle, context, flags, carrier, head, command = _DEC_SHAPE.unpack_from(data, 8)
+        # A carrier of 12 bytes or more holds the whole Transaction-ID.
+        if handle == _HANDLE_4 and context == flags == 8 and carrier >= 12 and head >> 16 == _IN_DEC:
+            return command
+    return gate_command_type(decode_message(data))
 
-    Read in place for the shape every DEC/RPT we and the usual gate
-    controllers build has (a 4-byte Handle, 8-byte objects up to the carrier,
-    the Transaction-ID first in it); anything else is decoded.
-    """
-    size, mask, expected, carrier_length_at = _SHAPES[opcode]
-    if len(data) >= 8 + size:
-        window = int.from_bytes(data[8:8 + size], "big")
-        if window & mask == expected and (window >> carrier_length_at) & 0xFFFF >= 12:
-            return window & 0xFFFF
+
+def _rpt_command_type(data: bytes) -> int | None:
+    """The Gate Command Type an RPT's bytes carry, or None: read in place for the usual shape, else decoded."""
+    if len(data) >= 8 + _RPT_SHAPE.size:
+        handle, report_type, carrier, head, command = _RPT_SHAPE.unpack_from(data, 8)
+        if handle == _HANDLE_4 and report_type == 8 and carrier >= 12 and head >> 16 == _IN_RPT:
+            return command
     return gate_command_type(decode_message(data))
 
 
