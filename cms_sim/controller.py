@@ -84,7 +84,7 @@ from cops_core.dqos import (
     PacketCableReason,
     decision_for,
     encoded_decision_for,
-    gate_command_of,
+    report_command,
 )
 
 from .errors import ConnectError, ControllerError, GateControlLost, GateError, RequestTimeout, UnexpectedReply
@@ -808,7 +808,7 @@ class GateController:
 
     def _on_report(self, link: _Link, message: Report) -> bool:
         try:
-            command = gate_command_of(message)
+            command = report_command(message)
         except PacketCableDecodeError as exc:
             self.stats.malformed += 1
             pending = self._pending.get(exc.transaction_id)
