@@ -68,12 +68,22 @@ class Template(str):
             if missing:
                 raise UnsetVariable(missing[0])
             value = VARIABLE.sub(lambda m: str(variables[m.group(1)]), self)
-        return self.field_type.parse(value, template=self)
+        # A call's steps each resolve their own ${gate} (seven templates, one value): the field type keeps its last
+        # parse, and the same object parses to the same value (every parser is a function of its input alone).
+        field_type = self.field_type
+        if value is field_type.last_input:
+            return field_type.last_parsed
+        parsed = field_type.parse(value, template=self)
+        field_type.last_input, field_type.last_parsed = value, parsed
+        return parsed
 
 
 def resolve(value: Any, variables: Mapping[str, Any]) -> Any:
     """``value`` itself, or a :class:`Template`'s value."""
     return value.resolve(variables) if isinstance(value, Template) else value
+
+
+_NOTHING = object()
 
 
 class FieldType:
@@ -82,6 +92,9 @@ class FieldType:
     def __init__(self, expected: str, parser: Callable[[Any], Any], json_schema: dict) -> None:
         self.expected = expected
         self.parser = parser
+        # What Template.resolve last parsed with this type, and its value (a sentinel: nothing yet).
+        self.last_input: Any = _NOTHING
+        self.last_parsed: Any = None
         #: the annotation for a field that takes literals only
         self.plain = Annotated[Any, PlainValidator(lambda v: self._validate(v, False)), WithJsonSchema(json_schema)]
         #: the annotation for a field that also takes ``${var}`` templates
