@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import ipaddress
+import operator
 import ssl
 from collections import deque
 from dataclasses import dataclass
@@ -230,6 +231,19 @@ class _Pending:
         self.callback = callback
 
 
+class _Submitted(tuple):
+    """A :meth:`GateController.submit` request awaiting its reply: ``(command, callback)``, as :class:`_Pending` reads.
+
+    A tuple made by ``tuple.__new__``: no Python ``__init__`` for each of the
+    thousands of requests a second a load sends.  Never parked, so no task and no result.
+    """
+
+    __slots__ = ()
+    command = property(operator.itemgetter(0))
+    callback = property(operator.itemgetter(1))
+    task = result = None
+
+
 class LinkState(enum.Enum):
     """Where one connection to a CMTS is in its life (a reconnect makes a new link)."""
 
@@ -332,7 +346,7 @@ class GateController:
         self._tids = tids
         self._events_send, self._events_receive = events
         self._on_event = on_event  # instead of the channel: called in the reader task with each event
-        self._pending: dict[int, _Pending] = {}  # TID -> request awaiting its reply, or _LATE (abandoned)
+        self._pending: dict[int, _Pending | _Submitted] = {}  # TID -> request awaiting its reply, or _LATE (abandoned)
         self._tombstones: deque[tuple[float, int]] = deque()  # (until, TID) of abandoned requests, oldest first
         self._taps: list[Tap] = []
         self._link: _Link | None = None
@@ -477,7 +491,7 @@ class GateController:
         except LocalProtocolError:  # the connection closed in this very batch; the reader has yet to see it
             raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
         self.stats.messages_out += 1
-        self._pending[tid] = _Pending(command, callback)
+        self._pending[tid] = _new(_Submitted, (command, callback))
         self.stats.requests += 1
         return tid
 

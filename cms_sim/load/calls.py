@@ -81,6 +81,11 @@ class CallEngine:
         self._begins = tuple(self._BEGIN[type(op.step)] for op in self.ops)  # each op's way to start
         self._judged = tuple(isinstance(op.step, GateCommandStep) and judges_acks(op.step) for op in self.ops)
         self._saving = tuple(isinstance(op.step, GateCommandStep) and saves_only(op.step) for op in self.ops)
+        # Steps that look at the event they waited for: an expect_event with a reason to check or a field to save
+        # (a modem step's, or a bare expect_event's, passes as it comes).
+        self._event_judged = tuple(isinstance(op.step, ExpectEventStep)
+                                   and (op.step.expect_event.reason is not None or bool(op.step.save))
+                                   for op in self.ops)
         self.recorder = recorder
         self.tally = recorder.tally
         self.clock = clock
@@ -317,7 +322,13 @@ class CallEngine:
             call.waiting = None
             if not waiting[2]:  # looked at, not claimed: a later expect_event may still take it
                 self._keep(call, event)
-            self._event_arrived(call, self.ops[call.pc], event, self.clock())
+            if self._event_judged[call.pc]:
+                try:
+                    self._judge_event(call, self.ops[call.pc], event)
+                except StepFailed as exc:
+                    self._fail(call, exc.cause)
+                    return
+            self._resume(call, self.clock())
         else:
             self._keep(call, event)
 
@@ -333,27 +344,20 @@ class CallEngine:
             if type(event) is kind and gate_id in (None, event.gate_id):
                 if claim:
                     del call.events[index]
-                self._judge_event(call, op, event)
+                if self._event_judged[call.pc]:
+                    self._judge_event(call, op, event)
                 return True
         call.waiting = (kind, gate_id, claim)
         self._at(now, timeout, call)
         return False
 
-    def _event_arrived(self, call: Call, op: Op, event, now: float) -> None:
-        try:
-            self._judge_event(call, op, event)
-        except StepFailed as exc:
-            self._fail(call, exc.cause)
-            return
-        self._resume(call, now)
-
     @staticmethod
     def _judge_event(call: Call, op: Op, event) -> None:
+        """An expect_event's check of its event (its reason) and its ``save``; StepFailed if either fails."""
         step = op.step
-        if isinstance(step, ExpectEventStep):
-            check_event(step.expect_event, event, call.variables, op.title)
-            if step.save:
-                save(step.save, event._asdict(), EVENT_TITLES[step.expect_event.event], call.variables)
+        check_event(step.expect_event, event, call.variables, op.title)
+        if step.save:
+            save(step.save, event._asdict(), EVENT_TITLES[step.expect_event.event], call.variables)
 
     def _expect_event(self, call: Call, op: Op, now: float) -> bool:
         gate_id, timeout = op.gate, op.timeout

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
+from cms_sim.events import GateClosed, GateOpened
 from cms_sim.load.calls import CallEngine
 from cms_sim.load.program import compile_program
 from cms_sim.load.stats import Recorder
 from cms_sim.scenario.loader import parse_scenario
+from cops_core.dqos import GateClose, GateCloseSubcode, GateOpen
 
+PEER = ("10.0.0.1", 2126)
 SCENARIO = """\
 name: pauses
 description: a fixed wait, then a hold sampled for each call, then a wait whose length each call sets
@@ -57,3 +62,25 @@ def test_a_deadline_earlier_than_its_queues_last_still_falls_due_first():
     assert calls.next_deadline == 6.0
     calls.expire(6.0)
     assert calls.calls[2].pc == 1 and calls.calls[1].pc == 0
+
+
+EVENTS = """\
+name: events
+description: the gate opens, then closes for the reason expected
+variables: {gate: 0x99}
+steps:
+  - expect_event: {event: gate_open, gate_id: "${gate}", timeout: 1s}
+  - expect_event: {event: gate_close, gate_id: "${gate}", reason: client_initiated_release, timeout: 1s}
+"""
+
+
+@pytest.mark.parametrize("reason, failed", [(GateCloseSubcode.CLIENT_INITIATED_RELEASE, {}),
+                                            (GateCloseSubcode.TIMER_T1_EXPIRATION,
+                                             {"2. expect_event: Gate-Close reason timer_t1_expiration (5)": 1})])
+def test_an_awaited_event_is_judged_only_by_the_step_that_checks_it(reason, failed):
+    calls = CallEngine(compile_program(parse_scenario(EVENTS, "events.yaml")), Recorder(), clock=lambda: 1.0)
+    calls.start(1, {"gate": 0x99}, None, 0.0)
+    calls.by_gate[0x99] = calls.calls[1]  # as a Gate-Alloc-Ack would have made it the call's gate
+    calls.on_event(GateOpened(0.5, PEER, 0x99, GateOpen(0, 0x99)))
+    calls.on_event(GateClosed(0.5, PEER, 0x99, reason, GateClose(0, 0x99)))
+    assert (calls.tally.completed, dict(calls.tally.failed_by_cause)) == (0 if failed else 1, failed)
