@@ -1,27 +1,38 @@
-"""Resolving ``${var}`` templates: the value each field type parses, however often the same value comes."""
+"""Resolving ``${var}`` templates: a lone variable's value is what its field type's parser makes of it."""
 
 from __future__ import annotations
 
+import ipaddress
+import math
+
 import pytest
 
-from cms_sim.scenario.values import UINT8, UINT32, UnsetVariable
+from cms_sim.scenario import model, values
+from cms_sim.scenario.values import UINT32, FieldType, UnsetVariable
+
+FIELD_TYPES = sorted({name: value for module in (values, model) for name, value in vars(module).items()
+                      if isinstance(value, FieldType)}.items())
+SAMPLES = [0, 1, -1, 255, 256, 65535, 65536, 2**32 - 1, 2**32, True, 0.0, -0.0, 1.5, -2.0, 7 * 24 * 3600.0 + 1,
+           math.inf, math.nan, "7", "0x10", "2s", "gate_delete", ipaddress.IPv4Address("10.0.0.1"),
+           ipaddress.IPv6Address("2001:db8::1"), None]
 
 
-def test_templates_of_one_type_resolving_one_value_give_its_parse_and_refuse_another_value_as_before():
-    reserve, commit = UINT32.template("${gate}"), UINT32.template("${gate}")
-    gate = 0x10002
-    assert reserve.resolve({"gate": gate}) == commit.resolve({"gate": gate}) == gate
-    assert commit.resolve({"gate": "0x10"}) == 16  # another value: parsed, not the last one's
-    with pytest.raises(ValueError, match=r"expected an integer from 0 to 4294967295.*\$\{gate\} = -1"):
-        reserve.resolve({"gate": -1})
+@pytest.mark.parametrize("name, field_type", FIELD_TYPES, ids=[name for name, _ in FIELD_TYPES])
+def test_a_templates_value_is_its_parse_whether_or_not_the_type_keeps_it_as_it_is(name, field_type):
+    template = field_type.template("${v}")
+    for value in SAMPLES:
+        try:
+            expected = field_type.parser(value)
+        except (ValueError, TypeError):
+            with pytest.raises(ValueError, match=r"\$\{v\} = "):
+                template.resolve({"v": value})
+            continue
+        got = template.resolve({"v": value})
+        assert type(got) is type(expected) and (got == expected or got != got and expected != expected), value
+        if type(value) in field_type.kept:
+            assert got is value or got != got  # kept: the value itself
+
+
+def test_an_unset_variable_is_said_so():
     with pytest.raises(UnsetVariable):
-        reserve.resolve({})
-
-
-def test_a_value_one_type_took_is_still_refused_by_another():
-    number = 300
-    assert UINT32.template("${n}").resolve({"n": number}) == 300
-    with pytest.raises(ValueError, match="expected an integer from 0 to 255"):
-        UINT8.template("${n}").resolve({"n": number})
-    with pytest.raises(ValueError, match="expected an integer from 0 to 255"):
-        UINT8.template("${n}").resolve({"n": number})  # a refusal is not kept either
+        UINT32.template("${gate}").resolve({})
