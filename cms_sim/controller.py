@@ -317,6 +317,7 @@ class Standing(enum.Enum):
     CLOSED = "closed"  # for good: aclose(), or the CMTS that dialled us went away
 
 
+_CLOSED = Standing.CLOSED  # submit() reads it for every command: a member read from its class costs ~0.2 us
 _new = tuple.__new__  # submit() replaces field 0, transaction_id: cops_core.dqos checks every command starts with it
 
 _LATE = _Pending(None)  # stands in _pending for an abandoned request's TID (see GateController.abandon)
@@ -479,7 +480,7 @@ class GateController:
         Raises :class:`GateControlLost` when no connection is ready.
         """
         link = self._link
-        if link is None or link.state is not _READY or self.standing is Standing.CLOSED:
+        if link is None or link.state is not _READY or self.standing is _CLOSED:
             raise GateControlLost(f"{self.name}: not connected")
         tid = self._tids.allocate(self._pending)
         command = _new(type(command), (tid, *command[1:]))  # _replace(transaction_id=tid), at a third of the cost
