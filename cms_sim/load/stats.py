@@ -141,6 +141,13 @@ class Recorder:
             counts = self._counts[name] = {}
         counts[value] = counts.get(value, 0) + 1
 
+    def record_instant(self, name: str) -> None:
+        """:meth:`record` of a latency of 0 (a step done as it started: most of a call's), without the arithmetic."""
+        counts = self._counts.get(name)
+        if counts is None:
+            counts = self._counts[name] = {}
+        counts[LOWEST_US] = counts.get(LOWEST_US, 0) + 1
+
     def sample(self, now: float) -> Sample:
         tally, counts_by_name = self.take()
         return Sample(now, tally, {name: histogram(counts) for name, counts in counts_by_name.items()})

@@ -38,6 +38,7 @@ from .commands import (
     encoded_report_for,
     gate_command_of,
     read_gate_command,
+    report_command,
     report_for,
 )
 from .objects import (

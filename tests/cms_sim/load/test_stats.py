@@ -110,3 +110,13 @@ def test_percentiles_read_exactly_what_hdrh_reads(values):
     reference = histogram.get_percentile_to_value_dict([50, 90, 99])
     got = percentiles(histogram)
     assert [got["p50"], got["p90"], got["p99"]] == [reference[p] / 1000 for p in (50, 90, 99)]
+
+
+def test_an_instant_step_counts_as_a_latency_of_zero():
+    instant, timed = Recorder(), Recorder()
+    for _ in range(3):
+        instant.record_instant("4. commit")
+        timed.record("4. commit", 0.0)
+    instant.record("4. commit", 0.002)
+    timed.record("4. commit", 0.002)
+    assert instant.take()[1] == timed.take()[1] == {"4. commit": {1: 3, 2000: 1}}

@@ -19,6 +19,17 @@ def test_a_network_gives_its_host_addresses():
     assert len(AddressRange("10.64.0.0/12")) == (1 << 20) - 2
 
 
+@pytest.mark.parametrize("text", ["10.0.0.250-10.0.1.3", "192.168.7.0/29", "2001:db8::fe-2001:db8::101", "10.9.9.9"])
+def test_a_ranges_addresses_are_those_ipaddress_counts_to(text):
+    addresses = AddressRange(text)
+    first = ipaddress.ip_address(text.split("-")[0].split("/")[0])
+    offset = 1 if "/" in text else 0  # a network's host addresses start after its own
+    for index, address in enumerate(addresses):
+        expected = first + offset + index
+        assert (type(address), address, str(address), hash(address)) == (type(expected), expected, str(expected),
+                                                                          hash(expected))
+
+
 def test_workers_take_every_nth_subscriber_so_none_is_shared():
     first = Subscribers.from_range("10.0.0.1-10.0.0.6", worker=0, workers=2)
     second = Subscribers.from_range("10.0.0.1-10.0.0.6", worker=1, workers=2)

@@ -37,6 +37,7 @@ from cops_core.dqos import (
     encode_gate_command,
     gate_command_of,
     read_gate_command,
+    report_command,
     report_for,
 )
 from cops_core.messages import ClientOpen, Decision, KeepAlive, Report
@@ -282,6 +283,13 @@ def test_gate_command_of_reads_6_4_in_a_dec_and_9_1_in_a_rpt_only():
     assert gate_command_of(report_for(HANDLE, GateSetAck(1, GATE))) == GateSetAck(1, GATE)
 
 
+@pytest.mark.parametrize("command", [c for c in GATE_COMMANDS if type(c) not in GC_COMMANDS],
+                         ids=[type(c).__name__ for c in GATE_COMMANDS if type(c) not in GC_COMMANDS])
+def test_report_command_reads_what_gate_command_of_reads_from_an_rpt_as_received(command):
+    received = decode_message(report_for(HANDLE, command).encode())
+    assert repr(report_command(received)) == repr(gate_command_of(received)) == repr(command)
+
+
 # --- PacketCableDecodeError: what the CMTS answers with, and what it echoes (protocol.md 3.6) -------
 
 DEC_PAYLOAD_AT = 8 + 8 + 8 + 8 + 4  # header, Handle, Context, Flags, 6/4 header
@@ -301,6 +309,22 @@ def gate_error(payload: bytes, *, report: bool = False) -> PacketCableDecodeErro
 
 
 SUB = SubscriberIDIPv4(MTA).encode()
+
+
+def test_report_command_of_an_rpt_the_templates_do_not_take_is_gate_command_of():
+    ack = GateSetAck(1, GATE)
+    other_type = decode_message(report_for(HANDLE, ack)._replace(client_type=ClientType.PACKETCABLE_MM).encode())
+    for report in (report_for(HANDLE, ack), Report.new(HANDLE, ReportType.SUCCESS), other_type,
+                   Report((HANDLE, ReportTypeObject(1), NamedClientSI(ack.encode())))):
+        assert repr(report_command(report)) == repr(gate_command_of(report))
+    for payload in (SUB + GateID(GATE).encode(), ack.encode() + bytes(4)):  # no Transaction-ID; a 0-length object
+        malformed = decode_message(Report.new(HANDLE, 1, SignaledClientSI(payload)).encode())
+        errors = []
+        for read in (report_command, gate_command_of):
+            with pytest.raises(PacketCableDecodeError) as info:
+                read(malformed)
+            errors.append((info.value.offset, info.value.pc_code, info.value.pc_subcode, str(info.value)))
+        assert errors[0] == errors[1]
 
 
 def test_missing_transaction_id_is_error_6_sub_0x0101_with_tid_0_and_the_subscriber_echoed():
