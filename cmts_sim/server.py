@@ -400,12 +400,13 @@ class PeerSession:
             for session in touched:
                 if session is not self:
                     await session.flush()
-            if not transport.send_now():  # the socket did not take it all at once (or TLS): trio sends it
+            sent = transport.send_now()
+            if not sent:  # the socket did not take it all at once (or TLS): trio sends it
                 await transport.flush()
-            elif transport.connection.buffered:
+            self._answered(len(messages))
+            if sent and transport.connection.buffered:
                 # The next receive reads no socket, so it would not checkpoint: let keep-alives and other peers run.
                 await trio.lowlevel.checkpoint()
-            self._answered(len(messages))
 
     def _answered(self, messages: int) -> None:
         """Bookkeeping once a batch's replies are sent: how long its bytes waited on our side."""
