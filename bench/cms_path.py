@@ -105,7 +105,7 @@ async def measure(scenario_path: Path, calls: int, batch: int) -> float:
                                 on_event=engine.on_event)
     ours, theirs = socket.socketpair()
     theirs.setblocking(False)
-    connection = Connection(Role.PDP)
+    connection = Connection(Role.PDP, gate_traffic=True)  # as GateController._connect makes it
     link = _Link(CopsTransport(trio.SocketStream(trio.socket.from_stdlib_socket(ours)), connection))
     # The handshake, as the reader sees it: OPN in, CAT out, REQ in.
     for message in (ClientOpen.new("cmts"), Request.new(HANDLE)):

@@ -34,6 +34,7 @@ import trio
 from cmts_sim.config import CapacitySettings, CmtsConfig, ModemSettings
 from cmts_sim.server import MAX_BATCH, CmtsServer, PeerSession
 from cmts_sim.stats import Stats
+from cops_core.connection import GateTraffic
 from cops_core.dqos import GateAlloc, GateDelete, GateSet, GateSpec, decision_for, gate_command_of
 from cops_core.messages import ClientAccept, Decision, decode_message
 
@@ -91,10 +92,13 @@ def handle_read(session: PeerSession, data: bytes) -> None:
     transport.connection.receive_data(data, trio.current_time())
     while messages := transport._drain(MAX_BATCH):
         for message in messages:
-            if type(message) is not Decision:
-                raise RuntimeError(f"not a DEC: {message!r}")
             session.received += 1
-            session._on_decision(message)
+            if type(message) is GateTraffic:
+                session._on_gate_traffic(message)
+            elif type(message) is Decision:
+                session._on_decision(message)
+            else:
+                raise RuntimeError(f"not a DEC: {message!r}")
         now = transport.now()
         if server._next_deadline() <= now:
             server.run_due(now)

@@ -61,7 +61,7 @@ from cops_core import (
     SyncRequest,
 )
 from cops_core.addresses import Address
-from cops_core.connection import Connection, ConnectionClosed, Role
+from cops_core.connection import Connection, ConnectionClosed, GateTraffic, Role
 from cops_core.errors import DecodeError, LocalProtocolError, PacketCableDecodeError
 from cops_core.integrity import IntegritySettings
 from cops_core.messages import ClientAccept, Decision
@@ -630,7 +630,8 @@ class GateController:
         await self._nursery.start(self._session, stream)
 
     async def _session(self, stream: trio.abc.Stream, *, task_status=trio.TASK_STATUS_IGNORED) -> None:
-        connection = Connection(Role.PDP, ka_tolerance=self.options.ka_tolerance, integrity=self.options.integrity)
+        connection = Connection(Role.PDP, ka_tolerance=self.options.ka_tolerance, integrity=self.options.integrity,
+                                gate_traffic=True)
         # No taps, no trace records: a load run traces nothing and would build one per message for nobody.
         transport = CopsTransport(stream, connection, tap=self._trace if self._taps else None,
                                   max_send_buffer=MAX_SEND_BUFFER)
@@ -831,6 +832,13 @@ class GateController:
                 error = UnexpectedReply(pending.command, f"malformed reply: {exc}")
                 self._resolve(exc.transaction_id, outcome.Error(error))
             return False
+        return self._on_command(link, command)
+
+    def _on_gate_traffic(self, link: _Link, traffic: GateTraffic) -> bool:
+        """An RPT of the usual shape, its command read from the frame: nearly every message."""
+        return self._on_command(link, traffic[2])
+
+    def _on_command(self, link: _Link, command) -> bool:
         kind = type(command)
         # Events as the reader makes them at load (one Gate-Open and one Gate-Close a call): the run's clock read
         # directly, the NamedTuple made by tuple.__new__ (its own __new__ is Python code).
@@ -914,6 +922,7 @@ class GateController:
         ClientOpen: _on_open,
         Request: _on_request,
         Report: _on_report,
+        GateTraffic: _on_gate_traffic,
         KeepAlive: _on_keepalive,
         DeleteRequest: _on_delete_request,
         SyncComplete: _on_sync_complete,

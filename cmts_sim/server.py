@@ -21,7 +21,7 @@ import trio
 
 from cops_core.addresses import allowed, parse_address
 from cops_core.codes import HEADER_SIZE, ClientType, CNum, ErrorCode, ReasonCode, object_subcode, spoken
-from cops_core.connection import Connection, ConnectionClosed, Role, State
+from cops_core.connection import Connection, ConnectionClosed, GateTraffic, Role, State
 from cops_core.dqos import (
     REPLIES,
     GateCommandType,
@@ -288,7 +288,7 @@ class PeerSession:
         self.dialled = dialled
         config = server.config
         self.connection = Connection(Role.PEP, max_message=config.max_message, ka_tolerance=config.ka_tolerance,
-                                     rng=server._rng, integrity=server.integrity)
+                                     rng=server._rng, integrity=server.integrity, gate_traffic=True)
         self.transport = CopsTransport(stream, self.connection, write_timeout=config.write_timeout,
                                        max_send_buffer=config.max_send_buffer,
                                        max_receive_buffer=config.max_receive_buffer, counter=server.counter)
@@ -382,11 +382,15 @@ class PeerSession:
             touched = ()
             try:
                 for message in messages:
-                    if type(message) is Decision and not counted_faults:
+                    kind = type(message)
+                    if kind is GateTraffic and not counted_faults:
                         # What _on_message does for a DEC, without a coroutine per message: nearly every one is.
                         self.received += 1
+                        self._on_gate_traffic(message)
+                    elif kind is Decision and not counted_faults:
+                        self.received += 1
                         self._on_decision(message)
-                    elif type(message) is ConnectionClosed or not await self._on_message(message):
+                    elif kind is ConnectionClosed or not await self._on_message(message):
                         return
                 if timers_inline:
                     now = transport.now()
@@ -430,7 +434,9 @@ class PeerSession:
             await self.transport.flush()
             await self.transport.stream.send_all(MALFORMED_MESSAGE)
         kind = type(message)
-        if kind is Decision:
+        if kind is GateTraffic:
+            self._on_gate_traffic(message)
+        elif kind is Decision:
             self._on_decision(message)
         elif self.connection.state is _CLOSED and kind is not ClientClose:
             # A Client-Close later in the same read has already ended the session (a whole read is decoded
@@ -492,6 +498,16 @@ class PeerSession:
                 reply = _error_reply_for(command, PacketCableError(PacketCableErrorCode.UNSPECIFIED))
             else:
                 reply = self._apply(command, carrier.data)
+        self._answer(handle, reply)
+
+    def _on_gate_traffic(self, traffic: GateTraffic) -> None:
+        """A DEC of the usual shape, its command read from the frame (nearly every DEC): as _on_decision."""
+        _, handle, command, payload = traffic
+        reply = self._apply(command, payload)
+        own = self.handle  # DQoS installs one request state: the DEC names it
+        self._answer(own if own.value == handle else Handle(handle), reply)
+
+    def _answer(self, handle: Handle, reply) -> None:
         if self.connection.state is _CLOSED:
             # A Client-Close later in the same read has already ended the session (a whole read is decoded
             # before its messages are handled): the command is carried out, but no one is left to answer.

@@ -7,7 +7,9 @@ inside its 6/4 or 9/1 object; the record decodes it once, the first time
 anyone asks (:attr:`TraceRecord.command`), and keeps it, so that the ladder,
 the explanations, the judge and the report all read the same decode.  A
 record whose sender had the command at hand (it built the message from it)
-is given it and never decodes.
+is given it and never decodes.  Likewise the message: a gate command read
+straight from its bytes (:class:`~cops_core.connection.GateTraffic`) has no
+Message object, and its record decodes one from the bytes when asked.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from .dqos import GateCommand, gate_command_of
 from .errors import DecodeError
-from .messages import Malformed, Message
+from .messages import Malformed, Message, decode_message
 
 Address = tuple[str, int]
 
@@ -29,10 +31,12 @@ class TraceRecord:
     ``time`` is the trio clock (monotonic; virtual under a MockClock),
     ``wall`` is ``time.time()`` for captures and reports; ``message`` is a
     :class:`~cops_core.messages.Malformed` for bytes that framed but did not
-    decode; ``data`` is the message's bytes as they travelled.
+    decode, or :data:`UNREAD` to decode it from ``data`` when first asked;
+    ``data`` is the message's bytes as they travelled.
     """
 
-    __slots__ = ("time", "wall", "outgoing", "local", "peer", "message", "data", "_command", "_error")
+    __slots__ = ("time", "wall", "outgoing", "local", "peer", "_message", "data", "_command", "_error")
+    _FIELDS = ("time", "wall", "outgoing", "local", "peer", "message", "data")
 
     def __init__(self, time: float, wall: float, outgoing: bool, local: Address, peer: Address,
                  message: Message | Malformed, data: bytes, command: Any = UNREAD) -> None:
@@ -41,10 +45,16 @@ class TraceRecord:
         self.outgoing = outgoing
         self.local = local
         self.peer = peer
-        self.message = message
+        self._message = message
         self.data = data
         self._command = command  # the gate command, None for none, or UNREAD
         self._error: DecodeError | None = None
+
+    @property
+    def message(self) -> Message | Malformed:
+        if self._message is UNREAD:
+            self._message = decode_message(self.data)  # bytes a connection read a gate command from: they decode
+        return self._message
 
     @property
     def command(self) -> GateCommand | None:
@@ -69,7 +79,7 @@ class TraceRecord:
 
     def replace(self, **changes) -> "TraceRecord":
         """A copy with some fields changed (the gate command travels with it unless the message changes)."""
-        fields = {name: getattr(self, name) for name in self.__slots__[:7]}
+        fields = {name: getattr(self, name) for name in self._FIELDS}
         fields.update(changes)
         record = TraceRecord(**fields)
         if "message" not in changes and "data" not in changes:

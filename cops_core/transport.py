@@ -28,7 +28,7 @@ from typing import Callable
 import trio
 
 from .codes import ClientType, ErrorCode, spoken
-from .connection import NEED_DATA, Connection, ConnectionClosed
+from .connection import NEED_DATA, Connection, ConnectionClosed, GateTraffic
 from .errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from .messages import ClientAccept, ClientClose, ClientOpen, Malformed, Message
 from .tls import WANT_TLS, TlsError, describe_ssl_error, handshake_failure, refuse, start_tls_accept, start_tls_open, \
@@ -191,8 +191,11 @@ class CopsTransport:
             if self._taps:
                 if now is None:  # one chunk's messages all arrived at once
                     now, wall = self.now(), time.time()
-                # The bytes as received: no encode.
-                record = TraceRecord(now, wall, False, self.local, self.peer, event, connection.last_frame)
+                # The bytes as received: no encode.  Gate traffic has its command and no message: the record decodes
+                # the message from the bytes if a tap looks.
+                record = TraceRecord(now, wall, False, self.local, self.peer, UNREAD, connection.last_frame,
+                                     event.command) if type(event) is GateTraffic \
+                    else TraceRecord(now, wall, False, self.local, self.peer, event, connection.last_frame)
                 for tap in self._taps:
                     tap(record)
         return events  # the limit: the rest stays framed for the next call

@@ -18,7 +18,7 @@ from typing import Callable, NamedTuple, Union
 from .. import fastpath
 from ..codes import CNum, DecisionCommand, DecisionFlag, OpCode, ReportType, RType
 from ..errors import PacketCableDecodeError
-from ..messages import Decision, Report, _offset_of
+from ..messages import Decision, Report, _offset_of, decode_message
 from ..messages import _encode_general as _encode_message_general
 from ..objects import ClientSpecificDecision, Context, DecisionFlags, Handle, ReportTypeObject, SignaledClientSI
 from ..wire import MAX_OBJECTS, OBJECT_HEADER
@@ -637,3 +637,53 @@ def report_command(report: Report) -> GateCommand | None:
 
 fastpath.register("gate-command templates", _TEMPLATES.decoders, _TEMPLATES.encoders, _decode_command_general,
                   _encode_command_general)
+
+
+# --- gate commands read from a frame ---------------------------------------------------------------------------
+# The DEC a gate controller sends and the RPT a CMTS sends, nearly every message of a call, in the shape everyone
+# builds them: a 4-byte Handle, Context and Decision Flags (or Report-Type), the 6/4 (9/1) carrier last.  One unpack
+# checks every header; the payload goes straight to its command's template; no Message is built.  Anything else
+# (another shape, a payload no template takes) is None, and the caller decodes the message.
+_DEC_FRAME = struct.Struct("!2xHII4sI4xI4xI")  # client type, length; Handle; Context; Decision Flags; the 6/4's header
+_RPT_FRAME = struct.Struct("!2xHII4sI4xI")  # client type, length; Handle; Report-Type; the 9/1's header
+
+
+def _dec_frame_command(frame: bytes) -> tuple[bytes, GateCommand, bytes] | None:
+    if len(frame) > _DEC_FRAME.size:
+        client_type, length, handle_header, handle, context, flags, carrier = _DEC_FRAME.unpack_from(frame)
+        if (client_type == _DQOS and handle_header == _HANDLE_HEADER and context == _CONTEXT_HEADER
+                and flags == _FLAGS_HEADER and carrier == (length - 32) << 16 | _CLIENT_DECISION_TYPE
+                and length == len(frame)):
+            return _payload_command(handle, frame[_DEC_FRAME.size:])
+    return None
+
+
+def _rpt_frame_command(frame: bytes) -> tuple[bytes, GateCommand, bytes] | None:
+    if len(frame) > _RPT_FRAME.size:
+        client_type, length, handle_header, handle, report_type, carrier = _RPT_FRAME.unpack_from(frame)
+        if (client_type == _DQOS and handle_header == _HANDLE_HEADER and report_type == _REPORT_TYPE_HEADER
+                and carrier == (length - 24) << 16 | _CLIENT_SI_TYPE and length == len(frame)):
+            return _payload_command(handle, frame[_RPT_FRAME.size:])
+    return None
+
+
+def _payload_command(handle: bytes, payload: bytes) -> tuple[bytes, GateCommand, bytes] | None:
+    decode = _COMMAND_DECODERS.get((len(payload), payload[6:8], payload[10:19:8]))  # CommandTemplates.decode
+    command = None if decode is None else decode(payload)
+    return None if command is None else (handle, command, payload)
+
+
+def _frame_command_general(frame: bytes) -> tuple[bytes, GateCommand, bytes]:
+    """What the frame readers must give: the message decoded, its Handle, its gate command, its carrier's payload."""
+    message = decode_message(frame)
+    return message.handle.value, gate_command_of(message), message.objects[-1].data
+
+
+FRAME_COMMANDS: dict[bytes, Callable[[bytes], tuple[bytes, GateCommand, bytes] | None]] = {
+    bytes((flags, opcode)): read for opcode, read in ((OpCode.DEC, _dec_frame_command), (OpCode.RPT, _rpt_frame_command))
+    for flags in (0x10, 0x11)}
+"""A frame's first two bytes (version and flags, op-code) -> its reader: ``(handle, gate command, payload)`` for a
+DEC or RPT of the usual shape (the 4-byte handle's value, the 6/4 or 9/1 payload the command was read from), else
+None.  Under the fast-path switch: ``off`` empties it, ``verify`` checks every read against the general decode."""
+
+fastpath.register("gate-command frames", FRAME_COMMANDS, {}, _frame_command_general, _encode_message_general)

@@ -7,7 +7,8 @@ import random
 import pytest
 
 from cops_core.codes import ClientType, ErrorCode, OpCode, ReasonCode
-from cops_core.connection import NEED_DATA, TRANSITIONS, Connection, ConnectionClosed, Role, State
+from cops_core.connection import NEED_DATA, TRANSITIONS, Connection, ConnectionClosed, GateTraffic, Role, State
+from cops_core.dqos import GateSet, GateSetAck, decision_for, gate_command_of, report_for
 from cops_core.errors import DecodeError, LocalProtocolError, RemoteProtocolError
 from cops_core.messages import (
     ClientAccept,
@@ -22,7 +23,10 @@ from cops_core.messages import (
     SyncComplete,
     SyncRequest,
 )
-from cops_core.objects import Context, DecisionFlags, Handle, Reason
+from cops_core.objects import Context, DecisionFlags, Handle, Reason, UnknownObject
+
+from .samples import MTA as SUBSCRIBER
+from .samples import US_SPEC as SPEC
 
 HANDLE = Handle.from_int(1)
 OTHER = Handle.from_int(2)
@@ -278,3 +282,63 @@ def test_every_transition_names_a_sender_that_may_send_that_opcode():
     for (state, sender, opcode), next_state in TRANSITIONS.items():
         assert opcode in (pep_sends if sender is Role.PEP else pdp_sends), (state, sender, opcode)
         assert state is not State.CLOSED
+
+
+# --- gate traffic: the usual DEC and RPT read from their bytes --------------------------------------------------
+
+
+def ready_with_gate_traffic():
+    """As :func:`ready`, both ends asking for gate traffic."""
+    pep, pdp = Connection(Role.PEP, gate_traffic=True), Connection(Role.PDP, gate_traffic=True)
+    deliver(pep, pdp, ClientOpen.new("CMTS-1"))
+    deliver(pdp, pep, ClientAccept.new(30))
+    deliver(pep, pdp, Request.new(HANDLE))
+    return pep, pdp
+
+
+def test_the_usual_dec_and_rpt_come_as_gate_traffic_with_what_the_general_decode_finds():
+    pep, pdp = ready_with_gate_traffic()
+    for sender, receiver, message, opcode in (
+            (pdp, pep, decision_for(HANDLE, GateSet(5, SUBSCRIBER, (SPEC,))), OpCode.DEC),
+            (pep, pdp, report_for(HANDLE, GateSetAck(5, 0x100, SUBSCRIBER)), OpCode.RPT)):
+        traffic = deliver(sender, receiver, message)
+        assert type(traffic) is GateTraffic
+        assert traffic == (opcode, HANDLE.value, gate_command_of(message), message.objects[-1].data)
+        assert receiver.last_frame == message.encode()
+
+
+def arrive(receiver: Connection, message):
+    """What ``receiver`` reads of ``message``'s bytes, sent by a peer that checks nothing."""
+    receiver.receive_data(message.encode(), 0.0)
+    return receiver.next_event()
+
+
+def test_a_dec_naming_a_handle_never_installed_gets_the_general_path_s_error_not_a_command():
+    pep, _ = ready_with_gate_traffic()
+    with pytest.raises(RemoteProtocolError, match="unknown handle"):
+        arrive(pep, decision_for(OTHER, GateSet(5, SUBSCRIBER, (SPEC,))))
+
+
+def test_any_other_shape_and_a_connection_that_did_not_ask_come_as_messages():
+    pep, pdp = ready_with_gate_traffic()
+    command = GateSet(5, SUBSCRIBER, (SPEC,))
+    extra = decision_for(HANDLE, command)
+    extra = extra._replace(objects=(*extra.objects, UnknownObject(40, 1, b"\0" * 4)))
+    assert type(deliver(pdp, pep, extra)) is Decision
+    plain_pep, plain_pdp = ready()
+    assert type(deliver(plain_pdp, plain_pep, decision_for(HANDLE, command))) is Decision
+    assert type(deliver(plain_pep, plain_pdp, report_for(HANDLE, GateSetAck(5, 0x100, SUBSCRIBER)))) is Report
+
+
+def test_a_dec_before_the_request_state_is_installed_gets_the_general_path_s_error():
+    pep, pdp = Connection(Role.PEP, gate_traffic=True), Connection(Role.PDP, gate_traffic=True)
+    deliver(pep, pdp, ClientOpen.new("CMTS-1"))
+    deliver(pdp, pep, ClientAccept.new(30))
+    with pytest.raises(RemoteProtocolError, match="not allowed in state accepted"):
+        arrive(pep, decision_for(HANDLE, GateSet(5, SUBSCRIBER, (SPEC,))))
+
+
+def test_an_rpt_at_the_pep_is_never_gate_traffic_but_the_general_path_s_error():
+    pep, _ = ready_with_gate_traffic()
+    with pytest.raises(RemoteProtocolError, match="RPT from the PDP"):
+        arrive(pep, report_for(HANDLE, GateSetAck(5, 0x100, SUBSCRIBER)))

@@ -8,7 +8,7 @@ from cops_core.dqos import GateSet, GateSetAck, decision_for, encoded_report_for
 from cops_core.errors import PacketCableDecodeError
 from cops_core.messages import KeepAlive, Report
 from cops_core.objects import Handle, SignaledClientSI
-from cops_core.trace import TraceRecord
+from cops_core.trace import UNREAD, TraceRecord
 
 from ..cmts_sim.conftest import gate_spec
 
@@ -55,3 +55,13 @@ def test_a_replaced_record_keeps_its_command_unless_the_message_changes():
     assert moved.peer == ("10.0.0.9", 2126) and moved.command is first.command
     other = first.replace(message=KeepAlive(), data=KeepAlive().encode())
     assert other.command is None
+
+
+def test_a_record_given_no_message_decodes_it_from_its_bytes_once_when_first_asked():
+    ack = GateSetAck(7, 0x100, MTA)
+    report = report_for(HANDLE, ack)
+    traced = TraceRecord(1.0, 2.0, False, HERE, THERE, UNREAD, report.encode(), command=ack)
+    message = traced.message
+    assert message == report and traced.message is message
+    assert traced.command is ack
+    assert traced.replace(time=3.0).message == report

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import socket
+from ipaddress import IPv4Address
 
 import pytest
 import trio
 
-from cops_core.connection import Connection, Role
+from cops_core.connection import Connection, GateTraffic, Role
+from cops_core.dqos import GateSetAck, report_for
 from cops_core.errors import DecodeError
-from cops_core.messages import ClientAccept, ClientOpen, KeepAlive
+from cops_core.messages import ClientAccept, ClientOpen, KeepAlive, Request
+from cops_core.objects import Handle
 from cops_core.transport import CopsTransport
 
 
@@ -268,3 +271,21 @@ def test_a_receive_buffer_smaller_than_the_largest_message_is_refused():
     with ours, peer, pytest.raises(ValueError, match="must hold the largest message"):
         CopsTransport(trio.SocketStream(trio.socket.from_stdlib_socket(ours)), Connection(Role.PDP, max_message=8192),
                       max_receive_buffer=4096)
+
+
+async def test_gate_traffic_is_traced_with_its_bytes_its_command_and_the_message_those_bytes_decode_to(autojump_clock):
+    ours, peer = await socket_pair()
+    records = []
+    transport = CopsTransport(ours, Connection(Role.PDP, gate_traffic=True), tap=records.append)
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    await transport.send(ClientAccept.new(0))
+    handle = Handle.from_int(1)
+    ack = GateSetAck(5, 0x100, IPv4Address("10.0.1.10"))
+    report = report_for(handle, ack)
+    await peer.send_all(Request.new(handle).encode() + report.encode())
+    request, traffic = await transport.receive()
+    assert type(request) is Request and type(traffic) is GateTraffic and traffic.command == ack
+    record = records[-1]
+    assert record.data == report.encode() and record.command is traffic.command
+    assert record.message == report
