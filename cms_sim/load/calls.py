@@ -135,24 +135,21 @@ class CallEngine:
         Most deadlines go stale (a reply beats its timeout): they are dropped
         from the top of the heap here, so the timer task never wakes for them.
         """
-        calls, earliest = self.calls, math.inf
+        earliest = self._first_in_force(self._heap, heapq.heappop)
         for queue in self._queues.values():
-            while queue:
-                when, _, number, token = queue[0]
-                call = calls.get(number)
-                if call is not None and call.token == token:
-                    earliest = min(earliest, when)
-                    break
-                queue.popleft()
-        heap = self._heap
-        while heap:
-            when, _, number, token = heap[0]
+            earliest = min(earliest, self._first_in_force(queue, deque.popleft))
+        return None if earliest == math.inf else earliest
+
+    def _first_in_force(self, entries, drop: Callable) -> float:
+        """The first of ``entries``' deadlines still in force (inf if none); ``drop`` takes the stale ones off."""
+        calls = self.calls
+        while entries:
+            when, _, number, token = entries[0]
             call = calls.get(number)
             if call is not None and call.token == token:
-                earliest = min(earliest, when)
-                break
-            heapq.heappop(heap)
-        return None if earliest == math.inf else earliest
+                return when
+            drop(entries)
+        return math.inf
 
     def expire(self, now: float) -> None:
         """Act on every deadline due by ``now``: timeouts fail (or pass) their step, holds end."""
