@@ -61,7 +61,7 @@ from cops_core import (
     SyncRequest,
 )
 from cops_core.addresses import Address
-from cops_core.connection import Connection, ConnectionClosed, GateTraffic, Role
+from cops_core.connection import Connection, ConnectionClosed, GateTraffic, Role, State
 from cops_core.errors import DecodeError, LocalProtocolError, PacketCableDecodeError
 from cops_core.integrity import IntegritySettings
 from cops_core.messages import ClientAccept, Decision
@@ -318,6 +318,7 @@ class Standing(enum.Enum):
 
 
 _CLOSED = Standing.CLOSED  # submit() reads it for every command: a member read from its class costs ~0.2 us
+_CONNECTION_CLOSED = State.CLOSED
 _new = tuple.__new__  # submit() replaces field 0, transaction_id: cops_core.dqos checks every command starts with it
 
 _LATE = _Pending(None)  # stands in _pending for an abandoned request's TID (see GateController.abandon)
@@ -953,7 +954,13 @@ class GateController:
             trio.lowlevel.reschedule(pending.task, result)
 
     def _queue(self, link: _Link, message, command=UNREAD) -> None:
-        """Queue ``message`` on ``link`` (``command``: the gate command it was built from, for the trace)."""
+        """Queue ``message`` on ``link`` (``command``: the gate command it was built from, for the trace).
+
+        Nothing once the connection is closed: a Client-Close later in the same read has ended it (a whole read is
+        decoded before its messages are handled), and no answer may follow a Client-Close.
+        """
+        if link.transport.connection.state is _CONNECTION_CLOSED:
+            return
         link.transport.queue(message, None, command)
         self.stats.messages_out += 1
 

@@ -260,6 +260,20 @@ async def test_client_close_from_cmts_fails_pending_requests_and_later_ones(nurs
             await gc.gate_alloc(SUBSCRIBER)
 
 
+async def test_a_keepalive_and_a_client_close_in_one_read_end_the_connection_without_an_echo(nursery, autojump_clock):
+    # The whole read is decoded before its messages are handled: the Client-Close has closed the connection by the
+    # time the Keep-Alive before it is handled, and nothing may be sent after a Client-Close (the fuzz campaign's
+    # cms target, seed 6, case 1606: cms-sim died of a LocalProtocolError here).
+    pep, target = await started_pep(nursery)
+    async with connect(target) as gc:
+        await pep.send_raw(KeepAlive().encode() + ClientClose.new(ErrorCode.SHUTTING_DOWN).encode())
+        lost = await next_event(gc, ConnectionLost)
+        assert "Client-Close" in lost.reason
+        with pytest.raises(GateControlLost, match="not connected"):
+            await gc.gate_alloc(SUBSCRIBER)
+    assert pep.received_of(KeepAlive) == []
+
+
 async def test_drq_fails_pending_requests_until_the_cmts_requests_again(nursery, autojump_clock):
     pep, target = await started_pep(nursery)
     async with connect(target) as gc:
