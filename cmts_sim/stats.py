@@ -22,7 +22,7 @@ from cops_core.dqos import (
 from cops_core.errors import DecodeError
 from cops_core.messages import Malformed, decode_message
 from cops_core.objects import ClientSpecificDecision, SignaledClientSI
-from cops_core.trace import TraceRecord
+from cops_core.trace import UNREAD, TraceRecord
 
 log = logging.getLogger("cmts_sim")
 
@@ -131,22 +131,27 @@ class Stats:
                 counter[command] += count
         return counter
 
-    def count(self, outgoing: bool, data: bytes | None) -> None:
-        """The transport's counter: one message each way, from its bytes (None: received, did not decode)."""
+    def count(self, outgoing: bool, data: bytes | None, command=UNREAD) -> None:
+        """The transport's counter: one message each way, from its bytes (None: received, did not decode), or from
+        its gate command when the transport has it (a reply we built, a DEC read as gate traffic)."""
         if data is None:  # the session's own error handling answers it
             self.malformed += 1
             return
         opcode = data[1]
         # Gate commands are counted as they travel here: in DECs received, in RPTs sent.
         if opcode == (_RPT if outgoing else _DEC):
-            command = _rpt_command_type(data) if outgoing else _dec_command_type(data)
-            key = outgoing, opcode, command
+            if command is UNREAD:
+                kind = _rpt_command_type(data) if outgoing else _dec_command_type(data)
+            else:
+                kind = None if command is None else command.COMMAND
+            key = outgoing, opcode, kind
             try:
                 self.counts[key] += 1
             except KeyError:
                 self.counts[key] = 1
-            if outgoing and command in _ERR_COMMANDS:
-                command = gate_command_of(decode_message(data))
+            if outgoing and kind in _ERR_COMMANDS:
+                if command is UNREAD:
+                    command = gate_command_of(decode_message(data))
                 self.errors[f"PacketCable {_name(PacketCableErrorCode, command.error.code)}"] += 1
             return
         key = outgoing, opcode, None

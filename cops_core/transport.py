@@ -36,9 +36,10 @@ from .tls import WANT_TLS, TlsError, describe_ssl_error, handshake_failure, refu
 from .trace import UNREAD, Address, TraceRecord
 
 Tap = Callable[[TraceRecord], None]
-MessageCounter = Callable[[bool, "bytes | None"], None]
-"""A counter: ``(outgoing, the message's bytes)`` for every message; ``(False, None)`` for bytes received that
-framed but did not decode."""
+MessageCounter = Callable[[bool, "bytes | None", object], None]
+"""A counter: ``(outgoing, the message's bytes, its gate command)`` for every message, the command :data:`UNREAD`
+unless whoever built or read the message had it at hand (it costs nothing to pass, and saves the counter reading
+the bytes again); ``(False, None, UNREAD)`` for bytes received that framed but did not decode."""
 
 RECEIVE_SIZE = 65536
 MAX_SEND_BUFFER = 4 * 1024 * 1024  # bytes queued for a peer before its connection is cut
@@ -171,7 +172,7 @@ class CopsTransport:
                 frame = getattr(exc, "frame", None)
                 message = getattr(exc, "message", None)  # well formed, but illegal now
                 if frame is not None and counter is not None:
-                    counter(False, frame if message is not None else None)
+                    counter(False, frame if message is not None else None, UNREAD)
                 if frame is not None and self._taps:  # the evidence of what the peer sent, illegal or unreadable
                     message = message or Malformed.of(frame, exc)
                     record = TraceRecord(self.now(), time.time(), False, self.local, self.peer, message, frame)
@@ -187,7 +188,7 @@ class CopsTransport:
             if type(event) is ConnectionClosed:
                 return events
             if counter is not None:
-                counter(False, connection.last_frame)
+                counter(False, connection.last_frame, event.command if type(event) is GateTraffic else UNREAD)
             if self._taps:
                 if now is None:  # one chunk's messages all arrived at once
                     now, wall = self.now(), time.time()
@@ -216,7 +217,7 @@ class CopsTransport:
             self._outgoing.append(data)
         counter = self.counter
         if counter is not None:
-            counter(True, data)
+            counter(True, data, command)
         taps = self._taps
         if taps:
             record = TraceRecord(now, time.time(), True, self.local, self.peer, message, data, command)

@@ -150,6 +150,16 @@ def test_the_usual_dec_and_rpt_are_counted_from_their_first_bytes_without_decodi
         assert stats.counts == {(outgoing, message.OPCODE, command): 1}
 
 
+def test_a_command_the_transport_hands_over_is_counted_without_reading_the_bytes_again():
+    # The bytes stop after the COPS header: only the handed-over command can say what the RPT carried.
+    err = GateInfoErr(6, PacketCableError(2), SUBSCRIBER, 0x100)
+    header = report_for(Handle.from_int(7), err).encode()[:8]
+    stats = Stats()
+    stats.count(True, header, err)
+    assert stats.commands_out == {GateCommandType.GATE_INFO_ERR: 1}
+    assert stats.errors == {"PacketCable UNKNOWN_GATE_ID": 1}
+
+
 def test_a_carrier_too_short_for_its_transaction_id_is_not_read_in_place():
     # A 6/4 of 8 bytes holds only the Transaction-ID's header: the bytes after it belong to the next object.
     group = (Context(RType.CONFIGURATION, 0), DecisionFlags(1, 1))

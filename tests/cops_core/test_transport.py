@@ -13,6 +13,7 @@ from cops_core.dqos import GateSetAck, report_for
 from cops_core.errors import DecodeError
 from cops_core.messages import ClientAccept, ClientOpen, KeepAlive, Request
 from cops_core.objects import Handle
+from cops_core.trace import UNREAD
 from cops_core.transport import CopsTransport
 
 
@@ -61,7 +62,7 @@ async def test_a_sent_message_is_traced_with_the_bytes_that_went_out(autojump_cl
 async def test_the_counter_sees_each_message_s_bytes_both_ways_and_none_for_bytes_that_do_not_decode(autojump_clock):
     ours, peer = await socket_pair()
     seen = []
-    transport = CopsTransport(ours, Connection(Role.PDP), counter=lambda outgoing, data: seen.append((outgoing, data)))
+    transport = CopsTransport(ours, Connection(Role.PDP), counter=lambda *counted: seen.append(counted))
     opening = client_open_with_odd_padding()
     await peer.send_all(opening)
     await transport.receive()
@@ -71,7 +72,7 @@ async def test_the_counter_sees_each_message_s_bytes_both_ways_and_none_for_byte
     await peer.send_all(bytes(unknown_opcode))
     with pytest.raises(DecodeError):
         await transport.receive()
-    assert seen == [(False, opening), (True, ClientAccept.new(0).encode()), (False, None)]
+    assert seen == [(False, opening, UNREAD), (True, ClientAccept.new(0).encode(), UNREAD), (False, None, UNREAD)]
 
 
 async def test_receive_with_a_limit_returns_at_most_that_many_and_keeps_the_rest_for_the_next_call(autojump_clock):
@@ -275,8 +276,9 @@ def test_a_receive_buffer_smaller_than_the_largest_message_is_refused():
 
 async def test_gate_traffic_is_traced_with_its_bytes_its_command_and_the_message_those_bytes_decode_to(autojump_clock):
     ours, peer = await socket_pair()
-    records = []
-    transport = CopsTransport(ours, Connection(Role.PDP, gate_traffic=True), tap=records.append)
+    records, counted = [], []
+    transport = CopsTransport(ours, Connection(Role.PDP, gate_traffic=True), tap=records.append,
+                              counter=lambda *message: counted.append(message))
     await peer.send_all(ClientOpen.new("AB").encode())
     await transport.receive()
     await transport.send(ClientAccept.new(0))
@@ -289,3 +291,4 @@ async def test_gate_traffic_is_traced_with_its_bytes_its_command_and_the_message
     record = records[-1]
     assert record.data == report.encode() and record.command is traffic.command
     assert record.message == report
+    assert counted[-1] == (False, report.encode(), traffic.command)  # the counter need not read the bytes again
