@@ -84,7 +84,7 @@ from cops_core.dqos import (
     GateSpec,
     PacketCableReason,
     decision_for,
-    encoded_decision_for,
+    packed_decision,
     report_command,
 )
 
@@ -486,10 +486,12 @@ class GateController:
         tid = self._tids.allocate(self._pending)
         command = _new(type(command), (tid, *command[1:]))  # _replace(transaction_id=tid), at a third of the cost
         try:
-            # The DEC and its bytes in one go: no encode pass over the objects (the state check and taps still
-            # see the message, and the trace gets the command without decoding it).
-            decision, data = encoded_decision_for(link.handle, command)
-            link.transport.queue(decision, data, command)
+            # The DEC's bytes in one go, and no Decision built unless the connection wants one to check (the
+            # trace gets the command, and decodes the message from the bytes if a tap looks).
+            handle = link.handle
+            data = packed_decision(handle, command)
+            if data is None or not link.transport.queue_gate_traffic(data, handle[0], command):
+                link.transport.queue(decision_for(handle, command), data, command)
         except LocalProtocolError:  # the connection closed in this very batch; the reader has yet to see it
             raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
         self.stats.messages_out += 1

@@ -20,7 +20,7 @@ from typing import Callable
 import trio
 
 from cops_core.addresses import allowed, parse_address
-from cops_core.codes import HEADER_SIZE, ClientType, CNum, ErrorCode, ReasonCode, object_subcode, spoken
+from cops_core.codes import HEADER_SIZE, ClientType, CNum, ErrorCode, ReasonCode, ReportType, object_subcode, spoken
 from cops_core.connection import Connection, ConnectionClosed, GateTraffic, Role, State
 from cops_core.dqos import (
     REPLIES,
@@ -28,7 +28,7 @@ from cops_core.dqos import (
     PacketCableError,
     PacketCableErrorCode,
     decode_gate_command,
-    encoded_report_for,
+    packed_report,
     report_for,
 )
 from cops_core.errors import DecodeError, PacketCableDecodeError, ProtocolError
@@ -512,8 +512,7 @@ class PeerSession:
             # A Client-Close later in the same read has already ended the session (a whole read is decoded
             # before its messages are handled): the command is carried out, but no one is left to answer.
             return
-        report, data = encoded_report_for(handle, reply)
-        self.transport.queue(report, data, reply)
+        self._queue_report(handle, reply)
 
     def _apply(self, command, payload: bytes):
         server = self.server
@@ -537,10 +536,14 @@ class PeerSession:
     def queue_event(self, command) -> bool:
         if self.connection.state is not _READY or self.handle is None:
             return False
-        report, data = encoded_report_for(self.handle, command,
-                                          event_report_type=self.server.config.policy.event_report_type)
-        self.transport.queue(report, data, command)
+        self._queue_report(self.handle, command, self.server.config.policy.event_report_type)
         return True
+
+    def _queue_report(self, handle: Handle, command, event_report_type: int = ReportType.ACCOUNTING) -> None:
+        """The RPT carrying ``command``, packed in one go; no Report built unless the connection wants one."""
+        data = packed_report(handle, command, event_report_type=event_report_type)
+        if data is None or not self.transport.queue_gate_traffic(data, handle[0], command):
+            self.transport.queue(report_for(handle, command, event_report_type=event_report_type), data, command)
 
     async def flush(self) -> None:
         try:

@@ -184,6 +184,9 @@ class Connection:
         # general path.
         self._traffic_opcode = _GATE_TRAFFIC[self.their_role] \
             if gate_traffic and integrity is None and client_type == ClientType.PACKETCABLE_DQOS else None
+        # The op-code of our own gate traffic that send_gate_traffic passes (-1: none; it wants the message then).
+        self._own_traffic = int(_GATE_TRAFFIC[role]) \
+            if integrity is None and client_type == ClientType.PACKETCABLE_DQOS else -1
 
     # --- receiving ----------------------------------------------------------
 
@@ -263,7 +266,7 @@ class Connection:
         """The bytes of ``message``, after checking that we may send it now.
 
         ``data``: its bytes if the caller has them already (exactly
-        ``message.encode()``, as :func:`cops_core.dqos.encoded_report_for` packs them).
+        ``message.encode()``, as :func:`cops_core.dqos.packed_report` packs them).
         With integrity on, what comes back ends in the Integrity object.
         """
         self._advance(message, self.our_role, LocalProtocolError)
@@ -273,6 +276,19 @@ class Connection:
         if integrity is None:
             return message.encode() if data is None else data
         return integrity.sign(message.encode() if data is None else data)
+
+    def send_gate_traffic(self, data: bytes, handle: bytes) -> bool:
+        """Whether ``data`` may go now as it is, checked without its message: the usual DQoS DEC (we are the PDP)
+        or RPT (the PEP), as :func:`~cops_core.dqos.packed_decision` and :func:`~cops_core.dqos.packed_report`
+        pack them, naming ``handle``.
+
+        True exactly when :meth:`send` would take the message with no change
+        of state and return these bytes: READY, a handle the PEP installed,
+        unsigned, client-type DQoS.  False tells nothing: the message must
+        go through :meth:`send`, which accepts or refuses it.
+        """
+        return (self.state is _READY and data[1] == self._own_traffic and data[2] << 8 | data[3] == self.client_type
+                and handle in self.handles)
 
     # --- keep-alive ---------------------------------------------------------
 

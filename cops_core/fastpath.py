@@ -1,8 +1,8 @@
 """The fast path's switch: ``on`` (the default), ``off`` or ``verify``.
 
 The layout templates (:mod:`cops_core.templates`, :mod:`cops_core.dqos.templates`)
-and the one-struct packers (:func:`cops_core.dqos.encoded_report_for`,
-:func:`~cops_core.dqos.encoded_decision_for`) are shortcuts; the general codec
+and the one-struct packers (:func:`cops_core.dqos.packed_report`,
+:func:`~cops_core.dqos.packed_decision`) are shortcuts; the general codec
 is the reference.  This module says which runs:
 
 * ``on``: the shortcuts, falling back to the general codec for any shape they do not take;

@@ -208,7 +208,18 @@ class CopsTransport:
         ``command``: the gate command it carries, if the caller built it from one (the trace then does not decode it).
         """
         now = self.now()
-        data = self.connection.send(message, now, data)
+        self._enqueue(message, self.connection.send(message, now, data), command, now)
+
+    def queue_gate_traffic(self, data: bytes, handle: bytes, command) -> bool:
+        """Queue ``data``, the usual DEC or RPT naming ``handle`` and carrying ``command``, with no Message built
+        (see :meth:`Connection.send_gate_traffic`); False, and nothing queued, when the connection wants the
+        message: :meth:`queue` it then.  A trace decodes the message from the bytes if a tap looks."""
+        if not self.connection.send_gate_traffic(data, handle):
+            return False
+        self._enqueue(UNREAD, data, command, None)
+        return True
+
+    def _enqueue(self, message: Message, data: bytes, command, now: float | None) -> None:
         self._queued += len(data)
         if self._queued > self.max_send_buffer:
             self._cut("max_send_buffer", f"{self._queued} bytes queued for a peer that does not read "
@@ -220,7 +231,8 @@ class CopsTransport:
             counter(True, data, command)
         taps = self._taps
         if taps:
-            record = TraceRecord(now, time.time(), True, self.local, self.peer, message, data, command)
+            record = TraceRecord(self.now() if now is None else now, time.time(), True, self.local, self.peer,
+                                 message, data, command)
             for tap in taps:
                 tap(record)
 

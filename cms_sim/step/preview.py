@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from cops_core import ClientClose, ErrorCode, SyncRequest
-from cops_core.dqos import REPLIES, Direction, GateDelete, GateSet, GateSpec, encoded_decision_for
+from cops_core.dqos import REPLIES, Direction, GateDelete, GateSet, GateSpec, decision_for
 from cops_core.dqos.codes import GateDeleteSubcode
 
 from .. import media
@@ -131,7 +131,7 @@ def _decision(runner, command, why: Why, notes: list[str]) -> Preview:
         "(protocol.md 3.2)")
     why[(HEADER, "opcode")] = "a gate command goes from the gate controller to the CMTS in a Decision " \
                               "(protocol.md 3.1)"
-    _, frame = encoded_decision_for(controller.handle, command._replace(transaction_id=tid))
+    frame = decision_for(controller.handle, command._replace(transaction_id=tid)).encode()
     return Preview(f"we send DEC {title}", summary, frame, why, tuple(notes))
 
 

@@ -515,35 +515,36 @@ _CONFIGURATION, _INSTALL_COMMAND, _TRIGGER_ERROR = (int(RType.CONFIGURATION), in
                                                     int(DecisionFlag.TRIGGER_ERROR))
 
 
-def encoded_decision_for(handle: Handle, command: GateCommand) -> tuple[Decision, bytes]:
-    """:func:`decision_for`'s DEC and its bytes, packed in one go: a gate controller under load sends thousands.
+def packed_decision(handle: Handle, command: GateCommand) -> bytes | None:
+    """The bytes of ``decision_for(handle, command)``, packed in one go: a gate controller under load sends thousands.
 
-    The bytes are exactly ``decision.encode()``; a Handle other than 4 bytes
-    or a payload that needs padding takes that general path.
+    No Decision is built: a connection that takes the DEC as gate traffic
+    (:meth:`cops_core.connection.Connection.send_gate_traffic`) needs none.
+    None when the one-go packing does not apply (a Handle other than 4
+    bytes, a payload that needs padding, the fast path off): encode
+    :func:`decision_for`'s message then.
     """
     encode = _COMMAND_ENCODERS.get((type(command), *map(type, command)))  # command.encode()'s template, in line
     payload = None if encode is None else encode(command)
     if payload is None:
         payload = command.encode()
-    decision = _new(Decision, ((handle, _COMMAND_CONTEXT, _INSTALL, _new(ClientSpecificDecision, (payload,))),
-                               _DQOS, False))
     value = handle[0]
     n = len(payload)
     if type(value) is not bytes or len(value) != 4 or n & 3:
-        return decision, decision.encode()
+        return None
     data = _DECISION_HEAD.pack(0x10, _DEC, _DQOS, 36 + n, _HANDLE_HEADER, value,
                                _CONTEXT_HEADER, _CONFIGURATION, 0,
                                _FLAGS_HEADER, _INSTALL_COMMAND, _TRIGGER_ERROR,
                                (n + 4) << 16 | _CLIENT_DECISION_TYPE) + payload
-    return decision, data if fastpath.mode == "on" else _packed(decision, data)
+    return data if fastpath.mode == "on" else _packed(lambda: decision_for(handle, command), data)
 
 
-def _packed(message, data: bytes) -> bytes:
-    """A packer's ``data`` for ``message`` when the fast path is not simply on: off, the general codec's bytes
-    instead; verify, ``data`` once checked against them."""
+def _packed(message: Callable[[], Decision | Report], data: bytes) -> bytes | None:
+    """A packer's ``data`` when the fast path is not simply on: off, None (the caller encodes the message);
+    verify, ``data`` once checked against the general codec's bytes for the message."""
     if fastpath.mode == "off":
-        return _encode_message_general(message)
-    fastpath.check_bytes("packer", message, data, _encode_message_general)
+        return None
+    fastpath.check_bytes("packer", message(), data, _encode_message_general)
     return data
 
 
@@ -563,29 +564,26 @@ _REPORT_TYPE_HEADER = 8 << 16 | CNum.REPORT_TYPE << 8 | 1
 _CLIENT_SI_TYPE = CNum.CLIENT_SI << 8 | 1
 
 
-def encoded_report_for(handle: Handle, command: GateCommand, *,
-                       event_report_type: int = ReportType.ACCOUNTING) -> tuple[Report, bytes]:
-    """:func:`report_for`'s RPT and its bytes, packed in one go: a CMTS sends one for every reply and event.
+def packed_report(handle: Handle, command: GateCommand, *,
+                  event_report_type: int = ReportType.ACCOUNTING) -> bytes | None:
+    """The bytes of :func:`report_for`'s RPT, packed in one go: a CMTS sends one for every reply and event.
 
-    The bytes are exactly ``report.encode()``; a Handle other than 4 bytes or
-    a payload that needs padding takes that general path.
+    As :func:`packed_decision`: no Report is built; None when the one-go
+    packing does not apply (encode :func:`report_for`'s message then).
     """
-    # report_for's body, and command.encode()'s first step (the command's template), in line: two and two calls
-    # fewer per reply.
     solicited = command.SOLICITED
     type_value = command.REPORT_TYPE if solicited else event_report_type
-    report_type = _REPORT_TYPES.get(type_value) or ReportTypeObject(type_value)
     payload = _TEMPLATES.encode(command)
     if payload is None:
         payload = command.encode()
-    report = _new(Report, ((handle, report_type, _new(SignaledClientSI, (payload,))), _DQOS, solicited))
     value = handle[0]
     n = len(payload)
     if type(value) is not bytes or len(value) != 4 or n & 3:
-        return report, report.encode()
+        return None
     data = _REPORT_HEAD.pack(0x11 if solicited else 0x10, _RPT, _DQOS, 28 + n, _HANDLE_HEADER, value,
-                             _REPORT_TYPE_HEADER, report_type[0], (n + 4) << 16 | _CLIENT_SI_TYPE) + payload
-    return report, data if fastpath.mode == "on" else _packed(report, data)
+                             _REPORT_TYPE_HEADER, type_value, (n + 4) << 16 | _CLIENT_SI_TYPE) + payload
+    return data if fastpath.mode == "on" else \
+        _packed(lambda: report_for(handle, command, event_report_type=event_report_type), data)
 
 
 def gate_command_of(message) -> GateCommand | None:

@@ -168,12 +168,32 @@ def test_gate_traffic_in_ready_is_checked_for_sender_client_type_and_handle(send
         expected = ErrorCode.BAD_HANDLE
     else:
         expected = None
+    # The same check told from the bytes alone (no message): yes exactly where send takes the message unchanged.
+    assert connection.send_gate_traffic(message.encode(), handle.value) is (expected is None)
     if expected is None:
         assert connection.send(message, 1.0) == message.encode() and connection.state is State.READY
     else:
         with pytest.raises(LocalProtocolError) as info:
             connection.send(message, 1.0)
         assert info.value.error_code == expected and connection.state is State.READY
+
+
+def test_gate_traffic_bytes_are_not_passed_outside_ready_nor_by_a_connection_of_another_client_type():
+    data = decision_for(HANDLE, GateSet(5, SUBSCRIBER, (SPEC,))).encode()
+    pep, pdp = pair()
+    deliver(pep, pdp, ClientOpen.new("x"))
+    deliver(pdp, pep, ClientAccept.new(30))
+    assert not pdp.send_gate_traffic(data, HANDLE.value)  # no request state yet: send would refuse the message
+    deliver(pep, pdp, Request.new(HANDLE))
+    assert pdp.send_gate_traffic(data, HANDLE.value)
+    deliver(pdp, pep, ClientClose.new(ErrorCode.SHUTTING_DOWN))
+    assert not pdp.send_gate_traffic(data, HANDLE.value)
+    mm_pep = Connection(Role.PEP, client_type=ClientType.PACKETCABLE_MM)
+    mm_pdp = Connection(Role.PDP, client_type=ClientType.PACKETCABLE_MM)
+    deliver(mm_pep, mm_pdp, ClientOpen.new("x", client_type=ClientType.PACKETCABLE_MM))
+    deliver(mm_pdp, mm_pep, ClientAccept.new(30, client_type=ClientType.PACKETCABLE_MM))
+    deliver(mm_pep, mm_pdp, Request.new(HANDLE, client_type=ClientType.PACKETCABLE_MM))
+    assert mm_pdp.state is State.READY and not mm_pdp.send_gate_traffic(data, HANDLE.value)  # a DQoS DEC: refused
 
 
 def test_a_wrong_client_type_is_refused_with_unsupported_client_type():

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from cops_core.codes import ClientType, ErrorCode
 from cops_core.connection import Connection, Role, State
-from cops_core.dqos import GateSet, GateSetAck, GateSpec, encoded_decision_for, encoded_report_for
+from cops_core.dqos import GateSet, GateSetAck, GateSpec, decision_for, packed_decision, packed_report, report_for
 from cops_core.errors import DecodeError, IntegrityError, LocalProtocolError
 from cops_core.integrity import ALGORITHMS, Integrity, IntegrityKey, IntegritySettings, KeyedDigest, Phase
 from cops_core.messages import ClientAccept, ClientClose, ClientOpen, Decision, KeepAlive, Request, decode_message
@@ -122,12 +122,15 @@ def test_every_message_after_the_exchange_is_signed_and_reaches_the_peer_without
 def test_a_gate_command_with_pre_packed_bytes_is_signed_and_decoded_by_the_fast_path():
     pep, pdp = secured()
     gate_set = GateSet(0x1234, MTA, (SPEC,), activity_count=4)
-    decision, data = encoded_decision_for(HANDLE, gate_set)
+    decision, data = decision_for(HANDLE, gate_set), packed_decision(HANDLE, gate_set)
+    assert not pdp.send_gate_traffic(data, HANDLE.value)  # signed: only send, with the message, may take it
     sent = pdp.send(decision, 0.0, data)
     assert sent == signed_by_hand(data, 1, pdp.integrity.sent)
     pep.receive_data(sent, 0.0)
     assert pep.next_event() == decision
-    report, data = encoded_report_for(HANDLE, GateSetAck(0x1234, 0xA001, MTA, 4))
+    ack = GateSetAck(0x1234, 0xA001, MTA, 4)
+    report, data = report_for(HANDLE, ack), packed_report(HANDLE, ack)
+    assert not pep.send_gate_traffic(data, HANDLE.value)
     sent = pep.send(report, 0.0, data)
     assert sent == signed_by_hand(data, 1, pep.integrity.sent)
     pdp.receive_data(sent, 0.0)

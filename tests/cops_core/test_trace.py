@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from cops_core.dqos import GateSet, GateSetAck, decision_for, encoded_report_for, report_for
+from cops_core.dqos import GateSet, GateSetAck, decision_for, packed_report, report_for
 from cops_core.errors import PacketCableDecodeError
 from cops_core.messages import KeepAlive, Report
 from cops_core.objects import Handle, SignaledClientSI
@@ -42,7 +42,7 @@ def test_a_gate_command_that_does_not_decode_gives_the_reason_and_no_command():
 
 def test_a_record_given_its_command_by_the_sender_does_not_decode_the_message():
     ack = GateSetAck(3, 0xA001, MTA, 1)
-    report, data = encoded_report_for(HANDLE, ack)
+    report, data = report_for(HANDLE, ack), packed_report(HANDLE, ack)
     sentinel = object()  # not what the message decodes to: proof that nothing was decoded
     assert record(report, data, command=sentinel).command is sentinel
     assert record(report, data).command == ack

@@ -9,12 +9,14 @@ import pytest
 import trio
 
 from cops_core.connection import Connection, GateTraffic, Role
-from cops_core.dqos import GateSetAck, report_for
+from cops_core.dqos import GateSet, GateSetAck, decision_for, packed_decision, report_for
 from cops_core.errors import DecodeError
 from cops_core.messages import ClientAccept, ClientOpen, KeepAlive, Request
 from cops_core.objects import Handle
 from cops_core.trace import UNREAD
 from cops_core.transport import CopsTransport
+
+from .samples import MTA, US_SPEC
 
 
 async def socket_pair() -> tuple[trio.SocketStream, trio.SocketStream]:
@@ -292,3 +294,28 @@ async def test_gate_traffic_is_traced_with_its_bytes_its_command_and_the_message
     assert record.data == report.encode() and record.command is traffic.command
     assert record.message == report
     assert counted[-1] == (False, report.encode(), traffic.command)  # the counter need not read the bytes again
+
+
+async def test_gate_traffic_queued_as_bytes_goes_out_traced_and_counted_as_its_message_would(autojump_clock):
+    ours, peer = await socket_pair()
+    records, counted = [], []
+    transport = CopsTransport(ours, Connection(Role.PDP), tap=records.append,
+                              counter=lambda *message: counted.append(message))
+    handle = Handle.from_int(1)
+    command = GateSet(5, MTA, (US_SPEC,))
+    data = packed_decision(handle, command)
+    assert not transport.queue_gate_traffic(data, handle.value, command)  # no request state yet: nothing queued
+    assert not records and not counted
+    await peer.send_all(ClientOpen.new("AB").encode())
+    await transport.receive()
+    await transport.send(ClientAccept.new(0))
+    await peer.receive_some(65536)
+    await peer.send_all(Request.new(handle).encode())
+    await transport.receive()
+    assert transport.queue_gate_traffic(data, handle.value, command)
+    await transport.flush()
+    assert await peer.receive_some(65536) == data == decision_for(handle, command).encode()
+    record = records[-1]
+    assert record.outgoing and record.data == data and record.command is command
+    assert record.message == decision_for(handle, command)  # decoded from the bytes, when asked
+    assert counted[-1] == (True, data, command)
