@@ -39,7 +39,7 @@ import operator
 import ssl
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import outcome
 import trio
@@ -222,17 +222,18 @@ class _Pending:
     thousands of calls in flight keeps no task per request.
     """
 
-    __slots__ = ("command", "task", "result", "callback")
+    __slots__ = ("command", "task", "result")
+    callback = context = None  # as a _Submitted reads: a parked task's request has neither
 
-    def __init__(self, command, callback: Callable[[object, ControllerError | None], None] | None = None) -> None:
+    def __init__(self, command) -> None:
         self.command = command
         self.task = None
         self.result: outcome.Outcome | None = None
-        self.callback = callback
 
 
 class _Submitted(tuple):
-    """A :meth:`GateController.submit` request awaiting its reply: ``(command, callback)``, as :class:`_Pending` reads.
+    """A :meth:`GateController.submit` request awaiting its reply: ``(command, callback, context)``, as
+    :class:`_Pending` reads.
 
     A tuple made by ``tuple.__new__``: no Python ``__init__`` for each of the
     thousands of requests a second a load sends.  Never parked, so no task and no result.
@@ -241,6 +242,7 @@ class _Submitted(tuple):
     __slots__ = ()
     command = property(operator.itemgetter(0))
     callback = property(operator.itemgetter(1))
+    context = property(operator.itemgetter(2))
     task = result = None
 
 
@@ -468,13 +470,15 @@ class GateController:
         """The Transaction-ID the next request will carry, if nothing else is sent first."""
         return self._tids.peek(self._pending)
 
-    def submit(self, command, callback: Callable[[object, ControllerError | None], None]) -> int:
+    def submit(self, command, callback: Callable[[Any, object, ControllerError | None], None], context=None) -> int:
         """Queue any GC gate command with a free TID, without waiting; returns the TID.
 
-        ``callback(reply, error)`` gets the Ack and None, or the
-        :class:`GateError`, :class:`UnexpectedReply` or
+        ``callback(context, reply, error)`` gets ``context`` as given, and the
+        Ack and None, or the :class:`GateError`, :class:`UnexpectedReply` or
         :class:`GateControlLost` with the reply it came with (None if none
-        did): no Outcome object per reply.  It runs in the reader task, so it must not
+        did): no Outcome object per reply, and no closure per request (a
+        load's thousands a second: the caller hands over one bound method
+        and a context).  It runs in the reader task, so it must not
         block; commands it submits go out with the reader's next write.  The
         caller keeps the deadline and calls :meth:`abandon` when it passes.
         Commands submitted outside the reader go out on :meth:`flush`.
@@ -495,7 +499,7 @@ class GateController:
         except LocalProtocolError:  # the connection closed in this very batch; the reader has yet to see it
             raise GateControlLost(f"{self.name}: {link.reason}", link.cause) from None
         self.stats.messages_out += 1
-        self._pending[tid] = _new(_Submitted, (command, callback))
+        self._pending[tid] = _new(_Submitted, (command, callback, context))
         self.stats.requests += 1
         return tid
 
@@ -870,7 +874,7 @@ class GateController:
         if kind is ack:
             if pending.callback is not None:  # submit's, nearly every reply under load: _resolve, in line
                 del self._pending[reply.transaction_id]
-                pending.callback(reply, None)
+                pending.callback(pending.context, reply, None)
                 return
             result = outcome.Value(reply)
         elif kind is err:
@@ -947,9 +951,9 @@ class GateController:
             return
         if pending.callback is not None:
             if type(result) is outcome.Value:
-                pending.callback(result.value, None)
+                pending.callback(pending.context, result.value, None)
             else:
-                pending.callback(getattr(result.error, "reply", None), result.error)
+                pending.callback(pending.context, getattr(result.error, "reply", None), result.error)
         elif pending.task is None:
             pending.result = result
         else:

@@ -96,6 +96,7 @@ class CallEngine:
         self.by_gate: dict[int, Call] = {}
         self.cleanups = 0  # cleanup Gate-Deletes awaiting their reply
         self.on_deadline: Callable[[], None] = lambda: None  # a new earliest deadline: the timer task re-arms
+        self._on_reply = self._reply  # bound once: each command hands the controller this and a context tuple
         self._orphans: dict[Any, list[tuple[Any, int]]] = {}  # controller -> gates to delete once it is back
         self._connected_once: set[tuple] = set()  # peers connected before: a Connected again is a reconnect
         # Deadlines, each (when, sequence, call number, token): the number, not the Call, so that the many
@@ -236,11 +237,9 @@ class CallEngine:
 
     def _command(self, call: Call, op: Op, now: float) -> bool:
         command = op.build(call.variables)
-        token = call.token
         controller = call.controller
         try:
-            call.tid = controller.submit(command,
-                                         lambda reply, error: self._reply(call, token, op, command, reply, error))
+            call.tid = controller.submit(command, self._on_reply, (call, call.token, command))
         except GateControlLost as exc:
             raise StepFailed(str(exc), exc.cause) from None
         except ControllerError as exc:  # every Transaction-ID in flight: the CMTS is that far behind
@@ -258,9 +257,11 @@ class CallEngine:
         self._at(now, timeout, call)
         return False
 
-    def _reply(self, call: Call, token: int, op: Op, command, reply, error: ControllerError | None) -> None:
+    def _reply(self, context: tuple[Call, int, Any], reply, error: ControllerError | None) -> None:
+        call, token, command = context
         if call.token != token:
             return
+        op = self.ops[call.pc]  # the step that sent the command: the token says the call has not moved on
         now = self.clock()
         call.tid = None
         latency = now - call.op_started
@@ -464,7 +465,7 @@ class CallEngine:
         self.cleanups += 1
         controller.flush()
 
-    def _cleaned(self, reply, error: ControllerError | None) -> None:
+    def _cleaned(self, context: None, reply, error: ControllerError | None) -> None:
         self.cleanups -= 1
 
     # --- connections ------------------------------------------------------------------------------

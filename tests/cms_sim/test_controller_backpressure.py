@@ -58,7 +58,7 @@ async def test_events_are_read_while_our_commands_are_stuck_in_a_full_send_buffe
         await ready.wait()
         gate_set = GateSet(0, SUBSCRIBER, profile("G711-20").gate_specs(SUBSCRIBER, "10.1.1.20"))
         for _ in range(COMMANDS):
-            gc.submit(gate_set, lambda reply, error: None)
+            gc.submit(gate_set, lambda context, reply, error: None)
         gc.flush()
         go.set()
         with trio.fail_after(20):  # with a reader that waits on its sends, this never ends
@@ -76,12 +76,12 @@ async def test_an_abandoned_transaction_id_rests_before_it_is_given_out_again(nu
     async with connect(f"127.0.0.1:{port}", request_timeout=5, client_close_on_exit=False) as gc:
         await ready.wait()
         gate_set = GateSet(0, SUBSCRIBER, profile("G711-20").gate_specs(SUBSCRIBER, "10.1.1.20"))
-        resting = gc.submit(gate_set, lambda reply, error: None)
+        resting = gc.submit(gate_set, lambda context, reply, error: None)
         gc.abandon(resting)
-        given = {gc.submit(gate_set, lambda reply, error: None) for _ in range(0xFFFF - 1)}  # every other TID
+        given = {gc.submit(gate_set, lambda context, reply, error: None) for _ in range(0xFFFF - 1)}  # every other TID
         assert resting not in given and len(given) == 0xFFFF - 1
         with pytest.raises(ControllerError, match="all 65535 Transaction-IDs are in flight"):
-            gc.submit(gate_set, lambda reply, error: None)
+            gc.submit(gate_set, lambda context, reply, error: None)
         await trio.sleep(11)  # past twice the request timeout: the rest is over once the next abandon looks
         gc.abandon(min(given))
-        assert gc.submit(gate_set, lambda reply, error: None) == resting
+        assert gc.submit(gate_set, lambda context, reply, error: None) == resting
