@@ -137,9 +137,12 @@ def test_row_d_reads_the_load_generators_report_beside_its_ceilings(children, tm
                              paced_seconds=0.2, raw_paced_seconds=0.3, talk=0.1)
     notes: list[str] = []
     rows = load.row_d(children, tmp_path, settings, notes, {})
-    assert [row.key for row in rows] == ["d1", "d2"], notes
+    assert [row.key for row in rows] == ["d1", "d2", "d2r"], notes
     assert rows[0].value == "5,000/s" and rows[0].met == "yes"
-    assert rows[1].value == "2.00 ms" and float(rows[1].ratio) > 0
+    assert rows[1].value == "2.00 ms" and rows[1].met == "yes" and float(rows[1].ratio) > 0  # <= 2 ms: met
+    p99_ratio, p999_ratio = rows[2].ratio.replace("(", "").replace(")", "").split()
+    assert float(p99_ratio) > 0 and float(p999_ratio) > 0  # the raw client against cmts-sim, over the ceiling
+    assert rows[2].met == ("yes" if float(p99_ratio) <= 1.5 and float(p999_ratio) <= 2 else "NO")
 
 
 def test_row_d_is_skipped_without_cms_sim_load(children, tmp_path, monkeypatch, capsys):
