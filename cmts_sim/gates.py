@@ -123,8 +123,8 @@ class Gate:
     object of 120.
     """
 
-    __slots__ = ("gate_id", "subscriber", "owner", "state", "specs_wire", "extras", "limit", "reserved_kbps",
-                 "media_active", "t0_at", "t1_at", "t7_at", "t8_at")
+    __slots__ = ("gate_id", "subscriber", "owner", "state", "specs_wire", "extras", "limit", "reserved_up",
+                 "reserved_down", "media_active", "t0_at", "t1_at", "t7_at", "t8_at", "wake_at")
 
     def __init__(self, gate_id: int, subscriber, owner: Any, state: GateState) -> None:
         self.gate_id = gate_id
@@ -134,12 +134,22 @@ class Gate:
         self.specs_wire = b""
         self.extras: dict[str, Any] | None = None  # optional Gate-Set objects, echoed in Gate-Info-Ack
         self.limit: int | None = None
-        self.reserved_kbps: tuple[tuple[int, float], ...] = ()
+        # kbit/s admitted each way (0.0: none): two numbers, not a tuple of pairs (~150 bytes less a gate).
+        self.reserved_up = self.reserved_down = 0.0
         self.media_active = False
         self.t0_at: float | None = None
         self.t1_at: float | None = None
         self.t7_at: float | None = None
         self.t8_at: float | None = None
+        # When the gate's one entry in the timer heap falls due (None: it has none).  A timer armed later than
+        # that waits behind it: the entry, when due, arms itself again for the earliest timer still running.
+        self.wake_at: float | None = None
+
+    @property
+    def reserved_kbps(self) -> tuple[tuple[int, float], ...]:
+        """The bandwidth admitted for the gate: (direction, kbit/s) for each way that has some."""
+        return tuple((direction, kbps) for direction, kbps in ((Direction.UPSTREAM, self.reserved_up),
+                                                               (Direction.DOWNSTREAM, self.reserved_down)) if kbps)
 
     @property
     def specs(self) -> tuple[GateSpec, ...]:
@@ -197,9 +207,11 @@ def _check_layouts() -> None:
 
 _check_layouts()
 _GATE_CLOSE, _CLIENT_INITIATED_RELEASE = PacketCableReasonCode.GATE_CLOSE, GateCloseSubcode.CLIENT_INITIATED_RELEASE
-_T1, _T7, _LINGER = int(Timer.T1), int(Timer.T7), int(Timer.LINGER)
+_LINGER = int(Timer.LINGER)
+_UPSTREAM, _DOWNSTREAM = int(Direction.UPSTREAM), int(Direction.DOWNSTREAM)
+_WAKE = -1  # a heap entry's kind: a gate's earliest timer (the others: _LINGER, a closed gate's ID)
 _new = tuple.__new__
-_LIVE_PER_GATE = 2  # timers one gate has armed at once, at most: T1 and T7 while Reserved
+_LIVE_PER_GATE = 1  # live heap entries a gate has at once (see Gate.wake_at)
 _DRAIN_SLICE = 1024  # stale-entry sweep: entries moved per step (~0.5 ms here) ...
 _DRAIN_PERIOD = 0.005  # ... and seconds between steps
 
@@ -217,7 +229,7 @@ class GateTable:
         # Gates each subscriber holds (a count: a set costs ~200 B/gate), keyed by _count_key(subscriber).
         self.by_subscriber: dict[Any, int] = {}
         self._by_state = dict.fromkeys(GateState, 0)  # kept as gates move: the panel and metrics ask often
-        self._heap: list[tuple[float, int, int]] = []  # (deadline, gate ID, Timer): where new timers go
+        self._heap: list[tuple[float, int, int]] = []  # (deadline, gate ID, _WAKE or _LINGER): where new ones go
         self._draining: list[tuple[float, int, int]] = []  # an older heap being swept into _heap, tail first
         self._drain_at = 0.0  # when the next sweep step is due
         self.compact_floor = 4096  # heap entries below which stale ones are not worth a sweep
@@ -287,7 +299,9 @@ class GateTable:
                     t1 = value
             deadline = now + (float(t1) if t1 else self.timers.t1)
             gate.t1_at = deadline
-            heapq.heappush(self._heap, (deadline, gate.gate_id, _T1))
+            if gate.wake_at is None or deadline < gate.wake_at:  # what _wake does, in line
+                gate.wake_at = deadline
+                heapq.heappush(self._heap, (deadline, gate.gate_id, _WAKE))
         if newly_authorized:
             self.on_authorized(gate.gate_id, now)
         return _new(GateSetAck, (tid, gate.gate_id, subscriber, held, ())), []
@@ -349,13 +363,16 @@ class GateTable:
                 raise Refused(f"no {_direction_name(direction)} capacity for {rate:g} kbit/s")
         for direction, rate in wanted.items():
             self.admission.take(direction, rate)
-        gate.reserved_kbps = tuple(wanted.items())
+        gate.reserved_up = wanted.get(_UPSTREAM, 0.0)
+        gate.reserved_down = wanted.get(_DOWNSTREAM, 0.0)
         self._move(gate, _RESERVED)
         own = [value for spec in specs if (value := spec[_T7_AT])]  # as _timer computes T7
         t7 = float(min(own)) if own else self.timers.t7
         if t7:  # what _arm does, in line: the automatic modem reserves every gate
             gate.t7_at = deadline = now + t7
-            heapq.heappush(self._heap, (deadline, gate.gate_id, _T7))
+            if gate.wake_at is None or deadline < gate.wake_at:  # what _wake does, in line
+                gate.wake_at = deadline
+                heapq.heappush(self._heap, (deadline, gate.gate_id, _WAKE))
         auto_commit = self.policy.auto_commit_flag
         for spec in specs:  # a plain loop: any() over a generator costs more for two Gate-Specs
             if spec[_FLAGS_AT] & auto_commit:
@@ -431,15 +448,21 @@ class GateTable:
         return events
 
     def _fire(self, entry: tuple[float, int, int], now: float, events: list[Event]) -> None:
-        deadline, gate_id, number = entry
-        if number == _LINGER:
+        deadline, gate_id, kind = entry
+        if kind == _LINGER:
             if self.closed.get(gate_id) == deadline:
                 del self.closed[gate_id]
             return
-        timer = Timer(number)
         gate = self.gates.get(gate_id)
-        if gate is None or getattr(gate, _TIMER_FIELD[timer]) != deadline:
-            return  # stale: the gate went, or the timer was re-armed or stopped
+        if gate is None or gate.wake_at != deadline:
+            return  # stale: the gate went, or an earlier entry took this one's place
+        gate.wake_at = None
+        timer, due = _earliest_timer(gate)
+        if timer is None:
+            return  # every timer it was due for was stopped
+        if due != deadline:  # that one stopped, a later one runs: its turn comes in deadline order
+            self._wake(gate, due)
+            return
         if timer is Timer.T0 and not self.policy.close_on_t0:
             self._remove(gate)
             return
@@ -468,12 +491,12 @@ class GateTable:
         del draining[-_DRAIN_SLICE:]
         gates, closed = self.gates, self.closed
         for entry in chunk:
-            deadline, gate_id, number = entry
-            if number == _LINGER:
+            deadline, gate_id, kind = entry
+            if kind == _LINGER:
                 live = closed.get(gate_id) == deadline
             else:
                 gate = gates.get(gate_id)
-                live = gate is not None and getattr(gate, _TIMER_FIELD[number]) == deadline
+                live = gate is not None and gate.wake_at == deadline
             if live:
                 heapq.heappush(heap, entry)
         self._drain_at = now + _DRAIN_PERIOD
@@ -486,8 +509,19 @@ class GateTable:
 
     def _arm(self, gate: Gate, timer: Timer, deadline: float) -> None:
         setattr(gate, _TIMER_FIELD[timer], deadline)
-        # A plain int, not the enum member: a tuple of plain numbers drops out of the cyclic GC's sight.
-        heapq.heappush(self._heap, (deadline, gate.gate_id, int(timer)))
+        self._wake(gate, deadline)
+
+    def _wake(self, gate: Gate, deadline: float) -> None:
+        """See that ``gate``'s heap entry falls due by ``deadline``: one live entry a gate, not one a timer.
+
+        A gate arms T0, then T1, then T7 as a call goes, and stops each as it
+        moves on; an entry for each would stay in the heap until due (T1's
+        200 s), ~90 bytes apiece.  A later timer waits behind the entry the
+        gate has; an earlier one takes its place (the old entry goes stale).
+        """
+        if gate.wake_at is None or deadline < gate.wake_at:
+            gate.wake_at = deadline
+            heapq.heappush(self._heap, (deadline, gate.gate_id, _WAKE))
 
     @staticmethod
     def _disarm(gate: Gate, timer: Timer) -> None:
@@ -550,8 +584,10 @@ class GateTable:
         held = self.by_subscriber.pop(key, 0) - 1
         if held > 0:
             self.by_subscriber[key] = held
-        for direction, rate in gate.reserved_kbps:
-            self.admission.give_back(direction, rate)
+        if gate.reserved_up:
+            self.admission.give_back(_UPSTREAM, gate.reserved_up)
+        if gate.reserved_down:
+            self.admission.give_back(_DOWNSTREAM, gate.reserved_down)
         self.admission.gates -= 1
 
     def _close_event(self, gate: Gate, subcode: int, now: float | None = None) -> Event:
@@ -563,6 +599,16 @@ class GateTable:
         closed = _new(GateClose, (self.policy.event_transaction_id, gate.gate_id, gate.subscriber,
                                   _new(PacketCableReason, (_GATE_CLOSE, subcode)), ()))
         return _new(Event, (gate.owner, closed))
+
+
+def _earliest_timer(gate: Gate) -> tuple[Timer | None, float]:
+    """The gate's running timer that falls due first, and when (None: none runs)."""
+    first, due = None, 0.0
+    for timer, field in _TIMER_FIELD.items():
+        at = getattr(gate, field)
+        if at is not None and (first is None or at < due):
+            first, due = timer, at
+    return first, due
 
 
 def _count_key(subscriber) -> Any:

@@ -33,6 +33,7 @@ from cops_core.dqos import (
     PacketCableReason,
     decode_gate_command,
 )
+from cops_core.dqos.codes import GateCloseSubcode
 
 from ..cops_core.strategies import gate_command
 from ..cops_core.strategies import gate_spec as gate_spec_strategy
@@ -254,10 +255,66 @@ def test_rearmed_timer_fires_at_the_new_deadline_only():
     gate_id = set_gate(table, 0.0)
     set_gate(table, 5.0, gate_id=gate_id)  # a Gate-Set on an authorized gate restarts T1
     assert table.gates[gate_id].t1_at == 15.0
-    assert len(table._heap) == 2
-    assert table.expire(10.0) == []  # the old entry is stale
+    assert len(table._heap) == 1  # later than the gate's entry: it waits behind it
+    assert table.expire(10.0) == []  # the entry finds T1 not due, and comes back for it
     assert gate_id in table.gates and table.next_deadline == 15.0
     assert closes(table.expire(15.0)) == [(OWNER, gate_id, 1, 5)]
+
+
+def test_a_call_s_gate_keeps_one_heap_entry_through_t0_t1_and_t7():
+    table = make_table(timers=Timers(t0=30.0, t1=200.0, t7=200.0))
+    reply, _ = table.handle(GateAlloc(7, SUBSCRIBER, 4), OWNER, 0.0)
+    gate_id = reply.gate_id
+    set_gate(table, 1.0, gate_id=gate_id)
+    table.reserve(gate_id, 2.0)
+    table.commit(gate_id, 3.0)
+    assert table._heap == [(30.0, gate_id, table._heap[0][2])]  # T0's, stale since the Gate-Set
+    assert table.expire(30.0) == [] and table._heap == [] and gate_id in table.gates
+
+
+def test_a_timer_armed_before_the_gate_s_entry_falls_due_takes_its_place():
+    table = make_table(timers=Timers(t1=100.0, t7=10.0))
+    gate_id = set_gate(table, 0.0)  # T1 at 100
+    table.reserve(gate_id, 1.0)  # T7 at 11: earlier, so an entry of its own
+    assert table.next_deadline == 11.0
+    assert closes(table.expire(11.0)) == [(OWNER, gate_id, 1, GateCloseSubcode.TIMER_T7_EXPIRATION)]
+    assert table.expire(100.0) == []  # the entry it replaced is stale
+
+
+def test_gates_close_when_their_earliest_running_timer_falls_due_in_deadline_then_gate_order():
+    # The reference: every gate's timers read straight from it before each expire; what fires is each gate whose
+    # earliest running timer is due, in (deadline, gate ID) order.
+    random_ops = random.Random(11)
+    table = make_table(timers=Timers(t0=4.0, t1=6.0, t7=3.0, t8=2.0), policy=GatePolicy(closed_gate_linger=0))
+    table.compact_floor = 50  # sweeps happen too
+    fields = ("t0_at", "t1_at", "t7_at", "t8_at")
+    now, fired = 0.0, 0
+    for _ in range(4000):
+        now += random_ops.expovariate(100)
+        action = random_ops.random()
+        if action < 0.2:
+            table.handle(GateAlloc(1, SUBSCRIBER, 10**6), OWNER, now)
+        elif action < 0.4:
+            set_gate(table, now, limit=10**6)
+        elif table.gates:
+            gate_id = random_ops.choice(sorted(table.gates))
+            gate = table.gates[gate_id]
+            if gate.state is GateState.ALLOCATED or (gate.state is GateState.AUTHORIZED and action < 0.5):
+                set_gate(table, now, gate_id=gate_id)  # sets an allocated gate; restarts an authorized one's T1
+            elif gate.state is GateState.AUTHORIZED:
+                table.reserve(gate_id, now)
+            elif gate.state is GateState.RESERVED:
+                table.commit(gate_id, now)
+            elif action < 0.7:
+                table.media_stopped(gate_id, now) if gate.media_active else None
+            else:
+                table.handle(GateDelete(2, SUBSCRIBER, gate_id), OWNER, now)
+        due = sorted((at, gate_id) for gate_id, gate in table.gates.items()
+                     if (at := min((t for f in fields if (t := getattr(gate, f)) is not None), default=None))
+                     is not None and at <= now)
+        assert [gate_id for _, gate_id, _, _ in closes(table.expire(now))] == [gate_id for _, gate_id in due]
+        fired += len(due)
+    assert fired > 100
 
 
 def test_timers_of_a_deleted_gate_are_stale():
