@@ -503,6 +503,8 @@ class PeerSession:
     def _on_gate_traffic(self, traffic: GateTraffic) -> None:
         """A DEC of the usual shape, its command read from the frame (nearly every DEC): as _on_decision."""
         _, handle, command, payload = traffic
+        if handle not in self.connection.handles:
+            return  # our DRQ for an earlier DEC of the same read deleted its handle since: as _on_decision drops it
         reply = self._apply(command, payload)
         own = self.handle  # DQoS installs one request state: the DEC names it
         self._answer(own if own.value == handle else Handle(handle), reply)

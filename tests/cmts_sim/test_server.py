@@ -502,6 +502,24 @@ async def test_a_legal_decision_that_crossed_our_drq_is_dropped_and_the_session_
     assert cmts.failed_sessions == 0 and len(cmts.gates.gates) == 1
 
 
+async def test_a_usual_decision_read_with_one_that_deletes_its_handle_is_dropped_and_the_session_lives(
+        nursery, autojump_clock):
+    # As above, but the first DEC is well formed (an unknown object: DRQ 13), so both are read in one go, the second
+    # as gate traffic while its handle was still installed; by the time it is handled, our DRQ has deleted it.
+    cmts = await start_cmts(nursery)
+    gc = await connect(cmts)
+    old = gc.handle
+    unknown = raw_decision(old, GateSet(1, SUBSCRIBER, SPECS).encode(), extra=(UnknownObject(50, 1, bytes(4)),))
+    await gc.send_raw(unknown.encode() + decision_for(old, GateSet(2, SUBSCRIBER, SPECS)).encode())
+    drq = await gc.next_message()
+    assert type(drq) is DeleteRequest and drq.handle == old and drq.reason == Reason(13, 0x3201)
+    req = await gc.next_message()
+    assert type(req) is Request and req.handle != old
+    gc.handle = req.handle
+    assert type(await gc.command(GateSet(3, SUBSCRIBER, SPECS))) is GateSetAck  # no reply to TID 2 came first
+    assert cmts.failed_sessions == 0 and len(cmts.gates.gates) == 1
+
+
 async def test_unknown_cops_object_gets_drq_13_and_a_fresh_request(nursery, autojump_clock):
     cmts = await start_cmts(nursery)
     gc = await connect(cmts)
