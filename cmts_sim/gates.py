@@ -146,12 +146,6 @@ class Gate:
         self.wake_at: float | None = None
 
     @property
-    def reserved_kbps(self) -> tuple[tuple[int, float], ...]:
-        """The bandwidth admitted for the gate: (direction, kbit/s) for each way that has some."""
-        return tuple((direction, kbps) for direction, kbps in ((Direction.UPSTREAM, self.reserved_up),
-                                                               (Direction.DOWNSTREAM, self.reserved_down)) if kbps)
-
-    @property
     def specs(self) -> tuple[GateSpec, ...]:
         return tuple(decode_packetcable_objects(self.specs_wire))
 

@@ -72,7 +72,10 @@ def test_a_partial_reservation_takes_only_what_is_asked():
     gate_id = _gate(table)
     table.reserve(gate_id, 0.0, {UP: 64.0})
     assert table.admission.used_kbps == {DOWN: 0.0, UP: 64.0}
-    assert table.gates[gate_id].reserved_kbps == ((UP, 64.0),)
+    gate = table.gates[gate_id]
+    assert (gate.reserved_up, gate.reserved_down) == (64.0, 0.0)
+    table.release(gate_id, 1.0)
+    assert table.admission.used_kbps == {DOWN: 0.0, UP: 0.0}  # what it took, given back
 
 
 def test_gate_count_follows_the_table():
